@@ -1,0 +1,475 @@
+#include "us_config.h"
+
+#include "us_log.h"
+#include "us_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest accepted line in a config file; longer lines are an error rather
+ * than silently split. */
+#define CONFIG_LINE_MAX 4096
+
+struct us_config {
+    const us_option *opts;
+    size_t n_opts;
+    char **values;      /* n_opts entries, owned; NULL = unset */
+    us_origin *origins; /* n_opts entries */
+};
+
+static const char *const origin_names[] = {"unset", "default", "file", "env", "flag"};
+
+/* Flags every program gets; their getopt codes sit above any char value. */
+enum {
+    FLAG_HELP = 1000,
+    FLAG_VERSION,
+    FLAG_CONFIG,
+    FLAG_LOG_LEVEL,
+    FLAG_PRINT_CONFIG,
+    FLAG_OPTION_BASE = 2000,
+};
+
+static long find_opt(const us_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->n_opts; i++)
+        if (strcmp(cfg->opts[i].key, key) == 0)
+            return (long)i;
+    return -1;
+}
+
+us_config *us_config_new(const us_option *opts, size_t n_opts)
+{
+    us_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    cfg->opts = opts;
+    cfg->n_opts = n_opts;
+    cfg->values = calloc(n_opts ? n_opts : 1, sizeof *cfg->values);
+    cfg->origins = calloc(n_opts ? n_opts : 1, sizeof *cfg->origins);
+    if (!cfg->values || !cfg->origins)
+        goto fail;
+    for (size_t i = 0; i < n_opts; i++) {
+        if (opts[i].def) {
+            cfg->values[i] = strdup(opts[i].def);
+            if (!cfg->values[i])
+                goto fail;
+            cfg->origins[i] = US_ORIGIN_DEFAULT;
+        }
+    }
+    return cfg;
+fail:
+    us_config_free(cfg);
+    return NULL;
+}
+
+void us_config_free(us_config *cfg)
+{
+    if (!cfg)
+        return;
+    if (cfg->values)
+        for (size_t i = 0; i < cfg->n_opts; i++)
+            free(cfg->values[i]);
+    free(cfg->values);
+    free(cfg->origins);
+    free(cfg);
+}
+
+/* "~/x" -> "$HOME/x"; anything else is copied. */
+static char *expand_home(const char *value)
+{
+    const char *home = getenv("HOME");
+    if (value[0] == '~' && value[1] == '/' && home && *home) {
+        size_t n = strlen(home) + strlen(value);
+        char *out = malloc(n);
+        if (out)
+            snprintf(out, n, "%s%s", home, value + 1);
+        return out;
+    }
+    return strdup(value);
+}
+
+int us_config_set(us_config *cfg, const char *key, const char *value, us_origin origin, char *err,
+                  size_t errlen)
+{
+    long i = find_opt(cfg, key);
+    if (i < 0) {
+        snprintf(err, errlen, "unknown setting %s", key);
+        return -1;
+    }
+    char *copy = expand_home(value);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(cfg->values[i]);
+    cfg->values[i] = copy;
+    cfg->origins[i] = origin;
+    return 0;
+}
+
+static bool valid_key(const char *s, size_t n)
+{
+    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* Parses one line in place. Returns 1 with key and value set, 0 for a blank or
+ * comment line, -1 with a reason in err. */
+static int parse_line(char *line, char **key, char **value, char *err, size_t errlen)
+{
+    char *s = us_str_trim(line);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        snprintf(err, errlen, "expected KEY=value");
+        return -1;
+    }
+    *eq = '\0';
+    char *k = us_str_trim(s);
+    if (!valid_key(k, strlen(k))) {
+        snprintf(err, errlen, "invalid key \"%.64s\"", k);
+        return -1;
+    }
+    char *v = us_str_trim(eq + 1);
+    size_t vn = strlen(v);
+    if (vn > 0 && (v[0] == '"' || v[0] == '\'')) {
+        if (vn < 2 || v[vn - 1] != v[0]) {
+            snprintf(err, errlen, "unterminated quote in value of %s", k);
+            return -1;
+        }
+        v[vn - 1] = '\0';
+        v++;
+    }
+    *key = k;
+    *value = v;
+    return 1;
+}
+
+int us_config_load_file(us_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[CONFIG_LINE_MAX];
+    char reason[256];
+    int lineno = 0, rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *key, *value;
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
+                     CONFIG_LINE_MAX - 2);
+            goto out;
+        }
+        int r = parse_line(line, &key, &value, reason, sizeof reason);
+        if (r < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
+            goto out;
+        }
+        if (r == 1 && find_opt(cfg, key) >= 0 &&
+            us_config_set(cfg, key, value, US_ORIGIN_FILE, reason, sizeof reason) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(f);
+    return rc;
+}
+
+int us_config_load_env(us_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        const char *v = getenv(cfg->opts[i].key);
+        if (v && *v && us_config_set(cfg, cfg->opts[i].key, v, US_ORIGIN_ENV, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+const char *us_config_get(const us_config *cfg, const char *key)
+{
+    long i = find_opt(cfg, key);
+    return i < 0 ? NULL : cfg->values[i];
+}
+
+us_origin us_config_origin(const us_config *cfg, const char *key)
+{
+    long i = find_opt(cfg, key);
+    return i < 0 ? US_ORIGIN_UNSET : cfg->origins[i];
+}
+
+int us_config_get_int(const us_config *cfg, const char *key, long min, long max, long *out,
+                      char *err, size_t errlen)
+{
+    const char *v = us_config_get(cfg, key);
+    if (!v) {
+        snprintf(err, errlen, "%s is not set", key);
+        return -1;
+    }
+    if (us_parse_long(v, min, max, out) < 0) {
+        snprintf(err, errlen, "%s: \"%.64s\" is not an integer in [%ld, %ld]", key, v, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+int us_config_get_double(const us_config *cfg, const char *key, double min, double max,
+                         double *out, char *err, size_t errlen)
+{
+    const char *v = us_config_get(cfg, key);
+    if (!v) {
+        snprintf(err, errlen, "%s is not set", key);
+        return -1;
+    }
+    if (us_parse_double(v, min, max, out) < 0) {
+        snprintf(err, errlen, "%s: \"%.64s\" is not a number in [%g, %g]", key, v, min, max);
+        return -1;
+    }
+    return 0;
+}
+
+int us_config_get_bool(const us_config *cfg, const char *key, bool *out, char *err, size_t errlen)
+{
+    const char *v = us_config_get(cfg, key);
+    if (!v) {
+        *out = false;
+        return 0;
+    }
+    if (us_parse_bool(v, out) < 0) {
+        snprintf(err, errlen, "%s: \"%.64s\" is not a boolean (true/false, 1/0, yes/no, on/off)",
+                 key, v);
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_secret_key(const char *key)
+{
+    static const char *const words[] = {"PASSWORD", "SECRET", "TOKEN", "HMAC_KEY"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(key, words[i]) && !strstr(key, "_FILE"))
+            return true;
+    return false;
+}
+
+void us_config_print(const us_config *cfg, void *stream)
+{
+    FILE *f = stream;
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        const char *v = cfg->values[i];
+        if (v && is_secret_key(cfg->opts[i].key))
+            v = "********";
+        fprintf(f, "%s=%s  # %s\n", cfg->opts[i].key, v ? v : "", origin_names[cfg->origins[i]]);
+    }
+}
+
+void us_config_print_help(const us_config *cfg, const us_program *prog, void *stream)
+{
+    FILE *f = stream;
+    fprintf(f, "%s - %s\n\nUsage: %s %s\n\nOptions (flag / setting in the config file and "
+               "environment):\n",
+            prog->name, prog->summary, prog->name, prog->usage ? prog->usage : "[OPTION]...");
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        const us_option *o = &cfg->opts[i];
+        char left[96];
+        const char *meta = o->meta ? o->meta : (o->kind == US_OPT_INT ? "N" : "VALUE");
+        if (!o->flag)
+            snprintf(left, sizeof left, "    (no flag)");
+        else if (o->kind == US_OPT_BOOL)
+            snprintf(left, sizeof left, "%c%c%c --%s", o->short_flag ? '-' : ' ',
+                     o->short_flag ? o->short_flag : ' ', o->short_flag ? ',' : ' ', o->flag);
+        else
+            snprintf(left, sizeof left, "%c%c%c --%s %s", o->short_flag ? '-' : ' ',
+                     o->short_flag ? o->short_flag : ' ', o->short_flag ? ',' : ' ', o->flag,
+                     meta);
+        fprintf(f, "  %-30s %s\n  %-30s   [%s%s%s]\n", left, o->help ? o->help : "", "", o->key,
+                o->def ? ", default " : "", o->def ? o->def : "");
+    }
+    fprintf(f, "\n  --config FILE                  read KEY=value settings (default: $US_CONFIG)\n"
+               "  --log-level LEVEL              debug, info, warn, error (env US_LOG_LEVEL)\n"
+               "  --print-config                 print the effective settings and exit\n"
+               "  -h, --help                     show this help and exit\n"
+               "  -V, --version                  show the version and exit\n");
+    if (prog->epilog)
+        fprintf(f, "\n%s\n", prog->epilog);
+}
+
+/* Finds --config FILE / --config=FILE before getopt runs, because the file
+ * layer must be applied before the flag layer. */
+static const char *prescan_config(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            return argv[i + 1];
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+static int build_longopts(const us_config *cfg, struct option **out, char **shortopts)
+{
+    size_t n = cfg->n_opts + 8;
+    struct option *lo = calloc(n, sizeof *lo);
+    char *so = calloc(cfg->n_opts * 2 + 8, 1);
+    size_t k = 0, s = 0;
+    if (!lo || !so) {
+        free(lo);
+        free(so);
+        return -1;
+    }
+    so[s++] = '+'; /* stop at the first positional argument */
+    so[s++] = ':'; /* report a missing argument as ':' rather than '?' */
+    so[s++] = 'h';
+    so[s++] = 'V';
+    lo[k++] = (struct option){"help", no_argument, NULL, FLAG_HELP};
+    lo[k++] = (struct option){"version", no_argument, NULL, FLAG_VERSION};
+    lo[k++] = (struct option){"config", required_argument, NULL, FLAG_CONFIG};
+    lo[k++] = (struct option){"log-level", required_argument, NULL, FLAG_LOG_LEVEL};
+    lo[k++] = (struct option){"print-config", no_argument, NULL, FLAG_PRINT_CONFIG};
+    for (size_t i = 0; i < cfg->n_opts; i++) {
+        const us_option *o = &cfg->opts[i];
+        int has_arg = o->kind == US_OPT_BOOL ? no_argument : required_argument;
+        if (o->flag)
+            lo[k++] = (struct option){o->flag, has_arg, NULL, FLAG_OPTION_BASE + (int)i};
+        if (o->short_flag) {
+            so[s++] = o->short_flag;
+            if (has_arg == required_argument)
+                so[s++] = ':';
+        }
+    }
+    *out = lo;
+    *shortopts = so;
+    return 0;
+}
+
+static long short_to_index(const us_config *cfg, int c)
+{
+    for (size_t i = 0; i < cfg->n_opts; i++)
+        if (cfg->opts[i].short_flag && cfg->opts[i].short_flag == c)
+            return (long)i;
+    return -1;
+}
+
+static int apply_log_level(const char *name, char *err, size_t errlen)
+{
+    us_log_level lvl;
+    if (us_log_level_parse(name, &lvl) < 0) {
+        snprintf(err, errlen, "unknown log level \"%.32s\" (debug, info, warn, error, off)", name);
+        return -1;
+    }
+    us_log_set_level(lvl);
+    return 0;
+}
+
+int us_config_parse_args(us_config *cfg, const us_program *prog, int argc, char **argv,
+                         int *first_arg, char *err, size_t errlen)
+{
+    struct option *lo = NULL;
+    char *so = NULL;
+    bool print_config = false;
+    int rc = US_PARSE_ERROR;
+    const char *env_level = getenv("US_LOG_LEVEL");
+    const char *file = prescan_config(argc, argv);
+
+    if (!file) {
+        file = getenv("US_CONFIG");
+        if (file && !*file)
+            file = NULL;
+    }
+    if (file && us_config_load_file(cfg, file, err, errlen) < 0)
+        return US_PARSE_ERROR;
+    if (us_config_load_env(cfg, err, errlen) < 0)
+        return US_PARSE_ERROR;
+    if (env_level && *env_level && apply_log_level(env_level, err, errlen) < 0)
+        return US_PARSE_ERROR;
+    if (build_longopts(cfg, &lo, &so) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return US_PARSE_ERROR;
+    }
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int idx = -1;
+        int c = getopt_long(argc, argv, so, lo, &idx);
+        if (c == -1)
+            break;
+        long oi = -1;
+        switch (c) {
+        case 'h':
+        case FLAG_HELP:
+            us_config_print_help(cfg, prog, stdout);
+            rc = US_PARSE_EXIT;
+            goto out;
+        case 'V':
+        case FLAG_VERSION:
+            printf("%s %s\n", prog->name, US_VERSION);
+            rc = US_PARSE_EXIT;
+            goto out;
+        case FLAG_CONFIG:
+            continue; /* already loaded by prescan_config */
+        case FLAG_LOG_LEVEL:
+            if (apply_log_level(optarg, err, errlen) < 0)
+                goto out;
+            continue;
+        case FLAG_PRINT_CONFIG:
+            print_config = true;
+            continue;
+        case '?':
+            if (optopt)
+                snprintf(err, errlen, "invalid option -%c", optopt);
+            else
+                snprintf(err, errlen, "invalid option %s", argv[optind - 1]);
+            goto out;
+        case ':':
+            snprintf(err, errlen, "option %s needs an argument", argv[optind - 1]);
+            goto out;
+        default:
+            oi = c >= FLAG_OPTION_BASE ? c - FLAG_OPTION_BASE : short_to_index(cfg, c);
+            break;
+        }
+        if (oi < 0 || (size_t)oi >= cfg->n_opts) {
+            snprintf(err, errlen, "invalid option");
+            goto out;
+        }
+        const char *v = cfg->opts[oi].kind == US_OPT_BOOL ? "true" : optarg;
+        if (!v) {
+            snprintf(err, errlen, "option --%s needs an argument", cfg->opts[oi].flag);
+            goto out;
+        }
+        if (us_config_set(cfg, cfg->opts[oi].key, v, US_ORIGIN_FLAG, err, errlen) < 0)
+            goto out;
+    }
+    if (print_config) {
+        us_config_print(cfg, stdout);
+        rc = US_PARSE_EXIT;
+        goto out;
+    }
+    *first_arg = optind;
+    rc = US_PARSE_OK;
+out:
+    free(lo);
+    free(so);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* us_util: small helpers every program needs: strict number parsing,
+ * string trimming, clocks. */
+#ifndef US_UTIL_H
+#define US_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define US_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Whole-string decimal integer in [min, max]; no trailing junk, no empty
+ * string. Returns 0 or -1. */
+int us_parse_long(const char *s, long min, long max, long *out);
+/* Whole-string finite number in [min, max]. */
+int us_parse_double(const char *s, double min, double max, double *out);
+/* true/false, 1/0, yes/no, on/off (any case). */
+int us_parse_bool(const char *s, bool *out);
+
+/* Trims ASCII whitespace in place; returns the first non-space character. */
+char *us_str_trim(char *s);
+
+/* Monotonic and wall clocks. */
+uint64_t us_mono_ns(void);
+uint64_t us_wall_us(void);
+
+#endif

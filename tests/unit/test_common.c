@@ -1,0 +1,237 @@
+/* Unit tests of src/common: layered configuration, parsing helpers, logging. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "us_config.h"
+#include "us_log.h"
+#include "us_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const us_option opts[] = {
+    {"US_T_HOST", "host", 'H', US_OPT_STRING, "127.0.0.1", "HOST", "server address"},
+    {"US_T_PORT", "port", 'p', US_OPT_INT, "5432", "PORT", "server port"},
+    {"US_T_FOLLOW", "follow", 0, US_OPT_BOOL, "false", NULL, "keep running"},
+    {"US_T_PASSWORD", NULL, 0, US_OPT_STRING, NULL, NULL, "a secret"},
+    {"US_T_DIR", "dir", 0, US_OPT_STRING, NULL, NULL, "a directory"},
+};
+static const us_program prog = {"test", "unit test", "[OPTION]...", NULL};
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    strcpy(path, "/tmp/us_test_cfg_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < US_ARRAY_LEN(opts); i++)
+        unsetenv(opts[i].key);
+    unsetenv("US_CONFIG");
+    unsetenv("US_LOG_LEVEL");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    clear_env();
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    long port;
+    char err[256];
+    assert_string_equal(us_config_get(cfg, "US_T_HOST"), "127.0.0.1");
+    assert_int_equal(us_config_get_int(cfg, "US_T_PORT", 1, 65535, &port, err, sizeof err), 0);
+    assert_int_equal(port, 5432);
+    assert_null(us_config_get(cfg, "US_T_PASSWORD"));
+    assert_int_equal(us_config_origin(cfg, "US_T_HOST"), US_ORIGIN_DEFAULT);
+    us_config_free(cfg);
+}
+
+/* file < env < flag, and every layer is visible in its origin. */
+static void test_layers(void **state)
+{
+    (void)state;
+    clear_env();
+    char *path = write_tmp("# comment\n\n  US_T_HOST = 10.0.0.1 \nUS_T_PORT=\"6000\"\n"
+                           "OTHER_PROGRAM_KEY=ignored\nUS_T_DIR=~/x\n");
+    setenv("US_T_PORT", "7000", 1);
+    setenv("US_T_HOST", "", 1); /* empty counts as unset */
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char cfgflag[80];
+    snprintf(cfgflag, sizeof cfgflag, "--config=%s", path);
+    char *argv[] = {"test", cfgflag, "--follow", "-p", "8000", "pos", NULL};
+    int first = 0;
+    char err[256] = "";
+    assert_int_equal(us_config_parse_args(cfg, &prog, 6, argv, &first, err, sizeof err),
+                     US_PARSE_OK);
+    assert_string_equal(us_config_get(cfg, "US_T_HOST"), "10.0.0.1");
+    assert_int_equal(us_config_origin(cfg, "US_T_HOST"), US_ORIGIN_FILE);
+    assert_string_equal(us_config_get(cfg, "US_T_PORT"), "8000");
+    assert_int_equal(us_config_origin(cfg, "US_T_PORT"), US_ORIGIN_FLAG);
+    bool follow = false;
+    assert_int_equal(us_config_get_bool(cfg, "US_T_FOLLOW", &follow, err, sizeof err), 0);
+    assert_true(follow);
+    char want[512];
+    snprintf(want, sizeof want, "%s/x", getenv("HOME"));
+    assert_string_equal(us_config_get(cfg, "US_T_DIR"), want);
+    assert_int_equal(first, 5);
+    assert_string_equal(argv[first], "pos");
+    us_config_free(cfg);
+    unlink(path);
+    clear_env();
+}
+
+static void test_env_over_file(void **state)
+{
+    (void)state;
+    clear_env();
+    char *path = write_tmp("US_T_PORT=6000\n");
+    setenv("US_CONFIG", path, 1);
+    setenv("US_T_PORT", "7000", 1);
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char *argv[] = {"test", NULL};
+    int first;
+    char err[256];
+    assert_int_equal(us_config_parse_args(cfg, &prog, 1, argv, &first, err, sizeof err),
+                     US_PARSE_OK);
+    assert_string_equal(us_config_get(cfg, "US_T_PORT"), "7000");
+    assert_int_equal(us_config_origin(cfg, "US_T_PORT"), US_ORIGIN_ENV);
+    us_config_free(cfg);
+    unlink(path);
+    clear_env();
+}
+
+static void expect_file_error(const char *text, const char *fragment)
+{
+    char *path = write_tmp(text);
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char err[512] = "";
+    assert_int_equal(us_config_load_file(cfg, path, err, sizeof err), -1);
+    if (!strstr(err, fragment))
+        fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
+    us_config_free(cfg);
+    unlink(path);
+}
+
+static void test_file_errors(void **state)
+{
+    (void)state;
+    expect_file_error("US_T_HOST=a\nno equals sign\n", ":2: expected KEY=value");
+    expect_file_error("1BAD=x\n", ":1: invalid key");
+    expect_file_error("US_T_HOST=\"open\n", ":1: unterminated quote");
+    char big[6000];
+    memset(big, 'a', sizeof big - 2);
+    memcpy(big, "US_T_HOST=", 10);
+    big[sizeof big - 2] = '\n';
+    big[sizeof big - 1] = '\0';
+    expect_file_error(big, ":1: line longer than");
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char err[512];
+    assert_int_equal(us_config_load_file(cfg, "/nonexistent/x.conf", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.conf"));
+    us_config_free(cfg);
+}
+
+static void expect_arg_error(int argc, char **argv, const char *fragment)
+{
+    clear_env();
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    int first;
+    char err[256] = "";
+    assert_int_equal(us_config_parse_args(cfg, &prog, argc, argv, &first, err, sizeof err),
+                     US_PARSE_ERROR);
+    if (!strstr(err, fragment))
+        fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
+    us_config_free(cfg);
+}
+
+static void test_flag_errors(void **state)
+{
+    (void)state;
+    char *a1[] = {"test", "--nope", NULL};
+    expect_arg_error(2, a1, "invalid option --nope");
+    char *a2[] = {"test", "--port", NULL};
+    expect_arg_error(2, a2, "needs an argument");
+    char *a3[] = {"test", "--log-level", "loud", NULL};
+    expect_arg_error(3, a3, "unknown log level");
+    us_log_set_level(US_LOG_INFO);
+}
+
+static void test_typed_getters(void **state)
+{
+    (void)state;
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char err[256];
+    long v;
+    bool b;
+    assert_int_equal(us_config_set(cfg, "US_T_PORT", "70000", US_ORIGIN_FLAG, err, sizeof err), 0);
+    assert_int_equal(us_config_get_int(cfg, "US_T_PORT", 1, 65535, &v, err, sizeof err), -1);
+    assert_non_null(strstr(err, "US_T_PORT"));
+    us_config_set(cfg, "US_T_PORT", "12ab", US_ORIGIN_FLAG, err, sizeof err);
+    assert_int_equal(us_config_get_int(cfg, "US_T_PORT", 1, 65535, &v, err, sizeof err), -1);
+    us_config_set(cfg, "US_T_FOLLOW", "maybe", US_ORIGIN_FLAG, err, sizeof err);
+    assert_int_equal(us_config_get_bool(cfg, "US_T_FOLLOW", &b, err, sizeof err), -1);
+    assert_int_equal(us_config_set(cfg, "US_NOPE", "x", US_ORIGIN_FLAG, err, sizeof err), -1);
+    us_config_free(cfg);
+}
+
+static void test_print_masks_secrets(void **state)
+{
+    (void)state;
+    us_config *cfg = us_config_new(opts, US_ARRAY_LEN(opts));
+    char err[256], buf[4096] = "";
+    us_config_set(cfg, "US_T_PASSWORD", "hunter2", US_ORIGIN_ENV, err, sizeof err);
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    us_config_print(cfg, f);
+    fclose(f);
+    assert_null(strstr(buf, "hunter2"));
+    assert_non_null(strstr(buf, "US_T_PASSWORD=********  # env"));
+    assert_non_null(strstr(buf, "US_T_HOST=127.0.0.1  # default"));
+    us_config_free(cfg);
+}
+
+static void test_parse_helpers(void **state)
+{
+    (void)state;
+    long l;
+    double d;
+    bool b;
+    assert_int_equal(us_parse_long("42", 0, 100, &l), 0);
+    assert_int_equal(l, 42);
+    assert_int_equal(us_parse_long("", 0, 100, &l), -1);
+    assert_int_equal(us_parse_long(" 4", 0, 100, &l), -1);
+    assert_int_equal(us_parse_long("101", 0, 100, &l), -1);
+    assert_int_equal(us_parse_long("99999999999999999999999", 0, 100, &l), -1);
+    assert_int_equal(us_parse_double("2.5", 0, 10, &d), 0);
+    assert_int_equal(us_parse_double("nan", 0, 10, &d), -1);
+    assert_int_equal(us_parse_bool("ON", &b), 0);
+    assert_true(b);
+    assert_int_equal(us_parse_bool("off", &b), 0);
+    assert_false(b);
+    char s[] = "  \t padded \n";
+    assert_string_equal(us_str_trim(s), "padded");
+    us_log_level lvl;
+    assert_int_equal(us_log_level_parse("WARNING", &lvl), 0);
+    assert_int_equal(lvl, US_LOG_WARN);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_env_over_file), cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_flag_errors),   cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_print_masks_secrets), cmocka_unit_test(test_parse_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
