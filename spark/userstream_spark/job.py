@@ -1,0 +1,463 @@
+"""userstream-spark: Kafka `userstream.users` -> Cassandra, dead letters to
+`userstream.users.dlq`, progress to ops.stream_progress.
+
+Two streaming queries in one driver, each with its own checkpoint:
+
+  users    foreachBatch: decode (writer schema by id), validate, transform,
+           one change per user, upserts/deletes USING TIMESTAMP from
+           (us.lsn, us.seq), dead letters, one progress row per batch.
+  signups  stateful: inserts by event time (commit time), watermark,
+           dedupe of replays, count per country per minute -> Cassandra.
+
+Exactly-once effect = checkpointed Kafka offsets (replay after a crash) +
+idempotent writes (deterministic values and write timestamps).
+
+Usage (normally through the spark-job service / spark-submit):
+  spark-submit ... spark/job.py [--available-now] [--master URL] [--queries users,signups]
+Exit codes: 0 stopped (SIGTERM/SIGINT or --available-now done), 1 a query
+failed, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import zipfile
+from datetime import datetime, timezone
+from typing import Optional
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from . import config as config_mod
+from . import decode as dec
+from . import pii, sinks, transform
+from .registry import Registry
+
+log = logging.getLogger("userstream.spark")
+UNKNOWN_ID_MARK = "userstream: unknown schema id "
+SIGNUP_SOURCE_FIELDS = [("user_id", StringType()), ("country", StringType()), ("nat", StringType())]
+
+
+# ---------------------------------------------------------------- session
+
+
+def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: str = "userstream-spark"):
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    jars = sorted(glob.glob(os.path.join(cfg.jars_dir, "*.jar")))
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    conf = {
+        "spark.sql.extensions": "com.datastax.spark.connector.CassandraSparkExtensions",
+        "spark.cassandra.connection.host": cfg.cassandra_host,
+        "spark.cassandra.connection.port": str(cfg.cassandra_port),
+        "spark.cassandra.output.consistency.level": "LOCAL_QUORUM",
+        "spark.cassandra.input.consistency.level": "LOCAL_QUORUM",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.ui.port": str(cfg.driver_ui_port),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Constraint propagation is exponential in the number of projected
+        # columns over a filter: the ~45-column users row made the optimizer
+        # run out of heap. The job's filters gain nothing from it.
+        "spark.sql.constraintPropagation.enabled": "false",
+    }
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def ship_package(spark: SparkSession, work_dir: str) -> None:
+    """Zip this package and add it to the executors' Python path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(work_dir, exist_ok=True)
+    path = os.path.join(work_dir, "userstream_spark.zip")
+    with zipfile.ZipFile(path + ".tmp", "w") as z:
+        for name in sorted(os.listdir(here)):
+            if name.endswith(".py"):
+                z.write(os.path.join(here, name), os.path.join("userstream_spark", name))
+    os.replace(path + ".tmp", path)
+    spark.sparkContext.addPyFile(path)
+
+
+def kafka_stream(spark: SparkSession, cfg: config_mod.JobConfig) -> DataFrame:
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", cfg.kafka_bootstrap)
+        .option("subscribe", cfg.topic)
+        .option("startingOffsets", "earliest")
+        .option("includeHeaders", "true")
+        # The gap detector: offsets that vanished before we read them fail the
+        # query instead of being skipped silently.
+        .option("failOnDataLoss", "true")
+    )
+    if cfg.max_offsets_per_trigger > 0:
+        reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
+    return reader.load()
+
+
+# ---------------------------------------------------------------- users query
+
+
+class UsersBatch:
+    """The foreachBatch function of the users query."""
+
+    def __init__(self, spark, cfg: config_mod.JobConfig, registry: Registry, hmac_fn, progress):
+        self.spark = spark
+        self.cfg = cfg
+        self.registry = registry
+        self.hmac = hmac_fn
+        self.progress = progress
+        self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        env = dec.parse_envelope(batch).persist()
+        try:
+            self._run(env, batch_id, started, t0)
+        finally:
+            env.unpersist()
+
+    def _run(self, env: DataFrame, batch_id: int, started: datetime, t0: float) -> None:
+        # Action 1: per partition offsets and the schema ids present.
+        parts = (
+            env.groupBy("src_partition")
+            .agg(
+                F.min("src_offset").alias("first"),
+                F.max("src_offset").alias("last"),
+                F.count(F.lit(1)).alias("n"),
+                F.collect_set(F.when(~F.col("is_tombstone") & ~F.col("bad_frame"), F.col("schema_id"))).alias("ids"),
+            )
+            .collect()
+        )
+        input_rows = sum(p["n"] for p in parts)
+        if input_rows == 0:
+            return
+        ids = sorted({int(i) for p in parts for i in p["ids"]})
+        schemas = {}
+        for sid in ids:
+            s = self.registry.schema_by_id(sid) if 0 <= sid <= 0x7FFFFFFF else None
+            if s is not None:
+                schemas[sid] = s
+        classified = transform.classify(dec.decode(env, schemas)).persist()
+        try:
+            self._write(classified, batch_id, started, t0, parts, input_rows)
+        finally:
+            classified.unpersist()
+
+    def _stats(self, classified: DataFrame):
+        ok = F.col("reject_reason").isNull()
+        us = F.unix_micros(F.col("commit_ts"))
+        return classified.agg(
+            F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
+            F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
+            F.sum(F.when(ok & F.col("op").isin("u", "d"), 1).otherwise(0)).alias("ud"),
+            F.countDistinct(F.when(ok, F.col("uid"))).alias("uids"),
+            F.percentile_approx(us, [0.01, 0.5], 10000).alias("pcts"),
+            F.min(us).alias("min_us"),
+            F.max(us).alias("max_us"),
+            F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
+        ).collect()[0]
+
+    def _write(self, classified, batch_id, started, t0, parts, input_rows) -> None:
+        cfg = self.cfg
+        st = self._stats(classified)  # action 2
+        if st["rejects"]:
+            sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic)
+        good = transform.good(classified)
+        users_all = transform.user_rows(good.where(~F.col("is_tombstone")), self.hmac, cfg.pii_mode, keep=("op",))
+        n_deletes = 0
+        simple = st["ud"] == 0 and st["uids"] == st["good"]
+        if simple:
+            # Insert-only batch, one change per user (the usual case): nothing
+            # can be stale, nothing to dedupe.
+            winners = users_all.persist()
+        else:
+            changes = users_all.unionByName(transform.delete_rows(good.where(F.col("is_tombstone"))),
+                                            allowMissingColumns=True)
+            winners = transform.latest_per_user(changes).persist()
+        try:
+            if not simple:
+                self._delete_stale_index_rows(users_all, winners)
+            upserts = winners.where(F.col("op") != "d").drop("op")
+            sinks.write_cassandra(upserts, cfg.keyspace, "users")
+            sinks.write_cassandra(transform.email_index_rows(upserts), cfg.keyspace, "users_by_email_hash")
+            sinks.write_cassandra(transform.country_index_rows(upserts), cfg.keyspace, "users_by_country")
+            if not simple:
+                dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
+                n_deletes = self.deleter.execute(sinks.user_deletes(dels))
+        finally:
+            winners.unpersist()
+        done = time.time()
+        p01, p50 = (st["pcts"] or [None, None])[:2]
+
+        def lat(us):
+            return None if us is None else max(0.0, done * 1000.0 - us / 1000.0)
+
+        self.progress.write(
+            {
+                "query_name": "users",
+                "batch_id": batch_id,
+                "started_at": started,
+                "finished_at": datetime.now(timezone.utc),
+                "duration_ms": int((time.monotonic() - t0) * 1000),
+                "input_rows": input_rows,
+                "upserts": (st["uids"] or 0) - n_deletes,
+                "deletes": n_deletes,
+                "dead_letters": st["rejects"] or 0,
+                "superseded": (st["good"] or 0) - (st["uids"] or 0),
+                "min_commit_ts": _ts(st["min_us"]),
+                "max_commit_ts": _ts(st["max_us"]),
+                "max_commit_lsn": st["max_lsn"],
+                "latency_p50_ms": lat(p50),
+                "latency_p99_ms": lat(p01),
+                "latency_max_ms": lat(st["min_us"]),
+                "start_offsets": {str(p["src_partition"]): p["first"] for p in parts},
+                "end_offsets": {str(p["src_partition"]): p["last"] for p in parts},
+            }
+        )
+        log.info(
+            "users batch %d: %d records, %d users, %d deletes, %d dead letters, %.0f ms",
+            batch_id, input_rows, st["uids"] or 0, n_deletes, st["rejects"] or 0,
+            (time.monotonic() - t0) * 1000,
+        )  # fmt: skip
+
+    def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
+        cfg = self.cfg
+        rows = transform.stale_index_candidates(users_all, winners).collect()
+        ud = winners.where(F.col("op").isin("u", "d")).select("user_id")
+        current = (
+            sinks.read_cassandra(self.spark, cfg.keyspace, "users")
+            .select("user_id", "email_hmac", "country_code")
+            .join(ud, "user_id")  # a direct join (by partition key) through the connector
+        )
+        rows += transform.stale_index_candidates(current, winners, earlier_only=False).collect()
+        self.deleter.execute(sinks.index_deletes(rows))
+
+
+def _ts(us):
+    return None if us is None else datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
+
+
+def start_users_query(spark, cfg, registry, hmac_fn, progress, available_now=False):
+    w = (
+        kafka_stream(spark, cfg)
+        .writeStream.queryName("users")
+        .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "users"))
+        .foreachBatch(UsersBatch(spark, cfg, registry, hmac_fn, progress))
+    )
+    if available_now:
+        w = w.trigger(availableNow=True)
+    elif cfg.trigger_ms > 0:
+        w = w.trigger(processingTime=f"{cfg.trigger_ms} milliseconds")
+    return w.start()
+
+
+# ---------------------------------------------------------------- signups query
+
+
+class SignupsBatch:
+    def __init__(self, cfg, progress):
+        self.cfg = cfg
+        self.progress = progress
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        rows = batch.persist()
+        try:
+            n = rows.count()
+            if n:
+                sinks.write_cassandra(rows, self.cfg.keyspace, "signups_per_minute")
+        finally:
+            rows.unpersist()
+        if n:
+            self.progress.write(
+                {
+                    "query_name": "signups", "batch_id": batch_id, "started_at": started,
+                    "finished_at": datetime.now(timezone.utc),
+                    "duration_ms": int((time.monotonic() - t0) * 1000), "input_rows": n, "upserts": n,
+                    "deletes": 0, "dead_letters": 0, "superseded": 0, "min_commit_ts": None,
+                    "max_commit_ts": None, "max_commit_lsn": None, "latency_p50_ms": None,
+                    "latency_p99_ms": None, "latency_max_ms": None, "start_offsets": None,
+                    "end_offsets": None,
+                }
+            )  # fmt: skip
+
+
+def signups_frame(spark, cfg, schemas: dict, garbage_ids: set) -> DataFrame:
+    """The streaming sign-ups aggregation. Its decoders are fixed when the
+    query starts; a record with a schema id registered later stops the query
+    with UNKNOWN_ID_MARK (never skipped), and the driver restarts it with the
+    new schema. Ids the registry does not have are garbage: the users query
+    dead-letters them, this one ignores them."""
+    env = dec.parse_envelope(kafka_stream(spark, cfg))
+    env = env.where(F.col("op").isin("c", "r") & ~F.col("is_tombstone") & ~F.col("bad_frame"))
+    handled = sorted(set(schemas) | set(garbage_ids))
+    unknown = ~F.col("schema_id").isin(handled) if handled else F.lit(True)
+    guard = F.when(unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_MARK), F.col("schema_id").cast("string"))))
+    env = env.where(guard.isNull())
+    decoded = dec.decode(env, schemas, SIGNUP_SOURCE_FIELDS)
+    return transform.signups_per_minute(transform.signup_events(decoded), cfg.signups_watermark)
+
+
+def start_signups_query(spark, cfg, schemas, garbage_ids, progress, available_now=False):
+    w = (
+        signups_frame(spark, cfg, schemas, garbage_ids)
+        .writeStream.queryName("signups")
+        .outputMode("update")
+        .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "signups"))
+        .foreachBatch(SignupsBatch(cfg, progress))
+    )
+    if available_now:
+        w = w.trigger(availableNow=True)
+    else:
+        w = w.trigger(processingTime="5 seconds")
+    return w.start()
+
+
+# ---------------------------------------------------------------- driver
+
+
+class Driver:
+    """Starts the queries, restarts `signups` when a new schema version
+    appears, stops everything on SIGTERM/SIGINT (handlers only set a flag)."""
+
+    def __init__(self, spark, cfg, queries, available_now):
+        self.spark = spark
+        self.cfg = cfg
+        self.queries_wanted = queries
+        self.available_now = available_now
+        self.registry = Registry(cfg.registry_url)
+        self.stop_requested = threading.Event()
+        self.garbage_ids: set[int] = set()
+        self.queries = {}
+
+    def start(self) -> None:
+        cfg = self.cfg
+        key = pii.load_key(cfg.pii_key_file)
+        hmac_fn = pii.make_hmac(self.spark.sparkContext.broadcast(key))
+        if "users" in self.queries_wanted:
+            self.queries["users"] = start_users_query(
+                self.spark, cfg, self.registry, hmac_fn, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
+            )
+        if "signups" in self.queries_wanted:
+            self._start_signups()
+
+    def _start_signups(self) -> None:
+        self.registry.subject_schema_ids(self.cfg.subject)
+        schemas = self.registry.known()  # every version of the subject, + ids met since
+        log.info("signups query: writer schemas %s", dec.describe_writer_schemas(schemas) or "none yet")
+        self.queries["signups"] = start_signups_query(
+            self.spark, self.cfg, schemas, self.garbage_ids,
+            sinks.ProgressWriter(self.cfg.pg_conninfo), self.available_now,
+        )  # fmt: skip
+
+    def run(self) -> int:
+        while True:
+            if self.stop_requested.is_set():
+                log.info("stopping (signal)")
+                for q in self.queries.values():
+                    q.stop()
+                return 0
+            try:
+                self.spark.streams.awaitAnyTermination(1)
+            except Exception as e:  # StreamingQueryException from a failed query
+                err = str(e)
+                self.spark.streams.resetTerminated()
+                if self._handle_failure(err):
+                    continue
+                log.error("a streaming query failed: %s", err.splitlines()[0] if err else e)
+                for q in self.queries.values():
+                    if q.isActive:
+                        q.stop()
+                return 1
+            active = [n for n, q in self.queries.items() if q.isActive]
+            if not active:
+                self.spark.streams.resetTerminated()
+                return 0
+            if self.available_now is False and len(active) < len(self.queries):
+                log.error("query stopped: %s", sorted(set(self.queries) - set(active)))
+                for n in active:
+                    self.queries[n].stop()
+                return 1
+
+    def _handle_failure(self, err: str) -> bool:
+        """True if the failure was the signups query meeting a schema id it
+        did not know, and it has been restarted."""
+        m = re.search(re.escape(UNKNOWN_ID_MARK) + r"(-?\d+)", err)
+        q = self.queries.get("signups")
+        if not m or q is None or q.isActive:
+            return False
+        sid = int(m.group(1))
+        if self.registry.schema_by_id(sid) is None:
+            log.warning("schema id %d is not in the registry: its records are dead letters", sid)
+            self.garbage_ids.add(sid)
+        else:
+            log.info("schema id %d registered after start: restarting the signups query", sid)
+        users = self.queries.get("users")
+        if users is not None and not users.isActive:
+            return False
+        self._start_signups()
+        return True
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="userstream-spark", description=__doc__.split("\n\n")[0])
+    p.add_argument("--master", help="Spark master URL (default: whatever spark-submit set, else local[2])")
+    p.add_argument("--available-now", action="store_true",
+                   help="process what Kafka holds now, then stop (deterministic stop for tests)")
+    p.add_argument("--queries", default="users,signups", help="comma list of users,signups")
+    p.add_argument("--init-key", action="store_true",
+                   help="create the PII key file if missing, then exit")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)  # fmt: skip
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    try:
+        cfg = config_mod.JobConfig.from_conf(config_mod.load())
+    except (config_mod.ConfigError, KeyError, ValueError) as e:
+        print(f"userstream-spark: configuration: {e}", file=sys.stderr)
+        return 2
+    if args.init_key:
+        created = pii.generate_key_file(cfg.pii_key_file)
+        print(f"userstream-spark: PII key file {cfg.pii_key_file} {'created' if created else 'exists'}")
+        return 0
+    queries = {q.strip() for q in args.queries.split(",") if q.strip()}
+    if not queries <= {"users", "signups"}:
+        print("userstream-spark: --queries takes users and/or signups. Try --help", file=sys.stderr)
+        return 2
+    spark = build_session(cfg, args.master)
+    spark.sparkContext.setLogLevel("WARN")
+    ship_package(spark, os.path.join(cfg.state_dir, "spark"))
+    driver = Driver(spark, cfg, queries, args.available_now)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: driver.stop_requested.set())
+    try:
+        driver.start()
+    except (pii.KeyError_, config_mod.ConfigError) as e:
+        print(f"userstream-spark: {e}", file=sys.stderr)
+        return 2
+    rc = driver.run()
+    spark.stop()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
