@@ -34,6 +34,7 @@ def spark():
     jars = sorted(glob.glob(os.path.join(jars_dir(), "*.jar")))
     if not any("spark-avro" in os.path.basename(j) for j in jars):
         pytest.fail(f"spark-avro jar not found in {jars_dir()} (run ./userstream setup, or set US_SPARK_JARS_DIR)")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need pandas/pyarrow too
     s = (
         SparkSession.builder.master("local[2]")
         .appName("userstream-spark-unit")

@@ -58,6 +58,8 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
     conf = {
+        # Python workers run the HMAC pandas UDF: they need this venv's pandas/pyarrow.
+        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
         "spark.sql.extensions": "com.datastax.spark.connector.CassandraSparkExtensions",
         "spark.cassandra.connection.host": cfg.cassandra_host,
         "spark.cassandra.connection.port": str(cfg.cassandra_port),
