@@ -287,8 +287,15 @@ cmd_cqlsh() {
 }
 
 cmd_kafka_topics() {
-    svc_kafka_init >/dev/null
-    us_kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+    cmd_kafka_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+}
+
+# cmd_kafka_run CLASS ARGS: any of Kafka's tools (what bin/kafka-run-class.sh does).
+cmd_kafka_run() {
+    [[ $# -gt 0 ]] || us_die "usage: ./userstream kafka-run CLASS [ARGS] (e.g. kafka.tools.DumpLogSegments)"
+    mkdir -p "$US_KAFKA_DIR/config"
+    [[ -f $US_KAFKA_DIR/config/tools-log4j2.properties ]] || us_kafka_write_config
+    us_kafka_tool "$@"
 }
 
 cmd_kcat() {
