@@ -112,7 +112,7 @@ svc_kafka_run() {
 svc_kafka_ready() {
     local meta
     meta=$(kcat -b "$US_BIND:$US_KAFKA_PORT" -L -m 5 2>/dev/null) || return 1
-    grep -q '^ *1 brokers:' <<<"$meta'
+    grep -q '^ *1 brokers:' <<<"$meta"
 }
 
 # us_kafka_topics_wanted: "topic partitions" for each US_KAFKA_TOPIC_<X> in
