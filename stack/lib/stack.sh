@@ -137,6 +137,7 @@ cmd_up() {
 
 cmd_run() {
     [[ $# -eq 0 ]] || us_die "run takes no arguments"
+    (cmd_setup) || exit 1
     cmd_build
     cmd_up
     us_lock "$US_HOME/.stack.lock" "another up/down on $US_HOME"
