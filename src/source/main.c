@@ -10,6 +10,7 @@
 #include "us_log.h"
 #include "us_util.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,12 @@ static int read_http_config(const us_config *cfg, src_http_config *hc, char *err
         threads = cores > 0 ? cores : 1;
     }
     hc->bind = us_config_get(cfg, "US_SOURCE_BIND");
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (!hc->bind || (inet_pton(AF_INET, hc->bind, addr) != 1 && inet_pton(AF_INET6, hc->bind, addr) != 1)) {
+        snprintf(err, errlen, "US_SOURCE_BIND: \"%.64s\" is not a numeric IPv4 or IPv6 address",
+                 hc->bind ? hc->bind : "");
+        return -1;
+    }
     hc->port = (int)port;
     hc->threads = (int)threads;
     hc->max_requests = max;

@@ -50,6 +50,12 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Keeps the raw request target (src_qs parses the query), then hides the
+ * query from MHD: libmicrohttpd 0.9.75 stores every GET argument in the
+ * connection's memory pool and, when a query has more arguments than fit
+ * (a few thousand), leaves the connection hanging without an answer. The
+ * URI points into MHD's own read buffer, which MHD modifies itself next
+ * (it writes '\0' over the '?'); we end the argument string there too. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     req_state *st = calloc(1, sizeof *st);
@@ -57,6 +63,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         st->target = strdup(uri ? uri : "");
         st->conn = conn;
     }
+    char *q = uri ? strchr(uri, '?') : NULL;
+    if (q)
+        q[1] = '\0';
     return st;
 }
 

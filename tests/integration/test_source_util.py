@@ -73,6 +73,19 @@ class Server:
         finally:
             c.close()
 
+    def raw(self, data, timeout=30):
+        """Sends bytes as they are; returns (status, body) of the answer."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        return int(head.split(b" ", 2)[1]), body
+
     def get(self, path, **kw):
         return self.request(path, **kw)
 
