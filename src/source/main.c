@@ -11,6 +11,7 @@
 #include "us_util.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -165,6 +166,15 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Response bodies are megabytes (5,000 users ~ 5 MB). Served from the heap
+ * and kept there, instead of a fresh mmap per response, they cost no page
+ * faults after the first few requests; RSS stays near threads x body. */
+static void tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+}
+
 static int serve(const us_config *cfg)
 {
     char err[512];
@@ -179,6 +189,7 @@ static int serve(const us_config *cfg)
         return EXIT_USAGE;
     }
     block_signals(&set);
+    tune_malloc();
     src_api *api = src_api_new(&ac, err, sizeof err);
     if (!api) {
         us_error("%s", err);

@@ -81,6 +81,13 @@ static int parse_line(src_data *d, int nat, const char *s, size_t n, const char 
         *why = "bad value";
         return -1;
     }
+    /* Bounds the generator's fixed buffers rely on: e-mail parts and word
+     * lists short, every value under 128 bytes. */
+    bool words = is_common && (kind == SRC_COMMON_ADJECTIVE || kind == SRC_COMMON_ANIMAL);
+    if (fl[1] > 127 || (k == 3 && fl[2] > (two && !is_common ? 64 : 127)) || (words && fl[1] > 20)) {
+        *why = "value too long";
+        return -1;
+    }
     src_str v = {f[1], (uint32_t)fl[1], k == 3 ? f[2] : NULL, k == 3 ? (uint32_t)fl[2] : 0};
     src_list *l = is_common ? &d->common[kind] : &d->nat[nat][kind];
     if (list_push(l, v) < 0) {

@@ -11,11 +11,12 @@ typedef struct node {
     unsigned short inc;
     signed char field;
     const char *key;
+    unsigned char klen;
 } node;
 
-#define L(i, f, k) {LEAF, SRC_INC_##i, SRC_F_##f, k}
-#define O(i, k) {OPEN, SRC_INC_##i, -1, k}
-#define C(i) {CLOSE, SRC_INC_##i, -1, NULL}
+#define L(i, f, k) {LEAF, SRC_INC_##i, SRC_F_##f, k, sizeof(k) - 1}
+#define O(i, k) {OPEN, SRC_INC_##i, -1, k, sizeof(k) - 1}
+#define C(i) {CLOSE, SRC_INC_##i, -1, NULL, 0}
 static const node schema[] = {
     L(GENDER, GENDER, "gender"),
     O(NAME, "name"), L(NAME, TITLE, "title"), L(NAME, FIRST, "first"), L(NAME, LAST, "last"),
@@ -63,14 +64,18 @@ static void walk(const src_user *u, unsigned inc, visit_fn fn, void *ctx)
 
 /* ---- scalar encoders ---------------------------------------------------- */
 
-void src_json_string(src_buf *b, const char *s, size_t n)
+/* Bytes JSON.stringify escapes: control characters, '"' and '\\'. */
+static const unsigned char json_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1};
+
+static void json_escaped(src_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    src_buf_putc(b, '"');
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!json_escape[c])
             continue;
         src_buf_put(b, s + start, i - start);
         start = i + 1;
@@ -89,6 +94,23 @@ void src_json_string(src_buf *b, const char *s, size_t n)
         }
     }
     src_buf_put(b, s + start, n - start);
+}
+
+void src_json_string(src_buf *b, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && !json_escape[(unsigned char)s[i]])
+        i++;
+    if (i == n && src_buf_room(b, n + 2)) { /* the usual case: nothing to escape */
+        char *p = b->data + b->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        b->len += n + 2;
+        return;
+    }
+    src_buf_putc(b, '"');
+    json_escaped(b, s, n);
     src_buf_putc(b, '"');
 }
 
@@ -189,11 +211,19 @@ static void json_visit(void *ctx, const node *n, const src_value *v)
         return;
     }
     json_sep(c);
-    src_json_string(c->b, n->key, strlen(n->key));
-    src_buf_put(c->b, ": ", c->pretty ? 2 : 1);
+    /* Keys are plain ASCII words: no escaping needed. */
+    src_buf_putc(c->b, '"');
+    src_buf_put(c->b, n->key, n->klen);
+    src_buf_put(c->b, "\": ", c->pretty ? 3 : 2);
     if (n->kind == OPEN) {
         src_buf_putc(c->b, '{');
         c->first[++c->depth] = true;
+    } else if (v->t == SRC_V_STR && v->plain && src_buf_room(c->b, v->n + 2)) {
+        char *p = c->b->data + c->b->len;
+        p[0] = '"';
+        memcpy(p + 1, v->s, v->n);
+        p[v->n + 1] = '"';
+        c->b->len += v->n + 2;
     } else if (v->t == SRC_V_STR) {
         src_json_string(c->b, v->s, v->n);
     } else {
@@ -201,8 +231,60 @@ static void json_visit(void *ctx, const node *n, const src_value *v)
     }
 }
 
+/* Compact JSON of a whole record (no inc/exc), the load generator's case:
+ * the same bytes as the walk below (a unit test checks), with the keys and
+ * punctuation between two values written as one literal. */
+typedef struct run {
+    const char *lit;
+    unsigned char lit_n;
+    signed char field;
+} run;
+#define R(lit, f) {lit, sizeof(lit) - 1, SRC_F_##f}
+static const run full_runs[] = {
+    R("{\"gender\":", GENDER), R(",\"name\":{\"title\":", TITLE), R(",\"first\":", FIRST),
+    R(",\"last\":", LAST), R("},\"location\":{\"street\":{\"number\":", STREET_NO),
+    R(",\"name\":", STREET), R("},\"city\":", CITY), R(",\"state\":", STATE),
+    R(",\"country\":", COUNTRY), R(",\"postcode\":", POSTCODE),
+    R(",\"coordinates\":{\"latitude\":", LAT), R(",\"longitude\":", LON),
+    R("},\"timezone\":{\"offset\":", TZ_OFFSET), R(",\"description\":", TZ_DESC),
+    R("}},\"email\":", EMAIL), R(",\"login\":{\"uuid\":", UUID), R(",\"username\":", USERNAME),
+    R(",\"password\":", PASSWORD), R(",\"salt\":", SALT), R(",\"md5\":", MD5),
+    R(",\"sha1\":", SHA1), R(",\"sha256\":", SHA256), R("},\"dob\":{\"date\":", DOB_DATE),
+    R(",\"age\":", DOB_AGE), R("},\"registered\":{\"date\":", REG_DATE), R(",\"age\":", REG_AGE),
+    R("},\"phone\":", PHONE), R(",\"cell\":", CELL), R(",\"id\":{\"name\":", ID_NAME),
+    R(",\"value\":", ID_VALUE), R("},\"picture\":{\"large\":", PIC_LARGE),
+    R(",\"medium\":", PIC_MEDIUM), R(",\"thumbnail\":", PIC_THUMB), R("},\"nat\":", NAT),
+};
+
+static void json_user_full(src_buf *b, const src_user *u)
+{
+    for (size_t i = 0; i < sizeof full_runs / sizeof *full_runs; i++) {
+        src_value v;
+        if (!src_user_value(u, (src_field)full_runs[i].field, &v))
+            continue; /* LEGO's country */
+        src_buf_put(b, full_runs[i].lit, full_runs[i].lit_n);
+        if (v.t != SRC_V_STR)
+            put_plain(b, &v);
+        else if (v.plain && src_buf_room(b, v.n + 2)) {
+            char *p = b->data + b->len;
+            p[0] = '"';
+            memcpy(p + 1, v.s, v.n);
+            p[v.n + 1] = '"';
+            b->len += v.n + 2;
+        } else
+            src_json_string(b, v.s, v.n);
+    }
+    src_buf_putc(b, '}');
+}
+
 static void json_user(src_writer *w, const src_user *u)
 {
+    if (w->fmt == SRC_FMT_JSON && w->inc == SRC_INC_ALL && !w->generic) {
+        if (w->users > 0)
+            src_buf_putc(w->out, ',');
+        json_user_full(w->out, u);
+        return;
+    }
     bool pretty = w->fmt == SRC_FMT_PRETTY;
     json_ctx c = {.b = w->out, .first = {true}, .pretty = pretty};
     if (w->users > 0)

@@ -31,6 +31,7 @@ typedef struct src_writer {
     size_t users;
     const char *callback; /* JSONP name (json/pretty only); NULL = none */
     size_t callback_n;
+    bool generic; /* tests: never take the whole-record fast path */
 } src_writer;
 
 void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, src_buf *out,

@@ -137,6 +137,7 @@ void src_nat_inject(src_user *u, src_rng *r, bool quirks, int64_t dob_ms)
     if (u->nat == SRC_NAT_CH) {
         static const char *const ch_female[] = {"Mademoiselle", "Madame"};
         u->title = u->male ? "Monsieur" : ch_female[src_rng_below(r, 2)];
+        u->n_title = (uint8_t)strlen(u->title);
     }
     set_postcode(u, s, r);
     if (!quirks && (u->nat == SRC_NAT_CA || u->nat == SRC_NAT_UA)) {

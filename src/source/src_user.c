@@ -1,4 +1,5 @@
 #include "src_user.h"
+#include "src_buf.h"
 #include "src_nat.h"
 
 #include <nettle/md5.h>
@@ -139,7 +140,22 @@ static uint8_t coordinate(src_rng *r, int bound, char *out)
 {
     int64_t k = src_rng_range(r, 0, (int64_t)bound * 20000) - (int64_t)bound * 10000;
     int64_t a = k < 0 ? -k : k;
-    return (uint8_t)sprintf(out, "%s%d.%04d", k < 0 ? "-" : "", (int)(a / 10000), (int)(a % 10000));
+    size_t n = 0;
+    if (k < 0)
+        out[n++] = '-';
+    n += src_fmt_i64(out + n, a / 10000);
+    out[n++] = '.';
+    put_digits(out + n, (int)(a % 10000), 4);
+    n += 4;
+    out[n] = '\0';
+    return (uint8_t)n;
+}
+
+/* Appends n bytes at *p (the caller sized the buffer). */
+static char *append(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
 }
 
 static void uuid4(src_rng *r, char *out)
@@ -185,9 +201,13 @@ static void names(src_user *u, const src_list *lists, src_rng *r)
     u->first = pick(&lists[u->male ? SRC_LIST_MALE : SRC_LIST_FEMALE], r);
     u->last = pick(&lists[SRC_LIST_LAST], r);
     u->title = u->male ? "Mr" : female_titles[src_rng_below(r, 3)];
-    u->n_email = (uint8_t)snprintf(u->email, sizeof u->email, "%.*s.%.*s@example.com",
-                                   (int)u->first->alt_n, u->first->alt, (int)u->last->alt_n,
-                                   u->last->alt);
+    u->n_title = (uint8_t)strlen(u->title);
+    /* E-mail parts are at most 64 bytes each (checked when the data loads). */
+    char *p = append(u->email, u->first->alt, u->first->alt_n);
+    *p++ = '.';
+    p = append(p, u->last->alt, u->last->alt_n);
+    p = append(p, "@example.com", 12);
+    u->n_email = (uint8_t)(p - u->email);
 }
 
 static void location(src_user *u, const src_data *d, const src_list *lists, src_rng *r)
@@ -210,19 +230,31 @@ static void login(src_user *u, const src_data *d, const src_gen_opts *o, src_rng
     uuid4(r, u->uuid);
     const src_str *a = pick(&d->common[SRC_COMMON_ADJECTIVE], r);
     const src_str *b = pick(&d->common[SRC_COMMON_ANIMAL], r);
-    u->n_username = (uint8_t)snprintf(u->username, sizeof u->username, "%.*s%.*s%d", (int)a->n,
-                                      a->s, (int)b->n, b->s, (int)src_rng_range(r, 100, 999));
+    /* Word lists hold short words (at most 20 bytes, checked at load). */
+    char *p = append(u->username, a->s, a->n);
+    p = append(p, b->s, b->n);
+    put_digits(p, (int)src_rng_range(r, 100, 999), 3);
+    u->n_username = (uint8_t)(p + 3 - u->username);
 }
 
 static void picture(src_user *u, src_rng *r)
 {
     static const char *const sizes[3] = {"", "med/", "thumb/"};
-    const char *kind = u->nat == SRC_NAT_LEGO ? "lego" : u->male ? "men" : "women";
+    static const size_t size_n[3] = {0, 4, 6};
+    const char *kind = u->nat == SRC_NAT_LEGO ? "lego/" : u->male ? "men/" : "women/";
+    size_t kind_n = strlen(kind);
     int n = (int)(u->nat == SRC_NAT_LEGO ? src_rng_range(r, 0, 9)
                                          : src_rng_range(r, 0, u->male ? 99 : 96));
-    for (int i = 0; i < 3; i++)
-        u->n_pic[i] = (uint8_t)snprintf(u->pic[i], sizeof u->pic[i], "%s%s%s/%d.jpg", PORTRAITS,
-                                        sizes[i], kind, n);
+    char num[8];
+    size_t num_n = src_fmt_i64(num, n);
+    for (int i = 0; i < 3; i++) {
+        char *p = append(u->pic[i], PORTRAITS, sizeof PORTRAITS - 1);
+        p = append(p, sizes[i], size_n[i]);
+        p = append(p, kind, kind_n);
+        p = append(p, num, num_n);
+        p = append(p, ".jpg", 4);
+        u->n_pic[i] = (uint8_t)(p - u->pic[i]);
+    }
 }
 
 void src_user_generate(src_user *u, const src_data *d, const src_gen_opts *o, src_rng *r)
@@ -244,14 +276,16 @@ void src_user_generate(src_user *u, const src_data *d, const src_gen_opts *o, sr
     src_nat_inject(u, r, o->quirks, dob);
 }
 
-#define STR(p, len) (v->t = SRC_V_STR, v->s = (p), v->n = (len), true)
+/* Every string but the password comes from the data lists (checked when
+ * they load) or from fixed alphabets: nothing to escape in JSON. */
+#define STR(p, len) (v->t = SRC_V_STR, v->plain = true, v->s = (p), v->n = (len), true)
 #define INT(x) (v->t = SRC_V_INT, v->i = (x), true)
 
 bool src_user_value(const src_user *u, src_field f, src_value *v)
 {
     switch (f) {
     case SRC_F_GENDER: return u->male ? STR("male", 4) : STR("female", 6);
-    case SRC_F_TITLE: return STR(u->title, strlen(u->title));
+    case SRC_F_TITLE: return STR(u->title, u->n_title);
     case SRC_F_FIRST: return STR(u->first->s, u->first->n);
     case SRC_F_LAST: return STR(u->last->s, u->last->n);
     case SRC_F_STREET_NO: return INT(u->street_no);
@@ -270,7 +304,7 @@ bool src_user_value(const src_user *u, src_field f, src_value *v)
     case SRC_F_EMAIL: return STR(u->email, u->n_email);
     case SRC_F_UUID: return STR(u->uuid, 36);
     case SRC_F_USERNAME: return STR(u->username, u->n_username);
-    case SRC_F_PASSWORD: return STR(u->password, u->n_password);
+    case SRC_F_PASSWORD: return STR(u->password, u->n_password) && !(v->plain = false);
     case SRC_F_SALT: return STR(u->salt, 8);
     case SRC_F_MD5: return STR(u->md5, 32);
     case SRC_F_SHA1: return STR(u->sha1, 40);

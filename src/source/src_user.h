@@ -46,6 +46,7 @@ typedef enum { SRC_V_STR, SRC_V_INT, SRC_V_NULL } src_vtype;
 
 typedef struct src_value {
     src_vtype t;
+    bool plain; /* a string with nothing any format must escape for JSON */
     const char *s;
     size_t n;
     int64_t i;
@@ -74,7 +75,7 @@ typedef struct src_user {
     char id_value[24];
     bool id_null;
     char pic[3][64];
-    uint8_t n_postcode, n_lat, n_lon, n_email, n_username, n_password, n_phone, n_cell, n_id;
+    uint8_t n_title, n_postcode, n_lat, n_lon, n_email, n_username, n_password, n_phone, n_cell, n_id;
     uint8_t n_pic[3];
 } src_user;
 
