@@ -136,7 +136,7 @@ static bool api_route(const char *p, size_t n, const char **version, size_t *ver
 /* The version segment names 1.4 (Express decodes it; empty = latest). */
 static bool version_ok(const char *v, size_t n)
 {
-    char dec[16];
+    char dec[2 * 12 + 1]; /* decoding may double a byte (Latin-1 -> UTF-8) */
     if (n == 0)
         return true;
     if (n > 12)
@@ -288,6 +288,8 @@ static void api_get(src_api *api, const src_http_request *req, src_response *res
     } else {
         src_buf body = {0};
         generate(api, &rq, fault, &body);
+        src_buf_putc(&body, '\0'); /* not sent: a C string for whoever reads it */
+        body.len--;
         if (body.oom) {
             src_buf_free(&body);
             set_body(resp, 500, CT_JSON, ERR_UH_OH);

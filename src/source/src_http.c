@@ -270,7 +270,8 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
+                                                             va_list ap)
 {
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);

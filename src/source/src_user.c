@@ -206,8 +206,8 @@ static void names(src_user *u, const src_list *lists, src_rng *r)
     char *p = append(u->email, u->first->alt, u->first->alt_n);
     *p++ = '.';
     p = append(p, u->last->alt, u->last->alt_n);
-    p = append(p, "@example.com", 12);
-    u->n_email = (uint8_t)(p - u->email);
+    p = append(p, "@example.com", 13);
+    u->n_email = (uint8_t)(p - 1 - u->email);
 }
 
 static void location(src_user *u, const src_data *d, const src_list *lists, src_rng *r)
@@ -234,6 +234,7 @@ static void login(src_user *u, const src_data *d, const src_gen_opts *o, src_rng
     char *p = append(u->username, a->s, a->n);
     p = append(p, b->s, b->n);
     put_digits(p, (int)src_rng_range(r, 100, 999), 3);
+    p[3] = '\0';
     u->n_username = (uint8_t)(p + 3 - u->username);
 }
 
@@ -252,8 +253,8 @@ static void picture(src_user *u, src_rng *r)
         p = append(p, sizes[i], size_n[i]);
         p = append(p, kind, kind_n);
         p = append(p, num, num_n);
-        p = append(p, ".jpg", 4);
-        u->n_pic[i] = (uint8_t)(p - u->pic[i]);
+        p = append(p, ".jpg", 5); /* with its NUL */
+        u->n_pic[i] = (uint8_t)(p - 1 - u->pic[i]);
     }
 }
 
