@@ -276,7 +276,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const 
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    us_warn("libmicrohttpd: %s", line);
+    us_info("libmicrohttpd: %s", line); /* e.g. a client gone mid-answer */
 }
 
 src_http *src_http_start(src_api *api, const src_http_config *cfg, char *err, size_t errlen)
