@@ -20,8 +20,12 @@ def binary():
     env = os.environ.get("US_SOURCE_BIN")
     if env:
         return env
-    found = sorted(REPO.glob("build*/src/source/userstream-source"),
-                   key=lambda p: p.stat().st_mtime, reverse=True)
+    # The sanitizer build first: these tests then also check memory safety
+    # (and leaks, through the exit status) of every request they make.
+    preferred = [REPO / d / "src/source/userstream-source" for d in ("build-asan", "build")]
+    found = [p for p in preferred if p.exists()] or sorted(
+        REPO.glob("build*/src/source/userstream-source"), key=lambda p: p.stat().st_mtime,
+        reverse=True)
     if not found:
         pytest.skip("userstream-source is not built (cmake --build build), or set US_SOURCE_BIN")
     return str(found[0])
