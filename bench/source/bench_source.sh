@@ -34,15 +34,24 @@ done
 BYTES=$(curl -fs "$URL" | wc -c)
 wrk -t"$WRK_THREADS" -c"$CONNS" -d2s "$URL" >/dev/null   # warm-up
 
+# Server CPU time (user + system clock ticks), to report users per
+# CPU-second of the server: much less sensitive to a busy machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+TICKS_BEFORE=$(cpu_ticks)
+TOTAL_REQ=0
 RATES=()
 for i in $(seq "$RUNS"); do
-    rps=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" "$URL" | awk '/^Requests\/sec/ {print $2}')
+    out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" "$URL")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    TOTAL_REQ=$((TOTAL_REQ + $(awk '/requests in/ {print $1}' <<<"$out")))
     users=$(awk -v r="$rps" 'BEGIN {printf "%d", r * 5000}')
     RATES+=("$users")
     echo "run $i: $rps requests/s = $users users/s" >&2
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU_S=$(awk -v t=$(($(cpu_ticks) - TICKS_BEFORE)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}')
+PER_CPU=$(awk -v r="$TOTAL_REQ" -v c="$CPU_S" 'BEGIN {printf "%d", (c > 0 ? r * 5000 / c : 0)}')
 RSS=$(awk '/^VmRSS/ {print $2}' /proc/$PID/status)
 HWM=$(awk '/^VmHWM/ {print $2}' /proc/$PID/status)
 MEDIAN=$(printf '%s\n' "${RATES[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -53,6 +62,7 @@ cat <<MD
 - command: \`wrk -t$WRK_THREADS -c$CONNS -d${SECS}s '$URL'\`, $RUNS runs (bench/source/bench_source.sh)
 - response: $BYTES bytes for 5000 users
 - users/s per run: ${RATES[*]}; **median $MEDIAN users/s**
+- server CPU: $CPU_S s for $TOTAL_REQ responses = **$PER_CPU users per server CPU-second**
 - server memory after the runs: RSS $((RSS / 1024)) MiB, peak $((HWM / 1024)) MiB
 - load average (1/5/15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER
 MD
