@@ -23,8 +23,10 @@
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const us_option options[] = {
-    {"US_SOURCE_PORT", "port", 'p', US_OPT_INT, "8100", "PORT", "TCP port to listen on (0: any free port)"},
-    {"US_SOURCE_BIND", "bind", 'b', US_OPT_STRING, "127.0.0.1", "ADDR", "numeric IPv4 or IPv6 address to listen on"},
+    {"US_SOURCE_PORT", "port", 'p', US_OPT_INT, "8100", "PORT",
+     "TCP port to listen on (0: any free port)"},
+    {"US_SOURCE_BIND", "bind", 'b', US_OPT_STRING, "127.0.0.1", "ADDR",
+     "numeric IPv4 or IPv6 address to listen on"},
     {"US_SOURCE_THREADS", "threads", 't', US_OPT_INT, "0", "N", "server threads (0: one per core)"},
     {"US_SOURCE_QUIRKS", "quirks", 0, US_OPT_STRING, "upstream", "MODE",
      "upstream: keep randomuser.me's output bugs (FI ids, CA/UA phones, ...); fixed: valid values"},
@@ -32,17 +34,26 @@ static const us_option options[] = {
      "reference time of dob.age/registered.age: YYYY-MM-DD or Unix seconds (default: the clock)"},
     {"US_SOURCE_RATE_LIMIT", "rate-limit", 0, US_OPT_INT, "0", "USERS",
      "users a client may fetch per window, then 429 (upstream: 20000; 0: off)"},
-    {"US_SOURCE_RATE_WINDOW", "rate-window", 0, US_OPT_INT, "300", "SECONDS", "rate-limit window (fixed, as upstream)"},
-    {"US_SOURCE_FAULT_500", "fault-500", 0, US_OPT_STRING, "0", "SHARE", "share of API responses answered 500 \"Uh oh\""},
-    {"US_SOURCE_FAULT_429", "fault-429", 0, US_OPT_STRING, "0", "SHARE", "share answered 429 with the rate-limit body"},
-    {"US_SOURCE_FAULT_SLOW", "fault-slow", 0, US_OPT_STRING, "0", "SHARE", "share answered after US_SOURCE_FAULT_SLOW_MS"},
-    {"US_SOURCE_FAULT_SLOW_MS", "fault-slow-ms", 0, US_OPT_INT, "2000", "MS", "delay of a slow response"},
-    {"US_SOURCE_FAULT_TRUNCATE", "fault-truncate", 0, US_OPT_STRING, "0", "SHARE", "share with the body cut short"},
-    {"US_SOURCE_FAULT_BAD_UTF8", "fault-bad-utf8", 0, US_OPT_STRING, "0", "SHARE", "share with an invalid UTF-8 byte in a name"},
-    {"US_SOURCE_FAULT_EMPTY", "fault-empty", 0, US_OPT_STRING, "0", "SHARE", "share with \"results\": [] (upstream's 2026 outage)"},
+    {"US_SOURCE_RATE_WINDOW", "rate-window", 0, US_OPT_INT, "300", "SECONDS",
+     "rate-limit window (fixed, as upstream)"},
+    {"US_SOURCE_FAULT_500", "fault-500", 0, US_OPT_STRING, "0", "SHARE",
+     "share of API responses answered 500 \"Uh oh\""},
+    {"US_SOURCE_FAULT_429", "fault-429", 0, US_OPT_STRING, "0", "SHARE",
+     "share answered 429 with the rate-limit body"},
+    {"US_SOURCE_FAULT_SLOW", "fault-slow", 0, US_OPT_STRING, "0", "SHARE",
+     "share answered after US_SOURCE_FAULT_SLOW_MS"},
+    {"US_SOURCE_FAULT_SLOW_MS", "fault-slow-ms", 0, US_OPT_INT, "2000", "MS",
+     "delay of a slow response"},
+    {"US_SOURCE_FAULT_TRUNCATE", "fault-truncate", 0, US_OPT_STRING, "0", "SHARE",
+     "share with the body cut short"},
+    {"US_SOURCE_FAULT_BAD_UTF8", "fault-bad-utf8", 0, US_OPT_STRING, "0", "SHARE",
+     "share with an invalid UTF-8 byte in a name"},
+    {"US_SOURCE_FAULT_EMPTY", "fault-empty", 0, US_OPT_STRING, "0", "SHARE",
+     "share with \"results\": [] (upstream's 2026 outage)"},
     {"US_SOURCE_FAULT_SEED", "fault-seed", 0, US_OPT_STRING, NULL, "SEED",
      "deterministic faults: the n-th attempt of the same request always gets the same answer"},
-    {"US_SOURCE_MAX_REQUESTS", "max-requests", 0, US_OPT_INT, "0", "N", "exit 0 after answering N requests (0: never)"},
+    {"US_SOURCE_MAX_REQUESTS", "max-requests", 0, US_OPT_INT, "0", "N",
+     "exit 0 after answering N requests (0: never)"},
 };
 
 static const us_program program = {
@@ -54,9 +65,13 @@ static const us_program program = {
     "Exit status: 0 stopped by SIGTERM/SIGINT or --max-requests; 1 could not start\n"
     "(port in use, bad data); 2 invalid option or setting."};
 
-static const char *const fault_keys[SRC_FAULT_KINDS] = {
-    NULL, "US_SOURCE_FAULT_500", "US_SOURCE_FAULT_429", "US_SOURCE_FAULT_SLOW",
-    "US_SOURCE_FAULT_TRUNCATE", "US_SOURCE_FAULT_BAD_UTF8", "US_SOURCE_FAULT_EMPTY"};
+static const char *const fault_keys[SRC_FAULT_KINDS] = {NULL,
+                                                        "US_SOURCE_FAULT_500",
+                                                        "US_SOURCE_FAULT_429",
+                                                        "US_SOURCE_FAULT_SLOW",
+                                                        "US_SOURCE_FAULT_TRUNCATE",
+                                                        "US_SOURCE_FAULT_BAD_UTF8",
+                                                        "US_SOURCE_FAULT_EMPTY"};
 
 /* "YYYY-MM-DD[THH:MM:SS[Z]]" or Unix seconds -> ms. */
 static int parse_now(const char *s, int64_t *ms)
@@ -108,13 +123,16 @@ static int read_api_config(const us_config *cfg, src_api_config *ac, char *err, 
     const char *quirks = us_config_get(cfg, "US_SOURCE_QUIRKS");
     memset(ac, 0, sizeof *ac);
     if (!quirks || (strcmp(quirks, "upstream") != 0 && strcmp(quirks, "fixed") != 0)) {
-        snprintf(err, errlen, "US_SOURCE_QUIRKS: \"%s\" is not upstream or fixed", quirks ? quirks : "");
+        snprintf(err, errlen, "US_SOURCE_QUIRKS: \"%s\" is not upstream or fixed",
+                 quirks ? quirks : "");
         return -1;
     }
     ac->quirks = strcmp(quirks, "upstream") == 0;
     const char *now = us_config_get(cfg, "US_SOURCE_NOW");
     if (now && *now && parse_now(now, &ac->now_ms) < 0) {
-        snprintf(err, errlen, "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds", now);
+        snprintf(err, errlen,
+                 "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds",
+                 now);
         return -1;
     }
     if (us_config_get_int(cfg, "US_SOURCE_RATE_LIMIT", 0, 1L << 40, &limit, err, errlen) < 0 ||
@@ -138,7 +156,8 @@ static int read_http_config(const us_config *cfg, src_http_config *hc, char *err
     }
     hc->bind = us_config_get(cfg, "US_SOURCE_BIND");
     unsigned char addr[sizeof(struct in6_addr)];
-    if (!hc->bind || (inet_pton(AF_INET, hc->bind, addr) != 1 && inet_pton(AF_INET6, hc->bind, addr) != 1)) {
+    if (!hc->bind ||
+        (inet_pton(AF_INET, hc->bind, addr) != 1 && inet_pton(AF_INET6, hc->bind, addr) != 1)) {
         snprintf(err, errlen, "US_SOURCE_BIND: \"%.64s\" is not a numeric IPv4 or IPv6 address",
                  hc->bind ? hc->bind : "");
         return -1;

@@ -20,7 +20,7 @@
     "{\"error\":\"Uh oh, something has gone wrong. Please tweet us @randomapi about the issue. "   \
     "Thank you.\"}"
 #define ERR_BAD_SEED                                                                               \
-    "{\"error\":\"A seed of 18 characters must end in a nationality index 00-14 (hex); "          \
+    "{\"error\":\"A seed of 18 characters must end in a nationality index 00-14 (hex); "           \
     "randomuser.me fails on this request too.\"}"
 
 struct src_api {
@@ -56,8 +56,8 @@ src_api *src_api_new(const src_api_config *cfg, char *err, size_t errlen)
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    api->boot_seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^
-                     ((uint64_t)getpid() << 32);
+    api->boot_seed =
+        (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
     return api;
 fail:
     src_api_free(api);
@@ -82,7 +82,7 @@ void src_response_free(src_response *resp)
 
 const char *src_fault_name(src_fault f)
 {
-    static const char *const names[SRC_FAULT_KINDS] = {"none",     "500",      "429", "slow",
+    static const char *const names[SRC_FAULT_KINDS] = {"none",     "500",      "429",  "slow",
                                                        "truncate", "bad-utf8", "empty"};
     return f < SRC_FAULT_KINDS ? names[f] : "?";
 }
@@ -164,9 +164,10 @@ static src_fault decide_fault(src_api *api, const src_http_request *req, src_rng
     h = src_hash("?", 1, h);
     h = src_hash(req->query ? req->query : "", req->query_n, h);
     uint64_t attempt = src_counter_add(&api->attempts, h, 1, 0);
-    uint64_t seed = api->cfg.fault_seeded
-                        ? api->cfg.fault_seed ^ h ^ (attempt * 0x9E3779B97F4A7C15ull)
-                        : api->boot_seed ^ atomic_fetch_add(&api->sequence, 1) * 0xD6E8FEB86659FD93ull;
+    uint64_t seed =
+        api->cfg.fault_seeded
+            ? api->cfg.fault_seed ^ h ^ (attempt * 0x9E3779B97F4A7C15ull)
+            : api->boot_seed ^ atomic_fetch_add(&api->sequence, 1) * 0xD6E8FEB86659FD93ull;
     src_rng_seed(r, seed);
     double u = src_rng_unit(r);
     for (int f = 1; f < SRC_FAULT_KINDS; f++) {
@@ -180,20 +181,28 @@ static src_fault decide_fault(src_api *api, const src_http_request *req, src_rng
 static const char *content_type(src_format f)
 {
     switch (f) {
-    case SRC_FMT_CSV: return "text/csv; charset=utf-8";
-    case SRC_FMT_YAML: return "text/x-yaml; charset=utf-8";
-    case SRC_FMT_XML: return "text/xml; charset=utf-8";
-    default: return CT_JSON;
+    case SRC_FMT_CSV:
+        return "text/csv; charset=utf-8";
+    case SRC_FMT_YAML:
+        return "text/x-yaml; charset=utf-8";
+    case SRC_FMT_XML:
+        return "text/xml; charset=utf-8";
+    default:
+        return CT_JSON;
     }
 }
 
 static const char *download_name(src_format f)
 {
     switch (f) {
-    case SRC_FMT_CSV: return "download.csv";
-    case SRC_FMT_YAML: return "download.yaml";
-    case SRC_FMT_XML: return "download.xml";
-    default: return "download.json";
+    case SRC_FMT_CSV:
+        return "download.csv";
+    case SRC_FMT_YAML:
+        return "download.yaml";
+    case SRC_FMT_XML:
+        return "download.xml";
+    default:
+        return "download.json";
     }
 }
 
@@ -207,7 +216,8 @@ static size_t info_seed(src_api *api, const src_request *rq, char *out)
         n = rq->seed_n;
     } else {
         src_rng r;
-        src_rng_seed(&r, api->boot_seed ^ atomic_fetch_add(&api->sequence, 1) * 0x9E3779B97F4A7C15ull);
+        src_rng_seed(&r,
+                     api->boot_seed ^ atomic_fetch_add(&api->sequence, 1) * 0x9E3779B97F4A7C15ull);
         src_rng_chars(&r, out, 16, "abcdef1234567890", 16);
         n = 16;
     }

@@ -12,23 +12,23 @@
 
 typedef enum {
     SRC_FAULT_NONE,
-    SRC_FAULT_500,       /* 500 with upstream's "Uh oh" error body */
-    SRC_FAULT_429,       /* 429 with upstream's rate-limit body */
-    SRC_FAULT_SLOW,      /* the normal response, after a delay */
-    SRC_FAULT_TRUNCATE,  /* the body cut short (Content-Length matches the cut) */
-    SRC_FAULT_BAD_UTF8,  /* a byte of the first name replaced by 0xFF */
-    SRC_FAULT_EMPTY,     /* "results": [] with info intact (the 2026 outage) */
+    SRC_FAULT_500,      /* 500 with upstream's "Uh oh" error body */
+    SRC_FAULT_429,      /* 429 with upstream's rate-limit body */
+    SRC_FAULT_SLOW,     /* the normal response, after a delay */
+    SRC_FAULT_TRUNCATE, /* the body cut short (Content-Length matches the cut) */
+    SRC_FAULT_BAD_UTF8, /* a byte of the first name replaced by 0xFF */
+    SRC_FAULT_EMPTY,    /* "results": [] with info intact (the 2026 outage) */
     SRC_FAULT_KINDS,
 } src_fault;
 
 typedef struct src_api_config {
-    bool quirks;            /* reproduce upstream's output bugs */
-    int64_t now_ms;         /* reference time for ages; 0 = the clock */
+    bool quirks;                         /* reproduce upstream's output bugs */
+    int64_t now_ms;                      /* reference time for ages; 0 = the clock */
     double fault_share[SRC_FAULT_KINDS]; /* share of API responses per fault */
     int slow_ms;
-    bool fault_seeded;      /* decisions depend only on (request, attempt) */
+    bool fault_seeded; /* decisions depend only on (request, attempt) */
     uint64_t fault_seed;
-    long rate_limit;        /* users per client per window; 0 = off */
+    long rate_limit; /* users per client per window; 0 = off */
     int64_t rate_window_ms;
 } src_api_config;
 
@@ -38,7 +38,7 @@ typedef struct src_http_request {
     size_t path_n;
     const char *query; /* raw, without '?'; may be NULL */
     size_t query_n;
-    const char *client; /* client address for the rate limit */
+    const char *client;    /* client address for the rate limit */
     const char *forwarded; /* first of cf-connecting-ip, x-real-ip, x-forwarded-for */
 } src_http_request;
 
@@ -47,11 +47,11 @@ typedef struct src_response {
     const char *content_type;
     char *body; /* malloc'd; the caller frees (src_response_free) */
     size_t body_len;
-    const char *filename;    /* dl: "download.json" etc., else NULL */
+    const char *filename; /* dl: "download.json" etc., else NULL */
     src_fault fault;
-    int delay_ms;            /* answer no earlier than this */
-    bool preflight;          /* OPTIONS: CORS preflight headers */
-    long users;              /* users generated */
+    int delay_ms;   /* answer no earlier than this */
+    bool preflight; /* OPTIONS: CORS preflight headers */
+    long users;     /* users generated */
 } src_response;
 
 typedef struct src_api src_api;

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const nat_kinds[SRC_NAT_LISTS] = {"male", "female", "last",
-                                                     "street", "city", "state"};
-static const char *const common_kinds[SRC_COMMON_LISTS] = {"tz", "password", "adjective",
-                                                           "animal"};
+static const char *const nat_kinds[SRC_NAT_LISTS] = {"male",   "female", "last",
+                                                     "street", "city",   "state"};
+static const char *const common_kinds[SRC_COMMON_LISTS] = {"tz", "password", "adjective", "animal"};
 
 static int kind_index(const char *const *kinds, int n, const char *s, size_t len)
 {
@@ -84,7 +83,8 @@ static int parse_line(src_data *d, int nat, const char *s, size_t n, const char 
     /* Bounds the generator's fixed buffers rely on: e-mail parts and word
      * lists short, every value under 128 bytes. */
     bool words = is_common && (kind == SRC_COMMON_ADJECTIVE || kind == SRC_COMMON_ANIMAL);
-    if (fl[1] > 127 || (k == 3 && fl[2] > (two && !is_common ? 64 : 127)) || (words && fl[1] > 20)) {
+    if (fl[1] > 127 || (k == 3 && fl[2] > (two && !is_common ? 64 : 127)) ||
+        (words && fl[1] > 20)) {
         *why = "value too long";
         return -1;
     }

@@ -14,9 +14,19 @@ typedef struct node {
     unsigned char klen;
 } node;
 
-#define L(i, f, k) {LEAF, SRC_INC_##i, SRC_F_##f, k, sizeof(k) - 1}
-#define O(i, k) {OPEN, SRC_INC_##i, -1, k, sizeof(k) - 1}
-#define C(i) {CLOSE, SRC_INC_##i, -1, NULL, 0}
+#define L(i, f, k)                                                                                 \
+    {                                                                                              \
+        LEAF, SRC_INC_##i, SRC_F_##f, k, sizeof(k) - 1                                             \
+    }
+#define O(i, k)                                                                                    \
+    {                                                                                              \
+        OPEN, SRC_INC_##i, -1, k, sizeof(k) - 1                                                    \
+    }
+#define C(i)                                                                                       \
+    {                                                                                              \
+        CLOSE, SRC_INC_##i, -1, NULL, 0                                                            \
+    }
+/* clang-format off */
 static const node schema[] = {
     L(GENDER, GENDER, "gender"),
     O(NAME, "name"), L(NAME, TITLE, "title"), L(NAME, FIRST, "first"), L(NAME, LAST, "last"),
@@ -44,6 +54,7 @@ static const node schema[] = {
     L(PICTURE, PIC_THUMB, "thumbnail"), C(PICTURE),
     L(NAT, NAT, "nat"),
 };
+/* clang-format on */
 #define N_NODES (sizeof schema / sizeof *schema)
 
 /* Calls back for every node of u that inc keeps. */
@@ -65,9 +76,9 @@ static void walk(const src_user *u, unsigned inc, visit_fn fn, void *ctx)
 /* ---- scalar encoders ---------------------------------------------------- */
 
 /* Bytes JSON.stringify escapes: control characters, '"' and '\\'. */
-static const unsigned char json_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1};
+static const unsigned char json_escape[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                               1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                               1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
 
 static void json_escaped(src_buf *b, const char *s, size_t n)
 {
@@ -80,13 +91,27 @@ static void json_escaped(src_buf *b, const char *s, size_t n)
         src_buf_put(b, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': src_buf_put(b, "\\\"", 2); break;
-        case '\\': src_buf_put(b, "\\\\", 2); break;
-        case '\b': src_buf_put(b, "\\b", 2); break;
-        case '\f': src_buf_put(b, "\\f", 2); break;
-        case '\n': src_buf_put(b, "\\n", 2); break;
-        case '\r': src_buf_put(b, "\\r", 2); break;
-        case '\t': src_buf_put(b, "\\t", 2); break;
+        case '"':
+            src_buf_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            src_buf_put(b, "\\\\", 2);
+            break;
+        case '\b':
+            src_buf_put(b, "\\b", 2);
+            break;
+        case '\f':
+            src_buf_put(b, "\\f", 2);
+            break;
+        case '\n':
+            src_buf_put(b, "\\n", 2);
+            break;
+        case '\r':
+            src_buf_put(b, "\\r", 2);
+            break;
+        case '\t':
+            src_buf_put(b, "\\t", 2);
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             src_buf_put(b, esc, 6);
@@ -120,12 +145,23 @@ void src_xml_text(src_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *e;
         switch (s[i]) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = "&quot;"; break;
-        case '\'': e = "&apos;"; break;
-        default: continue;
+        case '&':
+            e = "&amp;";
+            break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '"':
+            e = "&quot;";
+            break;
+        case '\'':
+            e = "&apos;";
+            break;
+        default:
+            continue;
         }
         src_buf_put(b, s + start, i - start);
         src_buf_puts(b, e);
@@ -182,8 +218,8 @@ void src_format_number(src_buf *b, double d)
 
 typedef struct json_ctx {
     src_buf *b;
-    int depth;        /* 0 = inside the user object */
-    bool first[4];    /* no member written yet at this depth */
+    int depth;     /* 0 = inside the user object */
+    bool first[4]; /* no member written yet at this depth */
     bool pretty;
 } json_ctx;
 
@@ -239,7 +275,11 @@ typedef struct run {
     unsigned char lit_n;
     signed char field;
 } run;
-#define R(lit, f) {lit, sizeof(lit) - 1, SRC_F_##f}
+#define R(lit, f)                                                                                  \
+    {                                                                                              \
+        lit, sizeof(lit) - 1, SRC_F_##f                                                            \
+    }
+/* clang-format off */
 static const run full_runs[] = {
     R("{\"gender\":", GENDER), R(",\"name\":{\"title\":", TITLE), R(",\"first\":", FIRST),
     R(",\"last\":", LAST), R("},\"location\":{\"street\":{\"number\":", STREET_NO),
@@ -255,6 +295,7 @@ static const run full_runs[] = {
     R(",\"value\":", ID_VALUE), R("},\"picture\":{\"large\":", PIC_LARGE),
     R(",\"medium\":", PIC_MEDIUM), R(",\"thumbnail\":", PIC_THUMB), R("},\"nat\":", NAT),
 };
+/* clang-format on */
 
 static void json_user_full(src_buf *b, const src_user *u)
 {
@@ -395,14 +436,20 @@ void src_writer_user(src_writer *w, const src_user *u)
 {
     switch (w->fmt) {
     case SRC_FMT_JSON:
-    case SRC_FMT_PRETTY: json_user(w, u); break;
-    case SRC_FMT_CSV: csv_user(w, u); break;
+    case SRC_FMT_PRETTY:
+        json_user(w, u);
+        break;
+    case SRC_FMT_CSV:
+        csv_user(w, u);
+        break;
     case SRC_FMT_YAML:
         if (w->users == 0)
             src_buf_puts(w->out, "results:\n");
         src_yaml_user(w->out, u, w->inc);
         break;
-    case SRC_FMT_XML: src_xml_user(w->out, u, w->inc); break;
+    case SRC_FMT_XML:
+        src_xml_user(w->out, u, w->inc);
+        break;
     }
     w->users++;
 }
@@ -411,13 +458,19 @@ void src_writer_end(src_writer *w, const src_info *info)
 {
     switch (w->fmt) {
     case SRC_FMT_JSON:
-    case SRC_FMT_PRETTY: json_end(w, info); break;
+    case SRC_FMT_PRETTY:
+        json_end(w, info);
+        break;
     case SRC_FMT_CSV:
         if (w->users == 0)
             src_buf_putc(w->out, '\n'); /* empty header, no rows */
         break;
-    case SRC_FMT_YAML: src_yaml_end(w->out, w->users, info); break;
-    case SRC_FMT_XML: src_xml_end(w->out, info); break;
+    case SRC_FMT_YAML:
+        src_yaml_end(w->out, w->users, info);
+        break;
+    case SRC_FMT_XML:
+        src_xml_end(w->out, info);
+        break;
     }
 }
 

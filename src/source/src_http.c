@@ -156,8 +156,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, src_response *
         return MHD_NO;
     add_header(r, "Access-Control-Allow-Origin", "*");
     if (resp->preflight) {
-        const char *asked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                        "Access-Control-Request-Headers");
+        const char *asked =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
         add_header(r, "Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE");
         add_header(r, "Vary", "Access-Control-Request-Headers");
         if (asked)
@@ -224,9 +224,8 @@ static void answer(src_http *h, struct MHD_Connection *conn, const char *method,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     src_http *h = cls;
     req_state *st = *con_cls;
@@ -271,7 +270,7 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *ss,
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
-                                                             va_list ap)
+                                                               va_list ap)
 {
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
@@ -307,11 +306,11 @@ src_http *src_http_start(src_api *api, const src_http_config *cfg, char *err, si
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_error, h, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
+        on_mhd_error, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->threads, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)",
                  cfg->bind, cfg->port);

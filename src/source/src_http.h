@@ -13,10 +13,10 @@
 typedef struct src_http src_http;
 
 typedef struct src_http_config {
-    const char *bind;   /* numeric IPv4 or IPv6 address */
-    int port;           /* 0: any free port */
-    int threads;        /* >= 1 */
-    long max_requests;  /* after this many answered requests, on_done is called; 0 = never */
+    const char *bind;  /* numeric IPv4 or IPv6 address */
+    int port;          /* 0: any free port */
+    int threads;       /* >= 1 */
+    long max_requests; /* after this many answered requests, on_done is called; 0 = never */
     void (*on_done)(void);
 } src_http_config;
 

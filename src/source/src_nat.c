@@ -11,16 +11,19 @@ typedef struct nat_spec {
     const char *country;
     const char *phone[MAX_ALT];
     const char *cell[8];
-    const char *id_name; /* "" = id.value null */
-    const char *id_pat;  /* NULL: computed by a function below */
+    const char *id_name;         /* "" = id.value null */
+    const char *id_pat;          /* NULL: computed by a function below */
     const char *postcode_pat[6]; /* string postcodes; NULL = numeric */
     int postcode_lo, postcode_hi;
 } nat_spec;
 
 #define UA_PREFIXES(rest)                                                                          \
-    {"(066) " rest, "(067) " rest, "(068) " rest, "(096) " rest, "(097) " rest, "(098) " rest,     \
-     "(099) " rest}
+    {                                                                                              \
+        "(066) " rest, "(067) " rest, "(068) " rest, "(096) " rest, "(097) " rest, "(098) " rest,  \
+            "(099) " rest                                                                          \
+    }
 
+/* clang-format off */
 static const nat_spec specs[SRC_NAT_COUNT] = {
     {"AU", "Australia", {"0d-dddd-dddd"}, {"04dd-ddd-ddd"}, "TFN", "ddddddddd", {0}, 200, 9999},
     {"BR", "Brazil", {"(dd) dddd-dddd"}, {"(dd) dddd-dddd"}, "CPF", "ddd.ddd.ddd-dd", {0},
@@ -63,6 +66,7 @@ static const nat_spec specs[SRC_NAT_COUNT] = {
     {"LEGO", NULL, {"(ddd)-ddd-dddd"}, {"(ddd)-ddd-dddd"}, "SN", "dddddddddddd", {0}, 10000,
      99999},
 };
+/* clang-format on */
 
 const char *src_nat_code(int nat)
 {
@@ -91,10 +95,18 @@ size_t src_pattern(src_rng *r, const char *pat, char *out)
     size_t n = 0;
     for (const char *p = pat; *p; p++) {
         switch (*p) {
-        case 'd': out[n++] = (char)('0' + src_rng_below(r, 10)); break;
-        case 'N': out[n++] = (char)('2' + src_rng_below(r, 8)); break;
-        case 'L': out[n++] = (char)('A' + src_rng_below(r, 26)); break;
-        case 'C': out[n++] = UK_INWARD[src_rng_below(r, sizeof UK_INWARD - 1)]; break;
+        case 'd':
+            out[n++] = (char)('0' + src_rng_below(r, 10));
+            break;
+        case 'N':
+            out[n++] = (char)('2' + src_rng_below(r, 8));
+            break;
+        case 'L':
+            out[n++] = (char)('A' + src_rng_below(r, 26));
+            break;
+        case 'C':
+            out[n++] = UK_INWARD[src_rng_below(r, sizeof UK_INWARD - 1)];
+            break;
         case '[': {
             const char *end = strchr(p, ']');
             if (!end || end == p + 1) { /* not a set: copy literally */
@@ -105,7 +117,8 @@ size_t src_pattern(src_rng *r, const char *pat, char *out)
             p = end;
             break;
         }
-        default: out[n++] = *p;
+        default:
+            out[n++] = *p;
         }
     }
     out[n] = '\0';

@@ -107,8 +107,8 @@ static size_t fr_insee(const src_user *u, src_rng *r, bool quirks, dob_parts b, 
     year_field(b.y, quirks, yy);
     char rest[9];
     digits(r, rest, 8);
-    int n = snprintf(body, sizeof body, "%d%s%02d%s", u->male ? 1 : 2, yy,
-                     quirks ? b.m - 1 : b.m, rest);
+    int n = snprintf(body, sizeof body, "%d%s%02d%s", u->male ? 1 : 2, yy, quirks ? b.m - 1 : b.m,
+                     rest);
     unsigned long long v = 0;
     for (int i = 0; i < n; i++)
         v = v * 10 + (unsigned)(body[i] - '0');
@@ -143,7 +143,8 @@ static size_t no_fn(const src_user *u, src_rng *r, dob_parts b, char *out)
     static const int w1[] = {3, 7, 6, 1, 8, 9, 4, 5, 2};
     static const int w2[] = {5, 4, 3, 2, 7, 6, 5, 4, 3, 2};
     for (int attempt = 0;; attempt++) {
-        int no = (int)(b.y >= 2000 ? 999 - src_rng_range(r, 0, 499) : 499 - src_rng_range(r, 0, 499));
+        int no =
+            (int)(b.y >= 2000 ? 999 - src_rng_range(r, 0, 499) : 499 - src_rng_range(r, 0, 499));
         if ((no & 1) != (u->male ? 1 : 0))
             no = no > 0 ? no - 1 : no + 1;
         sprintf(out, "%02d%02d%02d%03d", b.d, b.m, b.y % 100, no);
@@ -177,15 +178,25 @@ size_t src_natid_compute(src_user *u, src_rng *r, bool quirks, int64_t dob_ms)
     dob_parts b = dob_of(dob_ms);
     char *out = u->id_value;
     switch (u->nat) {
-    case SRC_NAT_CA: return ca_sin(r, out);
-    case SRC_NAT_DE: return de_svnr(u, r, quirks, b, out);
-    case SRC_NAT_DK: return dk_cpr(r, quirks, b, out);
-    case SRC_NAT_FI: return fi_hetu(u, r, quirks, b, out);
-    case SRC_NAT_FR: return fr_insee(u, r, quirks, b, out);
-    case SRC_NAT_IE: return ie_pps(r, quirks, out);
-    case SRC_NAT_NO: return no_fn(u, r, b, out);
-    case SRC_NAT_US: return us_ssn(r, out);
-    default: out[0] = '\0'; return 0;
+    case SRC_NAT_CA:
+        return ca_sin(r, out);
+    case SRC_NAT_DE:
+        return de_svnr(u, r, quirks, b, out);
+    case SRC_NAT_DK:
+        return dk_cpr(r, quirks, b, out);
+    case SRC_NAT_FI:
+        return fi_hetu(u, r, quirks, b, out);
+    case SRC_NAT_FR:
+        return fr_insee(u, r, quirks, b, out);
+    case SRC_NAT_IE:
+        return ie_pps(r, quirks, out);
+    case SRC_NAT_NO:
+        return no_fn(u, r, b, out);
+    case SRC_NAT_US:
+        return us_ssn(r, out);
+    default:
+        out[0] = '\0';
+        return 0;
     }
 }
 

@@ -4,9 +4,8 @@
 #include <string.h>
 
 static const char *const names[SRC_P_COUNT] = {
-    "results", "page",     "seed",   "gender",   "nat",      "nationality",
-    "inc",     "exc",      "format", "fmt",      "dl",       "download",
-    "noinfo",  "callback", "password", "lego"};
+    "results", "page", "seed", "gender",   "nat",    "nationality", "inc",      "exc",
+    "format",  "fmt",  "dl",   "download", "noinfo", "callback",    "password", "lego"};
 
 static int hexval(unsigned char c)
 {
@@ -31,8 +30,11 @@ static bool decode_pct_char(const char *s, size_t n, size_t *i, char *out, size_
     int b0 = pct_byte(s, n, *i);
     if (b0 < 0)
         return false;
-    int len = b0 < 0x80 ? 1 : (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3
-                                                      : (b0 & 0xF8) == 0xF0 ? 4 : 0;
+    int len = b0 < 0x80             ? 1
+              : (b0 & 0xE0) == 0xC0 ? 2
+              : (b0 & 0xF0) == 0xE0 ? 3
+              : (b0 & 0xF8) == 0xF0 ? 4
+                                    : 0;
     if (len == 0)
         return false;
     unsigned cp = len == 1 ? (unsigned)b0 : (unsigned)b0 & (0x7Fu >> len);
@@ -99,7 +101,7 @@ static int key_param(const char *k, size_t n)
         if (!close || memchr(open + 1, '[', (size_t)(close - open - 1)))
             base_n = n; /* no [segment]: the whole key is a name */
         else if (close != k + n - 1)
-            return -1; /* a[b][c]: object */
+            return -1;        /* a[b][c]: object */
         else if (base_n == 0) /* "[name]" */
             return key_param(k + 1, n - 2);
         else {

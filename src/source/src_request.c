@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const field_names[12] = {"gender", "name", "location", "email",
-                                            "login", "registered", "dob", "phone",
-                                            "cell", "id", "picture", "nat"};
+static const char *const field_names[12] = {"gender", "name",       "location", "email",
+                                            "login",  "registered", "dob",      "phone",
+                                            "cell",   "id",         "picture",  "nat"};
 
 static bool given(const src_qvalue *v)
 {
@@ -74,7 +74,8 @@ static void add_field(void *ctx, const char *s, size_t n)
     for (int f = 0; f < 12; f++) {
         size_t l = strlen(field_names[f]);
         size_t i = 0;
-        while (i < n && i < l && (s[i] | (s[i] >= 'A' && s[i] <= 'Z' ? 0x20 : 0)) == field_names[f][i])
+        while (i < n && i < l &&
+               (s[i] | (s[i] >= 'A' && s[i] <= 'Z' ? 0x20 : 0)) == field_names[f][i])
             i++;
         if (i == n && i == l)
             *mask |= 1u << f;
@@ -187,8 +188,8 @@ static void add_charset(void *ctx, const char *s, size_t n)
 {
     static const char *const names[4] = {"special", "upper", "lower", "number"};
     static const char *const sets[4] = {" !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
-                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                                        "abcdefghijklmnopqrstuvwxyz", "0123456789"};
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz",
+                                        "0123456789"};
     pw_acc *a = ctx;
     a->last = s, a->last_n = n;
     for (int k = 0; k < 4; k++) {
@@ -256,7 +257,9 @@ void src_request_from_qs(src_request *r, const src_qs *q, bool quirks)
     parse_seed(r, &q->p[SRC_P_SEED]);
     const src_qvalue *lego = &q->p[SRC_P_LEGO];
     r->lego = lego->count > 0 && !equals(lego, "false");
-    r->gen.gender = equals(&q->p[SRC_P_GENDER], "male") ? 0 : equals(&q->p[SRC_P_GENDER], "female") ? 1 : -1;
+    r->gen.gender = equals(&q->p[SRC_P_GENDER], "male")     ? 0
+                    : equals(&q->p[SRC_P_GENDER], "female") ? 1
+                                                            : -1;
     if (quirks && r->seed_given)
         r->gen.gender = -1; /* upstream ignores gender whenever a seed is given */
     parse_nat(r, q);

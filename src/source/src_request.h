@@ -14,15 +14,15 @@
 #define SRC_MAX_RESULTS 5000
 
 typedef struct src_request {
-    int results;   /* 1..5000 */
-    double page;   /* JS number, 1 unless 0 < page <= 10000 */
+    int results; /* 1..5000 */
+    double page; /* JS number, 1 unless 0 < page <= 10000 */
     /* The seed as given (seed_given) or empty; an 18-character seed's last
      * two characters name the nationality (nat18). */
     const char *seed;
     size_t seed_n;
     bool seed_given;
-    int nat18;      /* -1, or the nationality an 18-character seed names */
-    bool bad_seed;  /* 18 characters, but the suffix is no nationality */
+    int nat18;     /* -1, or the nationality an 18-character seed names */
+    bool bad_seed; /* 18 characters, but the suffix is no nationality */
     bool lego;
     unsigned inc;
     src_format format;

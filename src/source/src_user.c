@@ -285,42 +285,74 @@ void src_user_generate(src_user *u, const src_data *d, const src_gen_opts *o, sr
 bool src_user_value(const src_user *u, src_field f, src_value *v)
 {
     switch (f) {
-    case SRC_F_GENDER: return u->male ? STR("male", 4) : STR("female", 6);
-    case SRC_F_TITLE: return STR(u->title, u->n_title);
-    case SRC_F_FIRST: return STR(u->first->s, u->first->n);
-    case SRC_F_LAST: return STR(u->last->s, u->last->n);
-    case SRC_F_STREET_NO: return INT(u->street_no);
-    case SRC_F_STREET: return STR(u->street->s, u->street->n);
-    case SRC_F_CITY: return STR(u->city->s, u->city->n);
-    case SRC_F_STATE: return STR(u->state->s, u->state->n);
+    case SRC_F_GENDER:
+        return u->male ? STR("male", 4) : STR("female", 6);
+    case SRC_F_TITLE:
+        return STR(u->title, u->n_title);
+    case SRC_F_FIRST:
+        return STR(u->first->s, u->first->n);
+    case SRC_F_LAST:
+        return STR(u->last->s, u->last->n);
+    case SRC_F_STREET_NO:
+        return INT(u->street_no);
+    case SRC_F_STREET:
+        return STR(u->street->s, u->street->n);
+    case SRC_F_CITY:
+        return STR(u->city->s, u->city->n);
+    case SRC_F_STATE:
+        return STR(u->state->s, u->state->n);
     case SRC_F_COUNTRY: {
         const char *c = src_nat_country(u->nat);
         return c ? STR(c, strlen(c)) : false;
     }
-    case SRC_F_POSTCODE: return u->postcode_is_str ? STR(u->postcode_s, u->n_postcode) : INT(u->postcode);
-    case SRC_F_LAT: return STR(u->lat, u->n_lat);
-    case SRC_F_LON: return STR(u->lon, u->n_lon);
-    case SRC_F_TZ_OFFSET: return STR(u->tz->s, u->tz->n);
-    case SRC_F_TZ_DESC: return STR(u->tz->alt, u->tz->alt_n);
-    case SRC_F_EMAIL: return STR(u->email, u->n_email);
-    case SRC_F_UUID: return STR(u->uuid, 36);
-    case SRC_F_USERNAME: return STR(u->username, u->n_username);
-    case SRC_F_PASSWORD: return STR(u->password, u->n_password) && !(v->plain = false);
-    case SRC_F_SALT: return STR(u->salt, 8);
-    case SRC_F_MD5: return STR(u->md5, 32);
-    case SRC_F_SHA1: return STR(u->sha1, 40);
-    case SRC_F_SHA256: return STR(u->sha256, 64);
-    case SRC_F_DOB_DATE: return STR(u->dob, 24);
-    case SRC_F_DOB_AGE: return INT(u->dob_age);
-    case SRC_F_REG_DATE: return STR(u->reg, 24);
-    case SRC_F_REG_AGE: return INT(u->reg_age);
-    case SRC_F_PHONE: return STR(u->phone, u->n_phone);
-    case SRC_F_CELL: return STR(u->cell, u->n_cell);
-    case SRC_F_ID_NAME: return STR(u->id_name, strlen(u->id_name));
-    case SRC_F_ID_VALUE: return u->id_null ? (v->t = SRC_V_NULL, true) : STR(u->id_value, u->n_id);
-    case SRC_F_PIC_LARGE: return STR(u->pic[0], u->n_pic[0]);
-    case SRC_F_PIC_MEDIUM: return STR(u->pic[1], u->n_pic[1]);
-    case SRC_F_PIC_THUMB: return STR(u->pic[2], u->n_pic[2]);
+    case SRC_F_POSTCODE:
+        return u->postcode_is_str ? STR(u->postcode_s, u->n_postcode) : INT(u->postcode);
+    case SRC_F_LAT:
+        return STR(u->lat, u->n_lat);
+    case SRC_F_LON:
+        return STR(u->lon, u->n_lon);
+    case SRC_F_TZ_OFFSET:
+        return STR(u->tz->s, u->tz->n);
+    case SRC_F_TZ_DESC:
+        return STR(u->tz->alt, u->tz->alt_n);
+    case SRC_F_EMAIL:
+        return STR(u->email, u->n_email);
+    case SRC_F_UUID:
+        return STR(u->uuid, 36);
+    case SRC_F_USERNAME:
+        return STR(u->username, u->n_username);
+    case SRC_F_PASSWORD:
+        return STR(u->password, u->n_password) && !(v->plain = false);
+    case SRC_F_SALT:
+        return STR(u->salt, 8);
+    case SRC_F_MD5:
+        return STR(u->md5, 32);
+    case SRC_F_SHA1:
+        return STR(u->sha1, 40);
+    case SRC_F_SHA256:
+        return STR(u->sha256, 64);
+    case SRC_F_DOB_DATE:
+        return STR(u->dob, 24);
+    case SRC_F_DOB_AGE:
+        return INT(u->dob_age);
+    case SRC_F_REG_DATE:
+        return STR(u->reg, 24);
+    case SRC_F_REG_AGE:
+        return INT(u->reg_age);
+    case SRC_F_PHONE:
+        return STR(u->phone, u->n_phone);
+    case SRC_F_CELL:
+        return STR(u->cell, u->n_cell);
+    case SRC_F_ID_NAME:
+        return STR(u->id_name, strlen(u->id_name));
+    case SRC_F_ID_VALUE:
+        return u->id_null ? (v->t = SRC_V_NULL, true) : STR(u->id_value, u->n_id);
+    case SRC_F_PIC_LARGE:
+        return STR(u->pic[0], u->n_pic[0]);
+    case SRC_F_PIC_MEDIUM:
+        return STR(u->pic[1], u->n_pic[1]);
+    case SRC_F_PIC_THUMB:
+        return STR(u->pic[2], u->n_pic[2]);
     case SRC_F_NAT: {
         const char *c = src_nat_code(u->nat);
         return STR(c, strlen(c));

@@ -31,14 +31,39 @@ enum {
 
 /* Leaf fields, in output order. */
 typedef enum {
-    SRC_F_GENDER, SRC_F_TITLE, SRC_F_FIRST, SRC_F_LAST,
-    SRC_F_STREET_NO, SRC_F_STREET, SRC_F_CITY, SRC_F_STATE, SRC_F_COUNTRY, SRC_F_POSTCODE,
-    SRC_F_LAT, SRC_F_LON, SRC_F_TZ_OFFSET, SRC_F_TZ_DESC,
+    SRC_F_GENDER,
+    SRC_F_TITLE,
+    SRC_F_FIRST,
+    SRC_F_LAST,
+    SRC_F_STREET_NO,
+    SRC_F_STREET,
+    SRC_F_CITY,
+    SRC_F_STATE,
+    SRC_F_COUNTRY,
+    SRC_F_POSTCODE,
+    SRC_F_LAT,
+    SRC_F_LON,
+    SRC_F_TZ_OFFSET,
+    SRC_F_TZ_DESC,
     SRC_F_EMAIL,
-    SRC_F_UUID, SRC_F_USERNAME, SRC_F_PASSWORD, SRC_F_SALT, SRC_F_MD5, SRC_F_SHA1, SRC_F_SHA256,
-    SRC_F_DOB_DATE, SRC_F_DOB_AGE, SRC_F_REG_DATE, SRC_F_REG_AGE,
-    SRC_F_PHONE, SRC_F_CELL, SRC_F_ID_NAME, SRC_F_ID_VALUE,
-    SRC_F_PIC_LARGE, SRC_F_PIC_MEDIUM, SRC_F_PIC_THUMB,
+    SRC_F_UUID,
+    SRC_F_USERNAME,
+    SRC_F_PASSWORD,
+    SRC_F_SALT,
+    SRC_F_MD5,
+    SRC_F_SHA1,
+    SRC_F_SHA256,
+    SRC_F_DOB_DATE,
+    SRC_F_DOB_AGE,
+    SRC_F_REG_DATE,
+    SRC_F_REG_AGE,
+    SRC_F_PHONE,
+    SRC_F_CELL,
+    SRC_F_ID_NAME,
+    SRC_F_ID_VALUE,
+    SRC_F_PIC_LARGE,
+    SRC_F_PIC_MEDIUM,
+    SRC_F_PIC_THUMB,
     SRC_F_NAT,
 } src_field;
 
@@ -75,7 +100,8 @@ typedef struct src_user {
     char id_value[24];
     bool id_null;
     char pic[3][64];
-    uint8_t n_title, n_postcode, n_lat, n_lon, n_email, n_username, n_password, n_phone, n_cell, n_id;
+    uint8_t n_title, n_postcode, n_lat, n_lon, n_email, n_username, n_password, n_phone, n_cell,
+        n_id;
     uint8_t n_pic[3];
 } src_user;
 
@@ -85,12 +111,12 @@ typedef struct src_gen_opts {
     int fixed_nat;              /* -1: drawn per record; else SRC_NAT_* */
     const uint32_t *nat_weight; /* per real nationality, NULL = all equal */
     uint32_t nat_weight_total;
-    bool pw_custom;         /* password=CHARSETS,LEN given with a valid charset */
-    char pw_charset[96];    /* concatenated charsets */
+    bool pw_custom;      /* password=CHARSETS,LEN given with a valid charset */
+    char pw_charset[96]; /* concatenated charsets */
     int pw_charset_len;
-    double pw_min, pw_max;  /* upstream's JS doubles (already sanitised) */
-    bool quirks;            /* reproduce upstream's output bugs */
-    int64_t now_ms;         /* reference time for the ages */
+    double pw_min, pw_max; /* upstream's JS doubles (already sanitised) */
+    bool quirks;           /* reproduce upstream's output bugs */
+    int64_t now_ms;        /* reference time for the ages */
 } src_gen_opts;
 
 void src_user_generate(src_user *u, const src_data *d, const src_gen_opts *o, src_rng *r);

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&d, 0, sizeof d);
     /* The first byte picks the file kind: shared lists or a nationality. */
     const char *name = size && (data[0] & 1) ? "common" : "DE";
-    src_data_parse(&d, name, (const char *)data + (size ? 1 : 0), size ? size - 1 : 0, err, sizeof err);
+    src_data_parse(&d, name, (const char *)data + (size ? 1 : 0), size ? size - 1 : 0, err,
+                   sizeof err);
     src_data_free(&d);
     return 0;
 }

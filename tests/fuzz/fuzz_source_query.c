@@ -43,8 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         src_qs_free(&qs);
     }
     if (small) {
-        src_http_request req = {.method = size % 2 ? "GET" : "HEAD", .path = target,
-                                .path_n = path_n, .query = query, .query_n = query_n,
+        src_http_request req = {.method = size % 2 ? "GET" : "HEAD",
+                                .path = target,
+                                .path_n = path_n,
+                                .query = query,
+                                .query_n = query_n,
                                 .client = "127.0.0.1"};
         src_response resp;
         src_api_handle(api, &req, &resp);

@@ -79,8 +79,8 @@ static void test_yaml_string(void **state)
         {"tab\there", "\"tab\\there\""},
         {"ctl\x01\\\"", "\"ctl\\x01\\\\\\\"\""},
         {"\xd8\xa2\xdb\x8c\xd9\x86\xd8\xa7\xd8\xb2", "\xd8\xa2\xdb\x8c\xd9\x86\xd8\xa7\xd8\xb2"},
-        {"nbsp\xc2\xa0x", "'nbsp\xc2\xa0x'"}, /* JS \s includes U+00A0 */
-        {"\xc3\x82\xc2\xa0", "\"\xc3\x82\\_\""},  /* yamljs's "\xc2\xa0" pattern is Â + NBSP */
+        {"nbsp\xc2\xa0x", "'nbsp\xc2\xa0x'"},    /* JS \s includes U+00A0 */
+        {"\xc3\x82\xc2\xa0", "\"\xc3\x82\\_\""}, /* yamljs's "\xc2\xa0" pattern is Â + NBSP */
         {"https://randomuser.me/api/portraits/women/62.jpg",
          "'https://randomuser.me/api/portraits/women/62.jpg'"},
     };
@@ -145,12 +145,14 @@ static void test_documents(void **state)
         const char *expect;
     } cases[] = {
         {SRC_FMT_JSON, 0, 2, true, NULL,
-         "{\"results\":[{},{}],\"info\":{\"seed\":\"s\\\"1\",\"results\":2,\"page\":1.5,\"version\":\"1.4\"}}"},
+         "{\"results\":[{},{}],\"info\":{\"seed\":\"s\\\"1\",\"results\":2,\"page\":1.5,"
+         "\"version\":\"1.4\"}}"},
         {SRC_FMT_JSON, 0, 0, false, "cb", "cb({\"results\":[]});"},
         {SRC_FMT_PRETTY, 0, 1, false, NULL, "{\n  \"results\": [\n    {}\n  ]\n}"},
         {SRC_FMT_PRETTY, 0, 0, false, NULL, "{\n  \"results\": []\n}"},
         {SRC_FMT_YAML, 0, 1, true, NULL,
-         "results:\n    - {}\ninfo:\n    seed: 's\"1'\n    results: 1\n    page: 1.5\n    version: '1.4'\n"},
+         "results:\n    - {}\ninfo:\n    seed: 's\"1'\n    results: 1\n    page: 1.5\n    version: "
+         "'1.4'\n"},
         {SRC_FMT_YAML, 0, 0, false, NULL, "results: []\n"},
         {SRC_FMT_XML, 0, 1, false, NULL,
          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<user>\n\t<results/>\n</user>"},
@@ -158,8 +160,8 @@ static void test_documents(void **state)
         {SRC_FMT_CSV, SRC_INC_GENDER | SRC_INC_NAT, 0, true, NULL, "\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char *out = render(cases[i].fmt, cases[i].inc, cases[i].n, -1, false, cases[i].cb,
-                           cases[i].info);
+        char *out =
+            render(cases[i].fmt, cases[i].inc, cases[i].n, -1, false, cases[i].cb, cases[i].info);
         assert_string_equal(out, cases[i].expect);
         free(out);
     }
@@ -174,9 +176,11 @@ static void test_partial_records(void **state)
     assert_null(strstr(lego, "country"));
     free(lego);
     char *xml = render(SRC_FMT_XML, SRC_INC_ID, 1, SRC_NAT_TR, false, NULL, true);
-    assert_non_null(strstr(xml, "\t<results>\n\t\t<id>\n\t\t\t<name></name>\n\t\t\t<value></value>\n\t\t</id>\n\t</results>\n"));
+    assert_non_null(strstr(xml, "\t<results>\n\t\t<id>\n\t\t\t<name></name>\n\t\t\t<value></"
+                                "value>\n\t\t</id>\n\t</results>\n"));
     free(xml);
-    char *yaml = render(SRC_FMT_YAML, SRC_INC_ID | SRC_INC_LOCATION, 1, SRC_NAT_TR, false, NULL, false);
+    char *yaml =
+        render(SRC_FMT_YAML, SRC_INC_ID | SRC_INC_LOCATION, 1, SRC_NAT_TR, false, NULL, false);
     assert_non_null(strstr(yaml, "        id:\n            name: \"\"\n            value: null\n"));
     assert_non_null(strstr(yaml, "            street: {number: "));
     free(yaml);
@@ -188,9 +192,9 @@ static void test_partial_records(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_string),         cmocka_unit_test(test_yaml_string),
-        cmocka_unit_test(test_xml_and_csv),         cmocka_unit_test(test_fast_path_equals_walk),
-        cmocka_unit_test(test_documents),           cmocka_unit_test(test_partial_records),
+        cmocka_unit_test(test_json_string), cmocka_unit_test(test_yaml_string),
+        cmocka_unit_test(test_xml_and_csv), cmocka_unit_test(test_fast_path_equals_walk),
+        cmocka_unit_test(test_documents),   cmocka_unit_test(test_partial_records),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,7 +37,9 @@ static int teardown(void **state)
 
 static src_gen_opts opts(int nat, bool quirks)
 {
-    src_gen_opts o = {.gender = -1, .fixed_nat = nat, .quirks = quirks,
+    src_gen_opts o = {.gender = -1,
+                      .fixed_nat = nat,
+                      .quirks = quirks,
                       .now_ms = 1795478400000LL /* 2026-11-24 */};
     return o;
 }
@@ -126,11 +128,14 @@ static void test_common_fields(void **state)
     for (uint64_t i = 0; i < 2000; i++) {
         src_user u;
         gen(&u, &o, "common", i);
-        assert_true(matches("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u.uuid));
-        assert_true(matches("-?[0-9]{1,2}\\.[0-9]{4}", u.lat) && matches("-?[0-9]{1,3}\\.[0-9]{4}", u.lon));
+        assert_true(
+            matches("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u.uuid));
+        assert_true(matches("-?[0-9]{1,2}\\.[0-9]{4}", u.lat) &&
+                    matches("-?[0-9]{1,3}\\.[0-9]{4}", u.lon));
         assert_true(matches("[A-Za-z0-9]{8}", u.salt) && matches("[a-z]+[0-9]{3}", u.username));
         assert_true(matches("[a-z0-9._'-]+@example\\.com", u.email));
-        assert_true(matches("https://randomuser\\.me/api/portraits/(men|women)/[0-9]+\\.jpg", u.pic[0]));
+        assert_true(
+            matches("https://randomuser\\.me/api/portraits/(men|women)/[0-9]+\\.jpg", u.pic[0]));
         assert_true(strcmp(u.dob, "1944-08-25") >= 0 && strcmp(u.dob, "2001-05-29") < 0);
         assert_true(strcmp(u.reg, "2002-03-21") >= 0 && strcmp(u.reg, "2022-05-24") < 0);
         assert_true(u.street_no >= 1 && u.street_no <= 9999);
@@ -146,28 +151,46 @@ typedef struct nat_case {
 } nat_case;
 
 static const nat_case upstream[] = {
-    {SRC_NAT_AU, "0[0-9]-[0-9]{4}-[0-9]{4}", "04[0-9]{2}-[0-9]{3}-[0-9]{3}", "TFN", "[0-9]{9}", NULL, 200, 9999},
-    {SRC_NAT_BR, "\\([0-9]{2}\\) [0-9]{4}-[0-9]{4}", NULL, "CPF", "[0-9]{3}\\.[0-9]{3}\\.[0-9]{3}-[0-9]{2}", NULL, 10000, 99999},
-    {SRC_NAT_CA, "[A-Z][0-9]{2} [A-Z][0-9]{2}-[0-9]{4}", NULL, "SIN", "[0-9]{9}", "[A-Z][0-9][A-Z] [0-9][A-Z][0-9]", 0, 0},
-    {SRC_NAT_CH, "07[5-9] [0-9]{3} [0-9]{2} [0-9]{2}", NULL, "AVS", "756\\.[0-9]{4}\\.[0-9]{4}\\.[0-9]{2}", NULL, 1000, 9999},
-    {SRC_NAT_DE, "0[0-9]{3}-[0-9]{7}", "017[0-9]-[0-9]{7}", "SVNR", "[0-9]{2} [0-9]{4}([0-9]{2}|10[01]) [^ ]+ [0-9]{3}", NULL, 10000, 99999},
+    {SRC_NAT_AU, "0[0-9]-[0-9]{4}-[0-9]{4}", "04[0-9]{2}-[0-9]{3}-[0-9]{3}", "TFN", "[0-9]{9}",
+     NULL, 200, 9999},
+    {SRC_NAT_BR, "\\([0-9]{2}\\) [0-9]{4}-[0-9]{4}", NULL, "CPF",
+     "[0-9]{3}\\.[0-9]{3}\\.[0-9]{3}-[0-9]{2}", NULL, 10000, 99999},
+    {SRC_NAT_CA, "[A-Z][0-9]{2} [A-Z][0-9]{2}-[0-9]{4}", NULL, "SIN", "[0-9]{9}",
+     "[A-Z][0-9][A-Z] [0-9][A-Z][0-9]", 0, 0},
+    {SRC_NAT_CH, "07[5-9] [0-9]{3} [0-9]{2} [0-9]{2}", NULL, "AVS",
+     "756\\.[0-9]{4}\\.[0-9]{4}\\.[0-9]{2}", NULL, 1000, 9999},
+    {SRC_NAT_DE, "0[0-9]{3}-[0-9]{7}", "017[0-9]-[0-9]{7}", "SVNR",
+     "[0-9]{2} [0-9]{4}([0-9]{2}|10[01]) [^ ]+ [0-9]{3}", NULL, 10000, 99999},
     {SRC_NAT_DK, "[0-9]{8}", NULL, "CPR", "[0-9]{4}([0-9]{2}|10[01])-[0-9]{4}", NULL, 10000, 99999},
-    {SRC_NAT_ES, "9[0-9]{2}-[0-9]{3}-[0-9]{3}", "6[0-9]{2}-[0-9]{3}-[0-9]{3}", "DNI", "[0-9]{8}-[A-Z]", NULL, 10000, 99999},
-    {SRC_NAT_FI, "0[2-9]-[0-9]{3}-[0-9]{3}", "04[0-9]-[0-9]{3}-[0-9]{2}-[0-9]{2}", "HETU", "NaNNA[0-9]{3}undefined", NULL, 10000, 99999},
-    {SRC_NAT_FR, "0[1-5](-[0-9]{2}){4}", "06(-[0-9]{2}){4}", "INSEE", "[12]([0-9]{2}|10[01])(0[0-9]|1[01])[0-9]{8} [0-9]{2}", NULL, 10000, 99999},
-    {SRC_NAT_GB, "01[0-9]{3} [0-9]{5,6}|011[0-9]{4} [0-9]{3} [0-9]{4}|01[0-9]1 [0-9]{3} [0-9]{4}|01[0-9]{4} [0-9]{4,5}|02[0-9] [0-9]{4} [0-9]{4}",
-     "07[0-9]{3} [0-9]{6}", "NINO", "[A-Z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-Z]", "[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}", 0, 0},
-    {SRC_NAT_IE, "0[1-7]1-[0-9]{3}-[0-9]{4}", "081-[0-9]{3}-[0-9]{4}", "PPS", "[0-9]{7}T", NULL, 10000, 99999},
+    {SRC_NAT_ES, "9[0-9]{2}-[0-9]{3}-[0-9]{3}", "6[0-9]{2}-[0-9]{3}-[0-9]{3}", "DNI",
+     "[0-9]{8}-[A-Z]", NULL, 10000, 99999},
+    {SRC_NAT_FI, "0[2-9]-[0-9]{3}-[0-9]{3}", "04[0-9]-[0-9]{3}-[0-9]{2}-[0-9]{2}", "HETU",
+     "NaNNA[0-9]{3}undefined", NULL, 10000, 99999},
+    {SRC_NAT_FR, "0[1-5](-[0-9]{2}){4}", "06(-[0-9]{2}){4}", "INSEE",
+     "[12]([0-9]{2}|10[01])(0[0-9]|1[01])[0-9]{8} [0-9]{2}", NULL, 10000, 99999},
+    {SRC_NAT_GB,
+     "01[0-9]{3} [0-9]{5,6}|011[0-9]{4} [0-9]{3} [0-9]{4}|01[0-9]1 [0-9]{3} [0-9]{4}|01[0-9]{4} "
+     "[0-9]{4,5}|02[0-9] [0-9]{4} [0-9]{4}",
+     "07[0-9]{3} [0-9]{6}", "NINO", "[A-Z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-Z]",
+     "[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}", 0, 0},
+    {SRC_NAT_IE, "0[1-7]1-[0-9]{3}-[0-9]{4}", "081-[0-9]{3}-[0-9]{4}", "PPS", "[0-9]{7}T", NULL,
+     10000, 99999},
     {SRC_NAT_IN, "[789][0-9]{9}", NULL, "UIDAI", "[0-9]{12}", NULL, 10000, 99999},
-    {SRC_NAT_IR, "0[0-9]{2}-[0-9]{8}", "09[0-9]{2}-[0-9]{3}-[0-9]{4}", "", NULL, NULL, 10000, 99999},
-    {SRC_NAT_MX, "\\(6[0-9]{2}\\) [0-9]{3} [0-9]{4}", NULL, "NSS", "[0-9]{2} [0-9]{2} [0-9]{2} [0-9]{4} [0-9]", NULL, 10000, 99999},
-    {SRC_NAT_NL, "\\(0[0-9]{2}\\) [0-9]{7}|\\(0[0-9]{3}\\) [0-9]{6}", "\\(06\\) [0-9]{8}", "BSN", "[0-9]{8}", "[0-9]{4} [A-Z]{2}", 0, 0},
+    {SRC_NAT_IR, "0[0-9]{2}-[0-9]{8}", "09[0-9]{2}-[0-9]{3}-[0-9]{4}", "", NULL, NULL, 10000,
+     99999},
+    {SRC_NAT_MX, "\\(6[0-9]{2}\\) [0-9]{3} [0-9]{4}", NULL, "NSS",
+     "[0-9]{2} [0-9]{2} [0-9]{2} [0-9]{4} [0-9]", NULL, 10000, 99999},
+    {SRC_NAT_NL, "\\(0[0-9]{2}\\) [0-9]{7}|\\(0[0-9]{3}\\) [0-9]{6}", "\\(06\\) [0-9]{8}", "BSN",
+     "[0-9]{8}", "[0-9]{4} [A-Z]{2}", 0, 0},
     {SRC_NAT_NO, "[235678][0-9]{7}", "[49][0-9]{7}", "FN", "[0-9]{11}", "[0-9]{4}", 0, 0},
     {SRC_NAT_NZ, "\\([0-9]{3}\\)-[0-9]{3}-[0-9]{4}", NULL, "", NULL, NULL, 10000, 99999},
-    {SRC_NAT_RS, "0[123][0-9]-[0-9]{4}-[0-9]{3}", "06[0-9]-[0-9]{4}-[0-9]{3}", "SID", "[0-9]{9}", NULL, 10000, 99999},
+    {SRC_NAT_RS, "0[123][0-9]-[0-9]{4}-[0-9]{3}", "06[0-9]-[0-9]{4}-[0-9]{3}", "SID", "[0-9]{9}",
+     NULL, 10000, 99999},
     {SRC_NAT_TR, "\\([0-9]{3}\\)-[0-9]{3}-[0-9]{4}", NULL, "", NULL, NULL, 10000, 99999},
-    {SRC_NAT_UA, "\\(0(66|67|68|96|97|98|99)\\) [A-Z][0-9]{2}-[0-9]{4}", NULL, "", NULL, NULL, 10000, 99999},
-    {SRC_NAT_US, "\\([2-9][0-9]{2}\\) [2-9][0-9]{2}-[0-9]{4}", NULL, "SSN", "[0-9]{3}-[0-9]{2}-[0-9]{4}", NULL, 10000, 99999},
+    {SRC_NAT_UA, "\\(0(66|67|68|96|97|98|99)\\) [A-Z][0-9]{2}-[0-9]{4}", NULL, "", NULL, NULL,
+     10000, 99999},
+    {SRC_NAT_US, "\\([2-9][0-9]{2}\\) [2-9][0-9]{2}-[0-9]{4}", NULL, "SSN",
+     "[0-9]{3}-[0-9]{2}-[0-9]{4}", NULL, 10000, 99999},
     {SRC_NAT_LEGO, "\\([0-9]{3}\\)-[0-9]{3}-[0-9]{4}", NULL, "SN", "[0-9]{12}", NULL, 10000, 99999},
 };
 
@@ -220,8 +243,12 @@ static void check_fixed(const src_user *u)
     case SRC_NAT_CA:
         assert_true(luhn_ok(id) && matches("[2-9][0-9]{2} [2-9][0-9]{2}-[0-9]{4}", u->phone));
         break;
-    case SRC_NAT_UA: assert_true(matches("\\(0[69][6-9]\\) [0-9]{3}-[0-9]{4}", u->phone)); break;
-    case SRC_NAT_DK: assert_memory_equal(id, ddmmyy, 6); break;
+    case SRC_NAT_UA:
+        assert_true(matches("\\(0[69][6-9]\\) [0-9]{3}-[0-9]{4}", u->phone));
+        break;
+    case SRC_NAT_DK:
+        assert_memory_equal(id, ddmmyy, 6);
+        break;
     case SRC_NAT_FI: {
         long num = atol(ddmmyy) * 1000 + (id[7] - '0') * 100 + (id[8] - '0') * 10 + (id[9] - '0');
         assert_memory_equal(id, ddmmyy, 6);
@@ -245,7 +272,8 @@ static void check_fixed(const src_user *u)
         assert_int_equal(id[7], "WABCDEFGHIJKLMNOPQRSTUV"[sum % 23]);
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -282,7 +310,8 @@ static void test_no_and_us_ids(void **state)
     for (uint64_t i = 0; i < 2000; i++) {
         src_user u;
         gen(&u, &o, "us", i);
-        assert_true(strncmp(u.id_value, "000", 3) && strncmp(u.id_value, "666", 3) && u.id_value[0] != '9');
+        assert_true(strncmp(u.id_value, "000", 3) && strncmp(u.id_value, "666", 3) &&
+                    u.id_value[0] != '9');
         assert_true(strncmp(u.id_value + 4, "00", 2) && strcmp(u.id_value + 7, "0000"));
     }
 }
@@ -296,7 +325,9 @@ static void test_gender_and_titles(void **state)
         gen(&u, &o, "ch", i);
         assert_false(u.male);
         assert_true(!strcmp(u.title, "Madame") || !strcmp(u.title, "Mademoiselle"));
-        assert_true(matches("https://randomuser\\.me/api/portraits/women/([0-9]|[1-8][0-9]|9[0-6])\\.jpg", u.pic[0]));
+        assert_true(
+            matches("https://randomuser\\.me/api/portraits/women/([0-9]|[1-8][0-9]|9[0-6])\\.jpg",
+                    u.pic[0]));
     }
 }
 
@@ -336,9 +367,9 @@ static void test_custom_password(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_data_loaded),     cmocka_unit_test(test_data_parse_errors),
-        cmocka_unit_test(test_determinism),     cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_common_fields),   cmocka_unit_test(test_nat_formats_upstream),
+        cmocka_unit_test(test_data_loaded),       cmocka_unit_test(test_data_parse_errors),
+        cmocka_unit_test(test_determinism),       cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_common_fields),     cmocka_unit_test(test_nat_formats_upstream),
         cmocka_unit_test(test_nat_formats_fixed), cmocka_unit_test(test_no_and_us_ids),
         cmocka_unit_test(test_gender_and_titles), cmocka_unit_test(test_nat_weights),
         cmocka_unit_test(test_custom_password),

@@ -23,12 +23,26 @@ static double num(const char *s)
 static void test_js_number(void **state)
 {
     assert_true(num("") == 0 && num("   ") == 0);
-    assert_true(num("3") == 3 && num(" 5 ") == 5 && num("\xc2\xa0" "7") == 7);
+    assert_true(num("3") == 3 && num(" 5 ") == 5 &&
+                num("\xc2\xa0"
+                    "7") == 7);
     assert_true(num("3.0") == 3 && num("1e1") == 10 && num(".5") == 0.5 && num("5.") == 5);
     assert_true(num("0x10") == 16 && num("0o17") == 15 && num("0b101") == 5);
     assert_true(num("-2") == -2 && num("+2") == 2 && isinf(num("Infinity")));
-    const char *nan[] = {"abc", "1e", "0x", "-0x5", "1_000", "1 2", "e5", ".", "inf", "0x1g",
-                         "Infinityx", "--1", "\xe2\x80\x8b" "1"};
+    const char *nan[] = {"abc",
+                         "1e",
+                         "0x",
+                         "-0x5",
+                         "1_000",
+                         "1 2",
+                         "e5",
+                         ".",
+                         "inf",
+                         "0x1g",
+                         "Infinityx",
+                         "--1",
+                         "\xe2\x80\x8b"
+                         "1"};
     for (size_t i = 0; i < sizeof nan / sizeof *nan; i++)
         assert_true(isnan(num(nan[i])));
 }
@@ -42,14 +56,18 @@ static void test_js_hex_and_strings(void **state)
     const struct {
         double d;
         const char *s;
-    } cases[] = {{1, "1"}, {1.5, "1.5"}, {0.1, "0.1"}, {1e-7, "1e-7"}, {1e-6, "0.000001"},
-                 {123.456, "123.456"}, {1e21, "1e+21"}, {1e20, "100000000000000000000"},
-                 {-2.5, "-2.5"}, {10000, "10000"}, {0, "0"}, {1.7976931348623157e308, "1.7976931348623157e+308"}};
+    } cases[] = {{1, "1"},           {1.5, "1.5"},
+                 {0.1, "0.1"},       {1e-7, "1e-7"},
+                 {1e-6, "0.000001"}, {123.456, "123.456"},
+                 {1e21, "1e+21"},    {1e20, "100000000000000000000"},
+                 {-2.5, "-2.5"},     {10000, "10000"},
+                 {0, "0"},           {1.7976931348623157e308, "1.7976931348623157e+308"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         src_js_number_string(cases[i].d, out);
         assert_string_equal(out, cases[i].s);
     }
-    const char *s = "\xf0\x9f\x98\x80" "ab\xc3\xa9";
+    const char *s = "\xf0\x9f\x98\x80"
+                    "ab\xc3\xa9";
     assert_int_equal(src_js_utf16_len(s, strlen(s)), 5);
     assert_int_equal(src_js_utf16_offset(s, strlen(s), 1), 0); /* no half surrogate pair */
     assert_int_equal(src_js_utf16_offset(s, strlen(s), 3), 5);
@@ -135,11 +153,18 @@ static void test_request_results_page(void **state)
         const char *q;
         int results;
         double page;
-    } cases[] = {{"", 1, 1},          {"results=3.0&page=2", 3, 2}, {"results=1e1&page=1.5", 10, 1.5},
-                 {"results=5001", 1, 1}, {"results=0&page=0", 1, 1}, {"results=-1&page=-1", 1, 1},
-                 {"results=2.5&page=abc", 1, 1}, {"results=5000&page=10000", 5000, 10000},
-                 {"results=&page=10001", 1, 1}, {"results=%205&page=0x10", 5, 16},
-                 {"results=1&results=2", 1, 1}, {"results[]=7", 7, 1}};
+    } cases[] = {{"", 1, 1},
+                 {"results=3.0&page=2", 3, 2},
+                 {"results=1e1&page=1.5", 10, 1.5},
+                 {"results=5001", 1, 1},
+                 {"results=0&page=0", 1, 1},
+                 {"results=-1&page=-1", 1, 1},
+                 {"results=2.5&page=abc", 1, 1},
+                 {"results=5000&page=10000", 5000, 10000},
+                 {"results=&page=10001", 1, 1},
+                 {"results=%205&page=0x10", 5, 16},
+                 {"results=1&results=2", 1, 1},
+                 {"results[]=7", 7, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         src_qs q;
         src_request r;
@@ -154,7 +179,8 @@ static void test_request_options(void **state)
 {
     src_qs q;
     src_request r;
-    req(&r, &q, "gender=female&nat=us,%C4%B1E,us&inc=name,%20EMAIL%20,foo&exc=email&format=XML", true);
+    req(&r, &q, "gender=female&nat=us,%C4%B1E,us&inc=name,%20EMAIL%20,foo&exc=email&format=XML",
+        true);
     assert_int_equal(r.gen.gender, 1);
     assert_non_null(r.gen.nat_weight);
     assert_int_equal(r.gen.nat_weight_total, 3);
@@ -212,13 +238,15 @@ static void test_request_password(void **state)
         const char *charset;
         double min, max;
     } cases[] = {
-        {"password=upper,lower,number,10-12", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 10, 12},
+        {"password=upper,lower,number,10-12", true,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 10, 12},
         {"password=upper", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 8, 64},
         {"password=upper,100", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 8, 64},
         {"password=upper,5-100", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 5, 64},
         {"password=number,16-4", true, "0123456789", 4, 16},
         {"password=number,number,0", true, "0123456789", 8, 64},
-        {"password=upper,lower,1-16,number", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 8, 64},
+        {"password=upper,lower,1-16,number", true,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 8, 64},
         {"password=UPPER,10", false, "", 0, 0},
         {"password=", false, "", 0, 0},
         {"password=upper,", true, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 8, 64},
@@ -240,10 +268,10 @@ static void test_request_password(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_js_number),       cmocka_unit_test(test_js_hex_and_strings),
-        cmocka_unit_test(test_qs_decode),       cmocka_unit_test(test_qs_parse),
+        cmocka_unit_test(test_js_number),          cmocka_unit_test(test_js_hex_and_strings),
+        cmocka_unit_test(test_qs_decode),          cmocka_unit_test(test_qs_parse),
         cmocka_unit_test(test_qs_parameter_limit), cmocka_unit_test(test_request_results_page),
-        cmocka_unit_test(test_request_options), cmocka_unit_test(test_request_seed18),
+        cmocka_unit_test(test_request_options),    cmocka_unit_test(test_request_seed18),
         cmocka_unit_test(test_request_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
