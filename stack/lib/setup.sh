@@ -119,8 +119,11 @@ us_setup_maven() {
     # shellcheck disable=SC2046
     mvn -B -ntp -f "$US_ROOT/stack/maven/$name.xml" -Dmaven.repo.local="$US_CACHE/m2" \
         $(us_maven_props) "dependency:$goal" -DoutputDirectory="$out" -DincludeScope=runtime \
-        -Dmdep.overWriteReleases=true >"$log" 2>&1 ||
+        -DmarkersDirectory="$tmp/.markers" -Dmdep.overWriteReleases=true >"$log" 2>&1 ||
         { rm -rf "$tmp"; us_fail_with_log "Maven could not fetch $label" "$log"; }
+    rm -rf "$tmp/.markers"
+    [[ -n $(ls -A "$tmp" | grep -v '^lib$') || -n $(ls -A "$out" 2>/dev/null) ]] ||
+        { rm -rf "$tmp"; us_fail_with_log "Maven fetched nothing for $label" "$log"; }
     touch "$tmp/.complete"
     rm -rf "$dir" && mv "$tmp" "$dir"
     us_ok "$label in $(us_elapsed $start) ($(du -sh "$dir" | cut -f1)): $dir"

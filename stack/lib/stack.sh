@@ -286,6 +286,11 @@ cmd_cqlsh() {
     exec "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" "$@"
 }
 
+cmd_kafka_topics() {
+    svc_kafka_init >/dev/null
+    us_kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+}
+
 cmd_kcat() {
     exec kcat -b "$US_KAFKA_BOOTSTRAP" "$@"
 }
