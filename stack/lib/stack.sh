@@ -137,6 +137,7 @@ cmd_up() {
 
 cmd_run() {
     [[ $# -eq 0 ]] || us_die "run takes no arguments"
+    (cmd_setup) || exit 1
     cmd_build
     cmd_up
     us_lock "$US_HOME/.stack.lock" "another up/down on $US_HOME"
@@ -287,8 +288,15 @@ cmd_cqlsh() {
 }
 
 cmd_kafka_topics() {
-    svc_kafka_init >/dev/null
-    us_kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+    cmd_kafka_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+}
+
+# cmd_kafka_run CLASS ARGS: any of Kafka's tools (what bin/kafka-run-class.sh does).
+cmd_kafka_run() {
+    [[ $# -gt 0 ]] || us_die "usage: ./userstream kafka-run CLASS [ARGS] (e.g. kafka.tools.DumpLogSegments)"
+    mkdir -p "$US_KAFKA_DIR/config"
+    [[ -f $US_KAFKA_DIR/config/tools-log4j2.properties ]] || us_kafka_write_config
+    us_kafka_tool "$@"
 }
 
 cmd_kcat() {

@@ -91,16 +91,19 @@ us_stack_pids() {
         }'
 }
 
-# us_rss_kb PID: resident memory of PID and all its descendants, in KiB.
+# us_rss_kb PID: resident memory of PID and all its descendants, in KiB
+# (one snapshot of the process table, so a child that just exited is no error).
 us_rss_kb() {
-    local pids=$1 all=$1 next
-    while [[ -n $pids ]]; do
-        next=$(ps -o pid= --ppid "$(tr ' ' ',' <<<"$pids")" 2>/dev/null | tr -s ' \n' ' ' | sed 's/^ //;s/ $//') || true
-        [[ -z $next ]] && break
-        all+=" $next"
-        pids=$next
-    done
-    ps -o rss= -p "$(tr ' ' ',' <<<"$all")" 2>/dev/null | awk '{s+=$1} END {print s+0}'
+    { ps -e -o pid=,ppid=,rss= 2>/dev/null || true; } | awk -v root="$1" '
+        { parent[$1] = $2; rss[$1] = $3 }
+        END {
+            keep[root] = 1
+            do { changed = 0
+                 for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 }
+            } while (changed)
+            for (p in keep) s += rss[p]
+            print s + 0
+        }'
 }
 
 us_human_kb() {

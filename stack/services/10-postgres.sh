@@ -15,8 +15,10 @@ svc_postgres_ports() { echo "$US_PG_PORT"; }
 svc_postgres_timeout() { echo 60; }
 
 svc_postgres_version() {
-    psql -h "$US_PG_HOST" -p "$US_PG_PORT" -U "$US_PG_ADMIN_USER" -d postgres -w -XAtqc 'SHOW server_version' 2>/dev/null |
-        awk '{print $1}' | grep . || "$US_PGBIN/postgres" --version | awk '{print $3}'
+    local v
+    v=$(psql -h "$US_PG_HOST" -p "$US_PG_PORT" -U "$US_PG_ADMIN_USER" -d postgres -w -XAtqc 'SHOW server_version' 2>/dev/null) || true
+    [[ -n $v ]] || v=$("$US_PGBIN/postgres" --version | awk '{print $3}')
+    echo "${v%% *}"
 }
 
 svc_postgres_setup() {

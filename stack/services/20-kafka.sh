@@ -110,7 +110,9 @@ svc_kafka_run() {
 # Ready = a metadata request over the Kafka protocol (librdkafka's kcat)
 # answered by our one broker.
 svc_kafka_ready() {
-    kcat -b "$US_BIND:$US_KAFKA_PORT" -L -m 5 2>/dev/null | grep -q '^ *1 brokers:'
+    local meta
+    meta=$(kcat -b "$US_BIND:$US_KAFKA_PORT" -L -m 5 2>/dev/null) || return 1
+    grep -q '^ *1 brokers:' <<<"$meta"
 }
 
 # us_kafka_topics_wanted: "topic partitions" for each US_KAFKA_TOPIC_<X> in

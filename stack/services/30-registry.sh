@@ -12,8 +12,10 @@ svc_registry_ports() { echo "$US_REGISTRY_PORT $US_REGISTRY_MGMT_PORT"; }
 svc_registry_timeout() { echo 180; }
 
 svc_registry_version() {
-    curl -sf --max-time 5 "http://$US_BIND:$US_REGISTRY_PORT/apis/registry/v3/system/info" |
-        sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' | grep . || echo "$APICURIO_VERSION"
+    local v
+    v=$(curl -sf --max-time 5 "http://$US_BIND:$US_REGISTRY_PORT/apis/registry/v3/system/info" |
+        sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p') || true
+    echo "${v:-$APICURIO_VERSION}"
 }
 
 # Apicurio 3.3 is compiled for Java 21 (class files version 65) and Debian 12

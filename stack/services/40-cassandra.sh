@@ -14,8 +14,10 @@ svc_cassandra_ports() { echo "$US_CASSANDRA_PORT $US_CASSANDRA_STORAGE_PORT $US_
 svc_cassandra_timeout() { echo 240; }
 
 svc_cassandra_version() {
-    us_cql -e "SELECT release_version FROM system.local" 2>/dev/null |
-        grep -m1 -oE '^ *[0-9]+\.[0-9]+\.[0-9]+' | tr -d ' ' | grep . || echo "$CASSANDRA_VERSION"
+    local out v
+    out=$(us_cql -e "SELECT release_version FROM system.local" 2>/dev/null) || true
+    v=$(grep -oE '^ *[0-9]+\.[0-9]+\.[0-9]+' <<<"$out" | head -n 1 | tr -d ' ') || true
+    echo "${v:-$CASSANDRA_VERSION}"
 }
 
 svc_cassandra_setup() { us_setup_maven cassandra copy-dependencies "Cassandra $CASSANDRA_VERSION"; }
