@@ -57,6 +57,14 @@ us_airflow_secrets() {
         # A Fernet key is 32 random bytes, URL-safe base64 (44 characters).
         (umask 077 && head -c 32 /dev/urandom | base64 | tr '+/' '-_' >"$f.tmp" && mv "$f.tmp" "$f")
     fi
+    # The UI/API login of SimpleAuthManager. Written here, mode 0600: left to
+    # itself, Airflow creates this file world-readable and prints the generated
+    # password to the api-server's log.
+    f=$US_SECRETS_DIR/airflow-passwords.json
+    if [[ ! -s $f ]]; then
+        (umask 077 && printf '{"admin": "%s"}\n' "$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n' | head -c 24)" \
+            >"$f.tmp" && mv "$f.tmp" "$f")
+    fi
 }
 
 # us_airflow CMD...: the Airflow CLI against this stack (env as above).

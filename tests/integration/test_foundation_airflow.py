@@ -5,8 +5,11 @@ runs to success under the supervised scheduler (LocalExecutor)."""
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 import uuid
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AIRFLOW = os.path.join(ROOT, "stack", "airflow", "airflow")
@@ -72,3 +75,38 @@ def test_canary_runs_under_the_scheduler(stack):
     tasks = airflow_db(stack, f"SELECT task_id || '=' || state FROM task_instance "
                               f"WHERE dag_id = '{DAG}' AND run_id = '{run_id}' ORDER BY task_id")
     assert tasks.splitlines() == ["check=success", "emit=success"]
+
+
+def test_login_with_the_generated_password_and_no_secret_in_logs(stack):
+    secrets = stack["US_SECRETS_DIR"]
+    with open(os.path.join(secrets, "airflow-passwords.json")) as f:
+        password = json.load(f)["admin"]
+    url = stack["US_AIRFLOW_URL"]
+    body = json.dumps({"username": "admin", "password": password}).encode()
+    req = urllib.request.Request(f"{url}/auth/token", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        token = json.load(r)["access_token"]
+    req = urllib.request.Request(f"{url}/api/v2/dags/{DAG}", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert json.load(r)["dag_id"] == DAG
+    # a wrong password is refused
+    bad = json.dumps({"username": "admin", "password": password + "x"}).encode()
+    req = urllib.request.Request(f"{url}/auth/token", data=bad, headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 401
+
+    values = [password]
+    for name in ("airflow-fernet-key", "airflow-api-secret-key", "airflow-jwt-secret", "pg-airflow"):
+        with open(os.path.join(secrets, name)) as f:
+            values.append(f.read().strip())
+    # the supervisor logs of the Airflow services, and Airflow's own (tasks, dag-processor)
+    paths = [os.path.join(stack["US_LOG_DIR"], n) for n in os.listdir(stack["US_LOG_DIR"]) if n.startswith("airflow")]
+    for d, _, files in os.walk(os.path.join(stack["US_HOME"], "airflow", "logs")):
+        paths += [os.path.join(d, n) for n in files]
+    assert paths
+    for path in paths:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        for v in values:
+            assert v not in text, f"a secret appears in {path}"
