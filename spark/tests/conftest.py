@@ -1,12 +1,14 @@
 """Unit tests of the Spark job on a local SparkSession (no Kafka, no
 Cassandra): the pure DataFrame functions, fed with DataFrames shaped like the
-Kafka source's rows. spark-avro must be on the classpath: the jars come from
-US_SPARK_JARS_DIR (default $US_CACHE/spark-jars, filled by `./userstream setup`)."""
+Kafka source's rows. spark-avro must be on the classpath: the jars are the
+stack's connector jars (`./userstream setup` fetches them; the same list
+stack/spark/submit passes), or those in US_SPARK_JARS_DIR if set."""
 
 from __future__ import annotations
 
 import glob
 import os
+import subprocess
 import sys
 from datetime import datetime, timezone
 
@@ -23,17 +25,28 @@ KAFKA_SCHEMA = (
 )
 
 
-def jars_dir() -> str:
-    return config_mod.load()["US_SPARK_JARS_DIR"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def stack_jars() -> list[str]:
+    d = config_mod.load().get("US_SPARK_JARS_DIR")
+    if d:
+        return sorted(glob.glob(os.path.join(d, "*.jar")))
+    script = (
+        'for f in util config setup supervisor stack; do source "$US_ROOT/stack/lib/$f.sh"; done; '
+        "us_config_load; us_services_load; us_spark_jars"
+    )
+    p = subprocess.run(["bash", "-c", script], env=dict(os.environ, US_ROOT=ROOT), capture_output=True, text=True)
+    return [j for j in p.stdout.strip().split(",") if j] if p.returncode == 0 else []
 
 
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession
 
-    jars = sorted(glob.glob(os.path.join(jars_dir(), "*.jar")))
+    jars = stack_jars()
     if not any("spark-avro" in os.path.basename(j) for j in jars):
-        pytest.fail(f"spark-avro jar not found in {jars_dir()} (run ./userstream setup, or set US_SPARK_JARS_DIR)")
+        pytest.fail("spark-avro jar not found: run ./userstream setup (or set US_SPARK_JARS_DIR)")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need pandas/pyarrow too
     s = (
         SparkSession.builder.master("local[2]")

@@ -18,7 +18,7 @@ def test_key_file_created_once_private(tmp_path):
     path = str(tmp_path / "secrets" / "pii_hmac_key")
     assert pii.generate_key_file(path) is True
     key = pii.load_key(path)
-    assert len(key) == pii.KEY_BYTES
+    assert len(key) == 2 * pii.KEY_BYTES  # hex text, used as it is
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert pii.generate_key_file(path) is False and pii.load_key(path) == key
 
@@ -32,19 +32,16 @@ def test_key_file_refusals(tmp_path):
     with pytest.raises(pii.KeyError_, match="group or others"):
         pii.load_key(str(p))
     os.chmod(p, 0o600)
-    p.write_text("zz")
-    with pytest.raises(pii.KeyError_, match="hex"):
-        pii.load_key(str(p))
-    p.write_text("00" * 8)
+    p.write_text("short\n")
     with pytest.raises(pii.KeyError_, match="16 bytes"):
         pii.load_key(str(p))
 
 
-def test_udf_equals_python_and_keeps_nulls(spark):
-    key = b"k" * 32
-    hmac = pii.make_hmac(spark.sparkContext.broadcast(key))
-    df = spark.createDataFrame([("a@example.com",), (None,), ("",)], "v string")
-    got = [r[0] for r in df.select(hmac(F.col("v"))).collect()]
-    assert got == [pii.hmac_hex(key, "a@example.com"), None, pii.hmac_hex(key, "")]
-    plan = df.select(hmac(F.col("v")))._jdf.queryExecution().toString()
-    assert key.hex() not in plan and "kkkk" not in plan  # the key is never a literal in a plan
+def test_sql_hmac_equals_python_without_key_in_plan(spark):
+    for key in (b"k" * 32, bytes(range(100))):  # short key padded, long key hashed (RFC 2104)
+        keys = pii.key_frame(spark, key)
+        df = spark.createDataFrame([("a@example.com",), (None,), ("",), ("ü",)], "v string")
+        out = pii.with_key(df, keys).select(pii.hmac_column(F.col("v")).alias("h"))
+        assert [r[0] for r in out.collect()] == [pii.hmac_hex(key, v) for v in ("a@example.com", None, "", "ü")]
+        plan = out._jdf.queryExecution().toString()
+        assert key.hex() not in plan and "6b6b6b6b" not in plan and "5d5d5d5d" not in plan

@@ -54,12 +54,15 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    jars = sorted(glob.glob(os.path.join(cfg.jars_dir, "*.jar")))
+    jars = sorted(glob.glob(os.path.join(cfg.jars_dir, "*.jar"))) if cfg.jars_dir else []
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
+    # Python workers run the HMAC pandas UDF: they need this venv's
+    # pandas/pyarrow. PySpark takes the workers' interpreter from the
+    # environment when the context starts (not from spark.pyspark.python).
+    if not os.environ.get("PYSPARK_PYTHON"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     conf = {
-        # Python workers run the HMAC pandas UDF: they need this venv's pandas/pyarrow.
-        "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
         "spark.sql.extensions": "com.datastax.spark.connector.CassandraSparkExtensions",
         "spark.cassandra.connection.host": cfg.cassandra_host,
         "spark.cassandra.connection.port": str(cfg.cassandra_port),
@@ -114,73 +117,54 @@ def kafka_stream(spark: SparkSession, cfg: config_mod.JobConfig) -> DataFrame:
 
 
 class UsersBatch:
-    """The foreachBatch function of the users query."""
+    """The foreachBatch function of the users query.
 
-    def __init__(self, spark, cfg: config_mod.JobConfig, registry: Registry, hmac_fn, progress):
+    Spark jobs per batch in the usual case (inserts, one change per user, no
+    bad records): one aggregation for the stats, three Cassandra writes.
+    Dead letters, updates and deletes add work only when present."""
+
+    def __init__(self, spark, cfg: config_mod.JobConfig, registry: Registry, keys: DataFrame, progress):
         self.spark = spark
         self.cfg = cfg
         self.registry = registry
-        self.hmac = hmac_fn
+        self.keys = keys
         self.progress = progress
         self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = datetime.now(timezone.utc)
-        t0 = time.monotonic()
-        env = dec.parse_envelope(batch).persist()
+        steps = Steps(time.monotonic())
+        env = dec.parse_envelope(batch)
+        classified = transform.classify(dec.decode(env, self.registry.known())).persist()
         try:
-            self._run(env, batch_id, started, t0)
-        finally:
-            env.unpersist()
-
-    def _run(self, env: DataFrame, batch_id: int, started: datetime, t0: float) -> None:
-        # Action 1: per partition offsets and the schema ids present.
-        parts = (
-            env.groupBy("src_partition")
-            .agg(
-                F.min("src_offset").alias("first"),
-                F.max("src_offset").alias("last"),
-                F.count(F.lit(1)).alias("n"),
-                F.collect_set(F.when(~F.col("is_tombstone") & ~F.col("bad_frame"), F.col("schema_id"))).alias("ids"),
-            )
-            .collect()
-        )
-        input_rows = sum(p["n"] for p in parts)
-        if input_rows == 0:
-            return
-        ids = sorted({int(i) for p in parts for i in p["ids"]})
-        schemas = {}
-        for sid in ids:
-            s = self.registry.schema_by_id(sid) if 0 <= sid <= 0x7FFFFFFF else None
-            if s is not None:
-                schemas[sid] = s
-        classified = transform.classify(dec.decode(env, schemas)).persist()
-        try:
-            self._write(classified, batch_id, started, t0, parts, input_rows)
+            st = _users_stats(classified)
+            steps.mark("decode")
+            if st["unknown_ids"] and self._fetch(st["unknown_ids"]):
+                # A schema registered since we last looked: decode again with it.
+                classified.unpersist()
+                classified = transform.classify(dec.decode(env, self.registry.known())).persist()
+                st = _users_stats(classified)
+                steps.mark("redecode")
+            if st["n"]:
+                self._write(classified, st, batch_id, started, steps)
         finally:
             classified.unpersist()
 
-    def _stats(self, classified: DataFrame):
-        ok = F.col("reject_reason").isNull()
-        us = F.unix_micros(F.col("commit_ts"))
-        return classified.agg(
-            F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
-            F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
-            F.sum(F.when(ok & F.col("op").isin("u", "d"), 1).otherwise(0)).alias("ud"),
-            F.countDistinct(F.when(ok, F.col("uid"))).alias("uids"),
-            F.percentile_approx(us, [0.01, 0.5], 10000).alias("pcts"),
-            F.min(us).alias("min_us"),
-            F.max(us).alias("max_us"),
-            F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
-        ).collect()[0]
+    def _fetch(self, ids) -> bool:
+        found = False
+        for sid in ids:
+            if 0 <= sid <= 0x7FFFFFFF and self.registry.schema_by_id(int(sid)) is not None:
+                found = True
+        return found
 
-    def _write(self, classified, batch_id, started, t0, parts, input_rows) -> None:
+    def _write(self, classified, st, batch_id, started, steps) -> None:
         cfg = self.cfg
-        st = self._stats(classified)  # action 2
         if st["rejects"]:
             sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic)
+            steps.mark("dlq")
         good = transform.good(classified)
-        users_all = transform.user_rows(good.where(~F.col("is_tombstone")), self.hmac, cfg.pii_mode, keep=("op",))
+        upsert_src = pii.with_key(good.where(~F.col("is_tombstone")), self.keys)
+        users_all = transform.user_rows(upsert_src, pii.hmac_column, cfg.pii_mode, keep=("op",))
         n_deletes = 0
         simple = st["ud"] == 0 and st["uids"] == st["good"]
         if simple:
@@ -188,26 +172,31 @@ class UsersBatch:
             # can be stale, nothing to dedupe.
             winners = users_all.persist()
         else:
-            changes = users_all.unionByName(transform.delete_rows(good.where(F.col("is_tombstone"))),
-                                            allowMissingColumns=True)
+            tombstones = transform.delete_rows(good.where(F.col("is_tombstone")))
+            changes = users_all.unionByName(tombstones, allowMissingColumns=True)
             winners = transform.latest_per_user(changes).persist()
         try:
             if not simple:
                 self._delete_stale_index_rows(users_all, winners)
+                steps.mark("stale")
             upserts = winners.where(F.col("op") != "d").drop("op")
             sinks.write_cassandra(upserts, cfg.keyspace, "users")
+            steps.mark("users")
             sinks.write_cassandra(transform.email_index_rows(upserts), cfg.keyspace, "users_by_email_hash")
+            steps.mark("by_email")
             sinks.write_cassandra(transform.country_index_rows(upserts), cfg.keyspace, "users_by_country")
+            steps.mark("by_country")
             if not simple:
                 dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
+                steps.mark("deletes")
         finally:
             winners.unpersist()
-        done = time.time()
+        done_ms = time.time() * 1000.0
         p01, p50 = (st["pcts"] or [None, None])[:2]
 
-        def lat(us):
-            return None if us is None else max(0.0, done * 1000.0 - us / 1000.0)
+        def lat(us):  # commit -> written, for a record committed at `us`
+            return None if us is None else max(0.0, done_ms - us / 1000.0)
 
         self.progress.write(
             {
@@ -215,8 +204,8 @@ class UsersBatch:
                 "batch_id": batch_id,
                 "started_at": started,
                 "finished_at": datetime.now(timezone.utc),
-                "duration_ms": int((time.monotonic() - t0) * 1000),
-                "input_rows": input_rows,
+                "duration_ms": steps.total_ms(),
+                "input_rows": st["n"],
                 "upserts": (st["uids"] or 0) - n_deletes,
                 "deletes": n_deletes,
                 "dead_letters": st["rejects"] or 0,
@@ -227,14 +216,13 @@ class UsersBatch:
                 "latency_p50_ms": lat(p50),
                 "latency_p99_ms": lat(p01),
                 "latency_max_ms": lat(st["min_us"]),
-                "start_offsets": {str(p["src_partition"]): p["first"] for p in parts},
-                "end_offsets": {str(p["src_partition"]): p["last"] for p in parts},
+                "start_offsets": None,  # filled in by ProgressListener
+                "end_offsets": None,
             }
         )
         log.info(
-            "users batch %d: %d records, %d users, %d deletes, %d dead letters, %.0f ms",
-            batch_id, input_rows, st["uids"] or 0, n_deletes, st["rejects"] or 0,
-            (time.monotonic() - t0) * 1000,
+            "users batch %d: %d records, %d users, %d deletes, %d dead letters, %d ms (%s)",
+            batch_id, st["n"], st["uids"] or 0, n_deletes, st["rejects"] or 0, steps.total_ms(), steps,
         )  # fmt: skip
 
     def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
@@ -250,16 +238,56 @@ class UsersBatch:
         self.deleter.execute(sinks.index_deletes(rows))
 
 
+def _users_stats(classified: DataFrame):
+    """One pass over the batch: counts, schema ids nobody knew, and the
+    commit-time percentiles from which latencies follow (latency is
+    decreasing in commit time: p99 latency = written - p1 commit time)."""
+    ok = F.col("reject_reason").isNull()
+    us = F.unix_micros(F.col("commit_ts"))
+    unknown = F.col("decode_error").startswith("unknown schema id")
+    return classified.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
+        F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
+        F.sum(F.when(ok & F.col("op").isin("u", "d"), 1).otherwise(0)).alias("ud"),
+        F.countDistinct(F.when(ok, F.col("uid"))).alias("uids"),
+        F.collect_set(F.when(unknown, F.col("schema_id"))).alias("unknown_ids"),
+        F.percentile_approx(us, [0.01, 0.5], 10000).alias("pcts"),
+        F.min(us).alias("min_us"),
+        F.max(us).alias("max_us"),
+        F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
+    ).collect()[0]
+
+
+class Steps:
+    """Milliseconds spent per step of a batch, for the log line."""
+
+    def __init__(self, t0: float):
+        self.last = t0
+        self.done: list[tuple[str, float]] = []
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.done.append((name, (now - self.last) * 1000))
+        self.last = now
+
+    def total_ms(self) -> int:
+        return int(sum(ms for _, ms in self.done))
+
+    def __str__(self) -> str:
+        return " ".join(f"{n}={ms:.0f}" for n, ms in self.done)
+
+
 def _ts(us):
     return None if us is None else datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
 
 
-def start_users_query(spark, cfg, registry, hmac_fn, progress, available_now=False):
+def start_users_query(spark, cfg, registry, keys, progress, available_now=False):
     w = (
         kafka_stream(spark, cfg)
         .writeStream.queryName("users")
         .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "users"))
-        .foreachBatch(UsersBatch(spark, cfg, registry, hmac_fn, progress))
+        .foreachBatch(UsersBatch(spark, cfg, registry, keys, progress))
     )
     if available_now:
         w = w.trigger(availableNow=True)
@@ -350,11 +378,12 @@ class Driver:
 
     def start(self) -> None:
         cfg = self.cfg
-        key = pii.load_key(cfg.pii_key_file)
-        hmac_fn = pii.make_hmac(self.spark.sparkContext.broadcast(key))
+        keys = pii.key_frame(self.spark, pii.load_key(cfg.pii_key_file))
+        self.registry.subject_schema_ids(cfg.subject)  # every version known so far
+        self.spark.streams.addListener(sinks.ProgressListener(cfg.pg_conninfo))
         if "users" in self.queries_wanted:
             self.queries["users"] = start_users_query(
-                self.spark, cfg, self.registry, hmac_fn, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
+                self.spark, cfg, self.registry, keys, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
             )
         if "signups" in self.queries_wanted:
             self._start_signups()

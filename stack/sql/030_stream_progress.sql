@@ -42,13 +42,5 @@ SELECT query_name,
 FROM ops.stream_progress
 GROUP BY query_name;
 
--- The Spark job's role, when the stack has created it, may write progress.
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'userstream_spark') THEN
-        GRANT USAGE ON SCHEMA ops TO userstream_spark;
-        GRANT SELECT, INSERT, UPDATE ON ops.stream_progress TO userstream_spark;
-        GRANT SELECT ON ops.stream_totals TO userstream_spark;
-    END IF;
-END
-$$;
+-- Privileges: the ops role (the Spark job's) gets them by default
+-- (ALTER DEFAULT PRIVILEGES in 002_privileges.sql).
