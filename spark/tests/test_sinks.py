@@ -40,3 +40,22 @@ def test_delete_lists():
         ("users_by_email_hash", ("ab", uid), 99),
     ]
     assert sinks.user_deletes([{"user_id": uid, "writetime": 5}]) == [sinks.Delete("users", (uid,), 5)]
+
+
+def test_delete_cql_checks_every_value():
+    import pytest
+
+    uid = new_uuid(7)
+    assert sinks.delete_cql("ks", sinks.Delete("users", (uid,), 2**60)) == (
+        f"DELETE FROM ks.users USING TIMESTAMP {2**60} WHERE user_id = {uid}"
+    )
+    h = "a" * 64
+    assert sinks.delete_cql("ks", sinks.Delete("users_by_country", ("FR", 3, uid), 5)).endswith(
+        f"WHERE country_code = 'FR' AND bucket = 3 AND user_id = {uid}"
+    )
+    assert f"email_hmac = '{h}'" in sinks.delete_cql("ks", sinks.Delete("users_by_email_hash", (h, uid), 5))
+    for bad in [sinks.Delete("users", ("x' OR 1=1",), 1), sinks.Delete("users_by_country", ("F'", 1, uid), 1),
+                sinks.Delete("users_by_email_hash", ("zz", uid), 1), sinks.Delete("users_by_country", ("FR", 99, uid), 1),
+                sinks.Delete("other", (uid,), 1)]:  # fmt: skip
+        with pytest.raises(ValueError):
+            sinks.delete_cql("ks", bad)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -38,8 +39,15 @@ def write_cassandra(df: DataFrame, keyspace: str, table: str, writetime_col: str
     )
 
 
-def read_cassandra(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
-    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
+def read_cassandra(spark: SparkSession, keyspace: str, table: str, direct_join: bool = False) -> DataFrame:
+    """A Cassandra table as a DataFrame. direct_join: a join with it on the
+    partition key becomes per-key reads (the connector's Direct Join) even
+    though Spark cannot size the other side (an RDD has no statistics, so the
+    connector's automatic choice is a full table scan)."""
+    opts = {"keyspace": keyspace, "table": table}
+    if direct_join:
+        opts["directJoinSetting"] = "on"
+    return spark.read.format(CASSANDRA_FORMAT).options(**opts).load()
 
 
 @dataclass(frozen=True)
@@ -49,24 +57,48 @@ class Delete:
     timestamp: int
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HMAC = re.compile(r"^[0-9a-f]{64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def delete_cql(keyspace: str, d: Delete) -> str:
+    """The CQL text of one delete. Every value is checked against its exact
+    shape first (uuid, 64 hex digits, two capital letters, small ints), so
+    the literals cannot carry anything else. Literals rather than bound
+    values: the driver's setters are default interface methods that py4j
+    cannot call, and its varargs bind() cannot type a long reliably."""
+    ts = int(d.timestamp)
+    if d.table == "users":
+        (uid,) = d.key
+        _check(_UUID, uid)
+        where = f"user_id = {uid}"
+    elif d.table == "users_by_email_hash":
+        h, uid = d.key
+        _check(_HMAC, h)
+        _check(_UUID, uid)
+        where = f"email_hmac = '{h}' AND user_id = {uid}"
+    elif d.table == "users_by_country":
+        cc, bucket, uid = d.key
+        _check(_COUNTRY, cc)
+        _check(_UUID, uid)
+        if not 0 <= int(bucket) < 16:
+            raise ValueError(f"bucket {bucket!r} out of range")
+        where = f"country_code = '{cc}' AND bucket = {int(bucket)} AND user_id = {uid}"
+    else:
+        raise ValueError(f"no delete for table {d.table!r}")
+    return f"DELETE FROM {keyspace}.{d.table} USING TIMESTAMP {ts} WHERE {where}"
+
+
+def _check(pattern, value) -> None:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"refusing a malformed key value {value!r}")
+
+
 class CassandraDeleter:
-    """DELETE ... USING TIMESTAMP ? through the connector's session (JVM),
+    """DELETE ... USING TIMESTAMP through the connector's session (JVM),
     asynchronously, then waits for all: a failure raises and fails the batch
     (it is replayed, and deletes are idempotent)."""
-
-    _CQL = {
-        "users": "DELETE FROM {ks}.users USING TIMESTAMP ? WHERE user_id = ?",
-        "users_by_email_hash": "DELETE FROM {ks}.users_by_email_hash USING TIMESTAMP ? "
-        "WHERE email_hmac = ? AND user_id = ?",
-        "users_by_country": "DELETE FROM {ks}.users_by_country USING TIMESTAMP ? "
-        "WHERE country_code = ? AND bucket = ? AND user_id = ?",
-    }
-
-    _KEY_TYPES = {
-        "users": ("uuid",),
-        "users_by_email_hash": ("text", "uuid"),
-        "users_by_country": ("text", "int", "uuid"),
-    }
 
     def __init__(self, spark: SparkSession, keyspace: str):
         self._spark = spark
@@ -75,23 +107,14 @@ class CassandraDeleter:
     def execute(self, deletes: Sequence[Delete], window: int = 64) -> int:
         if not deletes:
             return 0
+        statements = [delete_cql(self._ks, d) for d in deletes]  # all checked before any runs
         jvm = self._spark.sparkContext._jvm
         conf = self._spark.sparkContext._jsc.sc().getConf()
-        connector = jvm.com.datastax.spark.connector.cql.CassandraConnector.apply(conf)
-        session = connector.openSession()
+        session = jvm.com.datastax.spark.connector.cql.CassandraConnector.apply(conf).openSession()
         try:
-            prepared = {t: session.prepare(q.format(ks=self._ks)) for t, q in self._CQL.items()}
             pending = []
-            for d in deletes:
-                bs = prepared[d.table].bind().setLong(0, int(d.timestamp))
-                for i, (kind, v) in enumerate(zip(self._KEY_TYPES[d.table], d.key), start=1):
-                    if kind == "uuid":
-                        bs = bs.setUuid(i, jvm.java.util.UUID.fromString(v))
-                    elif kind == "int":
-                        bs = bs.setInt(i, int(v))
-                    else:
-                        bs = bs.setString(i, v)
-                pending.append(session.executeAsync(bs).toCompletableFuture())
+            for cql in statements:
+                pending.append(session.executeAsync(cql).toCompletableFuture())
                 if len(pending) >= window:
                     for f in pending:
                         f.get()
