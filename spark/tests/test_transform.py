@@ -45,8 +45,9 @@ REJECTIONS = [
     (user(), {"key": "not-a-uuid"}, ("validate", "key is not a user id (uuid text)")),
     (user(), {"op": "x"}, ("decode", "header us.op missing or not one of r,c,u,d")),
     (user(), {"op": "d"}, ("decode", "delete (us.op=d) with a non-null value")),
-    (user(), {"lsn": 2**43}, ("validate", "us.lsn/us.seq outside the write-timestamp range (lsn < 2^43, seq < 2^20)")),
-    (user(), {"seq": 2**20}, ("validate", "us.lsn/us.seq outside the write-timestamp range (lsn < 2^43, seq < 2^20)")),
+    (user(), {"lsn": 2**43}, ("validate", "us.lsn beyond the write-timestamp range (2^43)")),
+    (user(), {"op": "t"}, ("decode", "truncate marker (us.op=t) with a non-null value")),
+    (user(), {"seq": 2**20 + 5}, (None, None)),  # a huge transaction: the ordinal is clamped, not rejected
     (user(), {}, (None, None)),
 ]  # fmt: skip
 
@@ -62,11 +63,13 @@ def test_rejections(kafka_df):
 
 def test_tombstone_without_delete_op_and_missing_headers(kafka_df):
     recs = [
+        (None, None, headers("t", 9, 0)),  # a truncate marker: no key, no value, fine
         (new_uuid(1), None, headers("u", 1, 0)),
         (new_uuid(2), None, [("us.op", b"d")]),
         (new_uuid(3), None, [("us.op", b"d"), ("us.lsn", b"1"), ("us.seq", b"0")]),
     ]
     assert reasons(kafka_df, recs) == [
+        (None, None),
         ("decode", "tombstone with us.op=u"),
         ("decode", "header us.lsn missing or not an unsigned decimal"),
         ("decode", "header us.commit_ts missing or not microseconds"),
@@ -74,10 +77,11 @@ def test_tombstone_without_delete_op_and_missing_headers(kafka_df):
 
 
 def test_version_orders_by_lsn_then_seq(spark):
-    pairs = [(1, 0), (1, 1), (1, 2**20 - 1), (2, 0), (2**43 - 1, 2**20 - 1)]
+    pairs = [(1, 0), (1, 1), (1, 2**20 - 1), (1, 2**20 + 7), (2, 0), (2**43 - 1, 2**20 - 1)]
     df = spark.createDataFrame([(str(a), b) for a, b in pairs], "lsn string, seq long")
     v = [r[0] for r in df.select(tr.version_column(F.col("lsn").cast("decimal(20,0)"), F.col("seq"))).collect()]
-    assert v == sorted(v) and len(set(v)) == len(v)
+    assert v == sorted(v)
+    assert v[2] == v[3] == (2 << 20) - 1  # past 2^20-1 the ordinal is clamped, still below lsn 2
     assert v[0] == 1 << 20 and v[-1] == 2**63 - 1
 
 
@@ -197,3 +201,15 @@ def test_signup_events_take_inserts_only(kafka_df):
     ]
     ev = tr.signup_events(dec.decode(dec.parse_envelope(kafka_df(recs)), SCHEMAS)).orderBy("version").collect()
     assert [(r["user_id"], r["country_code"]) for r in ev] == [(new_uuid(1), "US"), (new_uuid(2), "FR")]
+
+
+def test_unchanged_toast_columns_are_not_rejected_nor_derived(kafka_df):
+    key, value, hdrs = change(V1, 1, "u", 20, 0, user(email=None, country=None))
+    hdrs = hdrs + [("us.unchanged", b"email,country")]
+    c = classified(kafka_df, [(key, value, hdrs)])
+    assert [(r["reject_stage"], r["reject_reason"]) for r in c.collect()] == [(None, None)]
+    u = tr.user_rows(tr.good(c), fake_hmac, keep=("unchanged",))
+    row = u.first()
+    assert row["email_hmac"] is None and row["country_code"] is None and row["location"] is None
+    assert row["full_name"] == "Jennie Nichols" and row["unchanged"] == "email,country"
+    assert tr.email_index_rows(u).count() == 0 and tr.country_index_rows(u).count() == 0

@@ -30,7 +30,7 @@ from pyspark.sql.types import DataType, StructType
 
 from .schema import SOURCE_FIELDS, avro_field_names, project_avro_schema
 
-VALID_OPS = ("r", "c", "u", "d")
+VALID_OPS = ("r", "c", "u", "d", "t")
 UUID_RE = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # Cassandra write timestamp = lsn * 2^SEQ_BITS + seq (see version_column).
 SEQ_BITS = 20
@@ -63,6 +63,7 @@ def parse_envelope(kafka: DataFrame) -> DataFrame:
         F.col("headers"),
         F.col("key").cast("string").alias("key_text"),
         header("us.op").alias("op"),
+        header("us.unchanged").alias("unchanged"),
         F.when(lsn_txt.rlike(r"^[0-9]{1,20}$"), lsn_txt.cast("decimal(20,0)")).alias("lsn"),
         F.when(seq_txt.rlike(r"^[0-9]{1,10}$"), seq_txt.cast("long")).alias("seq"),
         F.when(ts_txt.rlike(r"^-?[0-9]{1,18}$"), F.timestamp_micros(ts_txt.cast("long"))).alias("commit_ts"),

@@ -169,7 +169,7 @@ class UsersBatch:
             steps.mark("dlq")
         good = transform.good(classified)
         upsert_src = pii.with_key(good.where(~F.col("is_tombstone")), self.keys)
-        users_all = transform.user_rows(upsert_src, pii.hmac_column, cfg.pii_mode, keep=("op",))
+        users_all = transform.user_rows(upsert_src, pii.hmac_column, cfg.pii_mode, keep=("op", "unchanged"))
         n_deletes = 0
         simple = st["ud"] == 0
         if simple:
@@ -181,27 +181,33 @@ class UsersBatch:
             winners.count()  # fill the cache now: the log then times transform and writes apart
             steps.mark("transform")
         else:
-            tombstones = transform.delete_rows(good.where(F.col("is_tombstone")))
+            tombstones = transform.delete_rows(good.where(F.col("op") == "d"))
             changes = users_all.unionByName(tombstones, allowMissingColumns=True)
             winners = transform.latest_per_user(changes).persist()
         try:
             if not simple:
                 self._delete_stale_index_rows(users_all, winners)
                 steps.mark("stale")
-            upserts = winners.where(F.col("op") != "d").drop("op")
+            upserts = winners.where(F.col("op") != "d")
             n_upserts = (st["good"] - st["ud"]) if simple else upserts.count()
-            sinks.write_cassandra(upserts, cfg.keyspace, "users")
-            steps.mark("users")
-            sinks.write_cassandra(transform.email_index_rows(upserts), cfg.keyspace, "users_by_email_hash")
-            steps.mark("by_email")
-            sinks.write_cassandra(transform.country_index_rows(upserts), cfg.keyspace, "users_by_country")
-            steps.mark("by_country")
+            if st["partial"]:
+                # Rows the relay sent without some (unchanged TOASTed) columns:
+                # those are NULL here and must not be written as NULL.
+                parts = [(upserts.where(F.col("unchanged").isNull()), False),
+                         (upserts.where(F.col("unchanged").isNotNull()), True)]  # fmt: skip
+            else:
+                parts = [(upserts, False)]
+            for part, ignore_nulls in parts:
+                self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps)
             if not simple:
                 dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
                 steps.mark("deletes")
         finally:
             winners.unpersist()
+        if st["truncate_version"] is not None:
+            n_deletes += self._truncate(int(st["truncate_version"]))
+            steps.mark("truncate")
         done_ms = time.time() * 1000.0
         p01, p50 = (st["pcts"] or [None, None])[:2]
 
@@ -235,6 +241,39 @@ class UsersBatch:
             batch_id, st["n"], n_upserts, n_deletes, st["rejects"] or 0, steps.total_ms(), steps,
         )  # fmt: skip
 
+    def _upsert(self, users: DataFrame, ignore_nulls: bool, steps) -> None:
+        ks = self.cfg.keyspace
+        sinks.write_cassandra(users, ks, "users", ignore_nulls=ignore_nulls)
+        steps.mark("users")
+        sinks.write_cassandra(transform.email_index_rows(users), ks, "users_by_email_hash", ignore_nulls=ignore_nulls)
+        steps.mark("by_email")
+        sinks.write_cassandra(transform.country_index_rows(users), ks, "users_by_country", ignore_nulls=ignore_nulls)
+        steps.mark("by_country")
+
+    def _truncate(self, version: int) -> int:
+        """TRUNCATE staging.users reached us as a marker: delete every user
+        (and its index rows) stamped with the marker's version, so whatever
+        was written before it goes and whatever came after it stays. Cassandra
+        has no timestamped TRUNCATE, hence a scan with one delete per key,
+        streamed through the driver: slow for millions of users, and rare."""
+        rows = (
+            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
+            .select("user_id", "email_hmac", "country_code")
+            .toLocalIterator()
+        )
+        n, chunk = 0, []
+        for r in rows:
+            cand = {"user_id": r["user_id"], "w_version": version, "w_op": "d",
+                    "old_email_hmac": r["email_hmac"], "old_country_code": r["country_code"]}  # fmt: skip
+            chunk += sinks.index_deletes([cand]) + [sinks.Delete("users", (r["user_id"],), version)]
+            n += 1
+            if len(chunk) >= 3000:
+                self.deleter.execute(chunk)
+                chunk = []
+        self.deleter.execute(chunk)
+        log.info("truncate marker at version %d: %d users deleted", version, n)
+        return n
+
     def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
         cfg = self.cfg
         rows = transform.stale_index_candidates(users_all, winners).collect()
@@ -260,6 +299,8 @@ def _users_stats(classified: DataFrame):
         F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
         F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
         F.sum(F.when(ok & F.col("op").isin("u", "d"), 1).otherwise(0)).alias("ud"),
+        F.sum(F.when(ok & F.col("unchanged").isNotNull(), 1).otherwise(0)).alias("partial"),
+        F.max(F.when(ok & (F.col("op") == "t"), F.col("version"))).alias("truncate_version"),
         F.collect_set(F.when(unknown, F.col("schema_id"))).alias("unknown_ids"),
         # accuracy 1000 = rank error 0.1%: plenty for latencies, and far
         # cheaper than the default 10000 (seconds of CPU per batch here).

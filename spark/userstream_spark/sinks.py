@@ -28,12 +28,16 @@ log = logging.getLogger("userstream.spark")
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 
 
-def write_cassandra(df: DataFrame, keyspace: str, table: str, writetime_col: str = "writetime") -> None:
+def write_cassandra(df: DataFrame, keyspace: str, table: str, writetime_col: str = "writetime",
+                    ignore_nulls: bool = False) -> None:
     """Append (= upsert) `df` into keyspace.table, each row USING TIMESTAMP
-    its `writetime_col` (the column itself is not stored)."""
+    its `writetime_col` (the column itself is not stored). NULLs are written
+    (a column set to NULL in PostgreSQL becomes NULL here) unless
+    ignore_nulls, for rows whose NULLs mean "not sent"."""
     (
         df.write.format(CASSANDRA_FORMAT)
         .options(keyspace=keyspace, table=table, writetime=writetime_col)
+        .option("spark.cassandra.output.ignoreNulls", "true" if ignore_nulls else "false")
         .mode("append")
         .save()
     )

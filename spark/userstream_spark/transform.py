@@ -38,18 +38,29 @@ HmacFn = Callable[[Column], Column]
 
 
 def version_column(lsn: Column, seq: Column) -> Column:
-    """The Cassandra write timestamp of a change: lsn * 2^20 + seq.
+    """The Cassandra write timestamp of a change: lsn * 2^20 + min(seq, 2^20-1).
 
-    Strictly increasing in (commit LSN, ordinal), so the last change in
-    PostgreSQL commit order wins in Cassandra whatever order records arrive
-    in, and a replayed record writes the same timestamp (no effect). Range:
-    lsn < 2^43 (8 TiB of WAL) and seq < 2^20 per transaction; anything
-    outside is dead-lettered by classify(), never wrapped."""
-    return (lsn.cast("long") * F.lit(1 << SEQ_BITS) + seq.cast("long")).cast("long")
+    Increasing in (commit LSN, ordinal), so the last change in PostgreSQL
+    commit order wins in Cassandra whatever order records arrive in, and a
+    replayed record writes the same timestamp (no effect). lsn < 2^43 (8 TiB
+    of WAL), else classify() dead-letters the record. Ordinals past 2^20-1
+    (transactions or snapshots of over a million rows) share the last slot:
+    still above every earlier transaction and below every later one; only two
+    changes of the SAME user inside one such transaction, both past the
+    millionth row, would tie (the batch's own dedupe still orders them by
+    (lsn, seq))."""
+    clamped = F.least(seq.cast("long"), F.lit(MAX_SEQ).cast("long"))
+    return (lsn.cast("long") * F.lit(1 << SEQ_BITS) + clamped).cast("long")
 
 
 def _blank(c: Column) -> Column:
     return c.isNull() | (F.trim(c) == "")
+
+
+def unchanged(name: str) -> Column:
+    """True when the relay did not send column `name` (header us.unchanged:
+    an unchanged TOASTed value, encoded as null): it must be left as it is."""
+    return F.coalesce(F.array_contains(F.split(F.col("unchanged"), ","), F.lit(name)), F.lit(False))
 
 
 def classify(decoded: DataFrame) -> DataFrame:
@@ -64,22 +75,23 @@ def classify(decoded: DataFrame) -> DataFrame:
         (F.col("lsn").isNull(), F.lit("header us.lsn missing or not an unsigned decimal")),
         (F.col("seq").isNull(), F.lit("header us.seq missing or not a decimal")),
         (F.col("commit_ts").isNull(), F.lit("header us.commit_ts missing or not microseconds")),
-        (F.col("is_tombstone") & (op != "d"), F.concat(F.lit("tombstone with us.op="), op)),
+        (F.col("is_tombstone") & ~op.isin("d", "t"), F.concat(F.lit("tombstone with us.op="), op)),
+        (~F.col("is_tombstone") & (op == "t"), F.lit("truncate marker (us.op=t) with a non-null value")),
         (~F.col("is_tombstone") & (op == "d"), F.lit("delete (us.op=d) with a non-null value")),
         (F.col("decode_error").isNotNull(), F.col("decode_error")),
     ]
     validate_rules = [
-        (~key_ok, F.lit("key is not a user id (uuid text)")),
-        ((F.col("lsn") > F.lit(MAX_LSN)) | (F.col("seq") > F.lit(MAX_SEQ)),
-         F.lit("us.lsn/us.seq outside the write-timestamp range (lsn < 2^43, seq < 2^20)")),
+        ((op != "t") & ~key_ok, F.lit("key is not a user id (uuid text)")),
+        (F.col("lsn") > F.lit(MAX_LSN), F.lit("us.lsn beyond the write-timestamp range (2^43)")),
     ]
     row_rules = [
         (rec["user_id"].isNull() | (F.lower(rec["user_id"]) != F.lower(F.col("key_text"))),
          F.lit("user_id does not match the record key")),
-        (_blank(rec["first_name"]), F.lit("first_name missing")),
-        (_blank(rec["last_name"]), F.lit("last_name missing")),
-        (rec["email"].isNull() | ~F.trim(rec["email"]).rlike(EMAIL_RE), F.lit("email missing or malformed")),
-        (_blank(rec["nat"]), F.lit("nat missing")),
+        (~unchanged("first_name") & _blank(rec["first_name"]), F.lit("first_name missing")),
+        (~unchanged("last_name") & _blank(rec["last_name"]), F.lit("last_name missing")),
+        (~unchanged("email") & (rec["email"].isNull() | ~F.trim(rec["email"]).rlike(EMAIL_RE)),
+         F.lit("email missing or malformed")),
+        (~unchanged("nat") & _blank(rec["nat"]), F.lit("nat missing")),
         (rec["latitude"].isNotNull() & ~rec["latitude"].between(-90.0, 90.0), F.lit("latitude out of range")),
         (rec["longitude"].isNotNull() & ~rec["longitude"].between(-180.0, 180.0),
          F.lit("longitude out of range")),
@@ -116,19 +128,26 @@ def rejected(classified: DataFrame) -> DataFrame:
 
 
 def delete_rows(deletes: DataFrame) -> DataFrame:
-    """Good tombstones -> (user_id, writetime, op='d'), aligned with user_rows."""
-    return deletes.select(F.col("uid").alias("user_id"), F.col("version").alias("writetime"), F.col("op"))
+    """Good tombstones -> (user_id, writetime, op='d', commit_lsn, commit_seq),
+    aligned with user_rows."""
+    return deletes.select(
+        F.col("uid").alias("user_id"),
+        F.col("version").alias("writetime"),
+        F.col("op"),
+        F.col("lsn").cast("long").alias("commit_lsn"),
+        F.col("seq").cast("int").alias("commit_seq"),
+    )
 
 
-def latest_per_user(changes: DataFrame, key: str = "user_id", order: str = "writetime") -> DataFrame:
-    """One row per `key`: the change with the highest `order` (version).
+def latest_per_user(changes: DataFrame, key: str = "user_id") -> DataFrame:
+    """One row per `key`: the change with the highest (commit_lsn, commit_seq).
     Earlier images in the same batch would lose in Cassandra anyway (lower
     write timestamp); dropping them saves the writes and makes the batch's
     outcome per user unambiguous: one upsert or one delete."""
     cols = [c for c in changes.columns if c != key]
     return (
         changes.groupBy(key)
-        .agg(F.max_by(F.struct(*cols), F.col(order)).alias("_latest"))
+        .agg(F.max_by(F.struct(*cols), F.struct("commit_lsn", "commit_seq")).alias("_latest"))
         .select(key, *[F.col("_latest")[c].alias(c) for c in cols])
     )
 
@@ -153,8 +172,11 @@ def stale_index_candidates(images: DataFrame, winners: DataFrame, earlier_only: 
         j = i.join(w, "user_id").where(F.col("writetime") < F.col("w_version"))
     else:
         j = images.select("user_id", "email_hmac", "country_code").join(w, "user_id")
-    stale_email = (F.col("w_op") == "d") | ~F.col("email_hmac").eqNullSafe(F.col("w_email_hmac"))
-    stale_country = (F.col("w_op") == "d") | ~F.col("country_code").eqNullSafe(F.col("w_country_code"))
+    # A NULL new key means "not sent" (us.unchanged), not "changed".
+    stale_email = (F.col("w_op") == "d") | (
+        F.col("w_email_hmac").isNotNull() & ~F.col("email_hmac").eqNullSafe(F.col("w_email_hmac")))
+    stale_country = (F.col("w_op") == "d") | (
+        F.col("w_country_code").isNotNull() & ~F.col("country_code").eqNullSafe(F.col("w_country_code")))
     return j.where(stale_email | stale_country).select(
         "user_id",
         "w_version",
@@ -213,7 +235,7 @@ def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tu
         r["title"].alias("title"),
         first.alias("first_name"),
         last.alias("last_name"),
-        F.concat_ws(" ", first, last).alias("full_name"),
+        F.when(~unchanged("first_name") & ~unchanged("last_name"), F.concat_ws(" ", first, last)).alias("full_name"),
         F.substring_index(email_norm, "@", -1).alias("email_domain"),
         hmac(email_norm).alias("email_hmac"),
         hmac(phone_d).alias("phone_hmac"),
@@ -230,9 +252,11 @@ def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tu
         r["state"].alias("state"),
         r["postcode"].alias("postcode"),
         r["country"].alias("country"),
-        country_code(r["country"], r["nat"]).alias("country_code"),
-        location_text(r["street_number"], r["street_name"], r["city"], r["state"], r["postcode"],
-                      r["country"]).alias("location"),
+        F.when(~unchanged("country") & ~unchanged("nat"), country_code(r["country"], r["nat"])).alias("country_code"),
+        F.when(~F.greatest(*[unchanged(c) for c in ("street_number", "street_name", "city", "state", "postcode",
+                                                       "country")]),
+               location_text(r["street_number"], r["street_name"], r["city"], r["state"], r["postcode"],
+                             r["country"])).alias("location"),
         r["latitude"].alias("latitude"),
         r["longitude"].alias("longitude"),
         r["tz_offset"].alias("tz_offset"),
@@ -263,13 +287,13 @@ def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tu
 
 def email_index_rows(users: DataFrame) -> DataFrame:
     """users_by_email_hash: the lookup "which user(s) have this email"."""
-    return users.select("email_hmac", "user_id", "full_name", "country_code", "email_domain",
-                        "registered_at", "writetime")  # fmt: skip
+    return users.where(F.col("email_hmac").isNotNull()).select(
+        "email_hmac", "user_id", "full_name", "country_code", "email_domain", "registered_at", "writetime")
 
 
 def country_index_rows(users: DataFrame) -> DataFrame:
     """users_by_country: "users of country X", spread over 16 buckets."""
-    return users.select(
+    return users.where(F.col("country_code").isNotNull()).select(
         "country_code",
         country_bucket(F.col("user_id")).alias("bucket"),
         "user_id",
