@@ -43,6 +43,9 @@ JOB_DEFAULTS = {
     # the stack's ops role (stack/sql/002_privileges.sql).
     "US_SPARK_PG_USER": "${US_PG_OPS_USER}",
     "US_PG_OPS_USER": "ops",
+    # Prefix of the streaming query names (= ops.stream_progress.query_name):
+    # lets a second instance (tests, a backfill) run beside the service.
+    "US_SPARK_QUERY_PREFIX": "",
     "US_SPARK_DRIVER_MEMORY": "1g",
     "US_SPARK_EXECUTOR_MEMORY": "1g",
     "US_SPARK_CORES": "2",
@@ -140,6 +143,7 @@ class JobConfig:
     signups_watermark: str
     driver_ui_port: int
     state_dir: str
+    query_prefix: str = ""
 
     @staticmethod
     def from_conf(conf: Mapping[str, str]) -> "JobConfig":
@@ -171,4 +175,5 @@ class JobConfig:
             signups_watermark=conf["US_SPARK_SIGNUPS_WATERMARK"],
             driver_ui_port=int(conf.get("US_SPARK_DRIVER_UI_PORT", "4040")),
             state_dir=conf.get("US_HOME", "/tmp/userstream"),
+            query_prefix=conf.get("US_SPARK_QUERY_PREFIX", ""),
         )

@@ -42,10 +42,14 @@ from . import config as config_mod
 from . import decode as dec
 from . import pii, sinks, transform
 from .registry import Registry
+from .schema import SOURCE_FIELDS
 
 log = logging.getLogger("userstream.spark")
 UNKNOWN_ID_MARK = "userstream: unknown schema id "
-SIGNUP_SOURCE_FIELDS = [("user_id", StringType()), ("country", StringType()), ("nat", StringType())]
+# What the sign-ups query decodes: the country, and what validation reads, so
+# a record the users query dead-letters is not counted as a sign-up either.
+SIGNUP_SOURCE_FIELDS = [(n, t) for n, t in SOURCE_FIELDS if n in (
+    "user_id", "first_name", "last_name", "email", "nat", "country", "latitude", "longitude", "dob")]
 
 
 # ---------------------------------------------------------------- session
@@ -216,7 +220,7 @@ class UsersBatch:
 
         self.progress.write(
             {
-                "query_name": "users",
+                "query_name": cfg.query_prefix + "users",
                 "batch_id": batch_id,
                 "started_at": started,
                 "finished_at": datetime.now(timezone.utc),
@@ -337,7 +341,7 @@ def _ts(us):
 def start_users_query(spark, cfg, registry, keys, progress, available_now=False):
     w = (
         kafka_stream(spark, cfg)
-        .writeStream.queryName("users")
+        .writeStream.queryName(cfg.query_prefix + "users")
         .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "users"))
         .foreachBatch(UsersBatch(spark, cfg, registry, keys, progress))
     )
@@ -369,7 +373,7 @@ class SignupsBatch:
         if n:
             self.progress.write(
                 {
-                    "query_name": "signups", "batch_id": batch_id, "started_at": started,
+                    "query_name": self.cfg.query_prefix + "signups", "batch_id": batch_id, "started_at": started,
                     "finished_at": datetime.now(timezone.utc),
                     "duration_ms": int((time.monotonic() - t0) * 1000), "input_rows": n, "upserts": n,
                     "deletes": 0, "dead_letters": 0, "superseded": 0, "min_commit_ts": None,
@@ -392,14 +396,14 @@ def signups_frame(spark, cfg, schemas: dict, garbage_ids: set) -> DataFrame:
     unknown = ~F.col("schema_id").isin(handled) if handled else F.lit(True)
     guard = F.when(unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_MARK), F.col("schema_id").cast("string"))))
     env = env.where(guard.isNull())
-    decoded = dec.decode(env, schemas, SIGNUP_SOURCE_FIELDS)
+    decoded = transform.good(transform.classify(dec.decode(env, schemas, SIGNUP_SOURCE_FIELDS)))
     return transform.signups_per_minute(transform.signup_events(decoded), cfg.signups_watermark)
 
 
 def start_signups_query(spark, cfg, schemas, garbage_ids, progress, available_now=False):
     w = (
         signups_frame(spark, cfg, schemas, garbage_ids)
-        .writeStream.queryName("signups")
+        .writeStream.queryName(cfg.query_prefix + "signups")
         .outputMode("update")
         .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "signups"))
         .foreachBatch(SignupsBatch(cfg, progress))
@@ -432,7 +436,8 @@ class Driver:
         cfg = self.cfg
         keys = pii.key_frame(self.spark, pii.load_key(cfg.pii_key_file))
         self.registry.subject_schema_ids(cfg.subject)  # every version known so far
-        self.spark.streams.addListener(sinks.ProgressListener(cfg.pg_conninfo))
+        self.spark.streams.addListener(
+            sinks.ProgressListener(cfg.pg_conninfo, (cfg.query_prefix + "users", cfg.query_prefix + "signups")))
         if "users" in self.queries_wanted:
             self.queries["users"] = start_users_query(
                 self.spark, cfg, self.registry, keys, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
@@ -468,11 +473,12 @@ class Driver:
                     if q.isActive:
                         q.stop()
                 return 1
+            # Forget ended queries, so the next wait blocks again.
+            self.spark.streams.resetTerminated()
             active = [n for n, q in self.queries.items() if q.isActive]
             if not active:
-                self.spark.streams.resetTerminated()
                 return 0
-            if self.available_now is False and len(active) < len(self.queries):
+            if not self.available_now and len(active) < len(self.queries):
                 log.error("query stopped: %s", sorted(set(self.queries) - set(active)))
                 for n in active:
                     self.queries[n].stop()

@@ -245,8 +245,9 @@ class ProgressListener(StreamingQueryListener):
     after the batch. A failure here is logged, never raised: offsets are
     informational, the counts are already written."""
 
-    def __init__(self, conninfo: str):
+    def __init__(self, conninfo: str, names=("users", "signups")):
         self._conninfo = conninfo
+        self._names = set(names)
         self._conn = None
 
     def onQueryStarted(self, event):
@@ -254,7 +255,7 @@ class ProgressListener(StreamingQueryListener):
 
     def onQueryProgress(self, event):
         p = event.progress
-        if p.name not in ("users", "signups") or not p.sources or p.numInputRows == 0:
+        if p.name not in self._names or not p.sources or p.numInputRows == 0:
             return
         try:
             start = _topic_offsets(p.sources[0].startOffset)
