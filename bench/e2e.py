@@ -86,7 +86,7 @@ class Relay:
         self.p = Producer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True,
                            "linger.ms": 5, "partitioner": "murmur2_random"})  # fmt: skip
         self.on_delivery = on_delivery
-        self.lsn = int(time.time() * 1000) << 8  # increasing across runs, far below 2^43
+        self.lsn = int(time.time() * 1000)  # increasing across runs (ms since the epoch), below 2^43
 
     def txn(self, n, tag):
         self.lsn += 0x10000

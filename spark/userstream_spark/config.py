@@ -39,6 +39,8 @@ JOB_DEFAULTS = {
     "US_SPARK_TRIGGER_MS": "0",
     # Sign-ups per minute: watermark delay on the commit time.
     "US_SPARK_SIGNUPS_WATERMARK": "2 minutes",
+    # How often the sign-ups query runs.
+    "US_SPARK_SIGNUPS_TRIGGER": "20 seconds",
     # PostgreSQL role that writes ops.stream_progress (password via PGPASSFILE):
     # the stack's ops role (stack/sql/002_privileges.sql).
     "US_SPARK_PG_USER": "${US_PG_OPS_USER}",
@@ -144,6 +146,7 @@ class JobConfig:
     driver_ui_port: int
     state_dir: str
     query_prefix: str = ""
+    signups_trigger: str = "20 seconds"
 
     @staticmethod
     def from_conf(conf: Mapping[str, str]) -> "JobConfig":
@@ -176,4 +179,5 @@ class JobConfig:
             driver_ui_port=int(conf.get("US_SPARK_DRIVER_UI_PORT", "4040")),
             state_dir=conf.get("US_HOME", "/tmp/userstream"),
             query_prefix=conf.get("US_SPARK_QUERY_PREFIX", ""),
+            signups_trigger=conf.get("US_SPARK_SIGNUPS_TRIGGER", "20 seconds"),
         )
