@@ -1,0 +1,242 @@
+#include "ld_pg.h"
+
+#include "ld_user.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ld_pg {
+    PGconn *conn;
+    char *users_columns; /* "user_id, gender, ..., run_id" */
+};
+
+/* Copies PostgreSQL's message without its trailing newline. */
+static void pg_error(char *err, size_t errlen, const char *what, const char *msg)
+{
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(err, errlen, "%s: %.*s", what, (int)n, msg ? msg : "");
+}
+
+static int exec_ok(ld_pg *pg, const char *sql, ExecStatusType want, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    int rc = PQresultStatus(r) == want ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "PostgreSQL", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen)
+{
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%ld", o->connect_timeout_s);
+    const char *keys[] = {"host", "port", "dbname", "user", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {o->host, o->port, o->dbname, o->user, timeout, "userstream-load", NULL};
+    ld_pg *pg = calloc(1, sizeof *pg);
+    if (!pg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pg->conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        pg_error(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(pg->conn));
+        ld_pg_free(pg);
+        return NULL;
+    }
+    size_t n = 256;
+    for (int c = 0; c < LD_NCOLS; c++)
+        n += strlen(ld_user_columns[c]) + 2;
+    pg->users_columns = malloc(n);
+    if (!pg->users_columns) {
+        snprintf(err, errlen, "out of memory");
+        ld_pg_free(pg);
+        return NULL;
+    }
+    pg->users_columns[0] = '\0';
+    for (int c = 0; c < LD_NCOLS; c++) {
+        strcat(pg->users_columns, ld_user_columns[c]);
+        strcat(pg->users_columns, ", ");
+    }
+    strcat(pg->users_columns, LD_LINEAGE_COLUMNS);
+    return pg;
+}
+
+void ld_pg_free(ld_pg *pg)
+{
+    if (!pg)
+        return;
+    PQfinish(pg->conn);
+    free(pg->users_columns);
+    free(pg);
+}
+
+int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen)
+{
+    /* Temporary: not WAL-logged, private to this session, emptied by every
+     * commit, so each batch starts from an empty table. */
+    if (exec_ok(pg,
+                "CREATE TEMP TABLE IF NOT EXISTS load_batch "
+                "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                PGRES_COMMAND_OK, err, errlen) < 0)
+        return -1;
+    char first[24], pages[24], results[24];
+    snprintf(first, sizeof first, "%ld", run->first_page);
+    snprintf(pages, sizeof pages, "%ld", run->pages);
+    snprintf(results, sizeof results, "%ld", run->results);
+    const char *params[] = {
+        run->run_id, run->source_url, run->seed, first, run->pages < 0 ? NULL : pages, results};
+    PGresult *r = PQexecParams(pg->conn,
+                               "INSERT INTO ops.load_runs (run_id, source_url, source_seed, "
+                               "first_page, pages, results_per_page) "
+                               "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
+                               6, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
+        pg_error(err, errlen, "cannot record the run in ops.load_runs", PQresultErrorMessage(r));
+    else {
+        *load_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* COPY <target> FROM STDIN with the given text-format data. */
+static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(pg->conn, data->data, (int)data->len) == 1;
+    if (PQputCopyEnd(pg->conn, ok ? NULL : "client failed to send data") != 1)
+        ok = 0;
+    int rc = 0;
+    while ((r = PQgetResult(pg->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (!ok && rc == 0) {
+        pg_error(err, errlen, "COPY", PQerrorMessage(pg->conn));
+        rc = -1;
+    }
+    return rc;
+}
+
+static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
+{
+    char *sql = NULL;
+    if (asprintf(&sql,
+                 "INSERT INTO staging.users (%s) SELECT %s FROM pg_temp.load_batch "
+                 "ON CONFLICT (user_id) DO NOTHING",
+                 pg->users_columns, pg->users_columns) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    PGresult *r = PQexec(pg->conn, sql);
+    free(sql);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+    else {
+        *inserted = strtol(PQcmdTuples(r), NULL, 10);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int update_counts(ld_pg *pg, int64_t load_id, const ld_batch_counts *c, long retries,
+                         char *err, size_t errlen)
+{
+    char v[7][24];
+    snprintf(v[0], sizeof v[0], "%" PRId64, load_id);
+    snprintf(v[1], sizeof v[1], "%ld", c->fetched);
+    snprintf(v[2], sizeof v[2], "%ld", c->staged);
+    snprintf(v[3], sizeof v[3], "%ld", c->duplicates);
+    snprintf(v[4], sizeof v[4], "%ld", c->rejected);
+    snprintf(v[5], sizeof v[5], "%ld", c->pages_rejected);
+    snprintf(v[6], sizeof v[6], "%ld", retries);
+    const char *params[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    PGresult *r = PQexecParams(
+        pg->conn,
+        "UPDATE ops.load_runs SET pages_done = pages_done + 1, fetched = fetched + $2, "
+        "staged = staged + $3, duplicates = duplicates + $4, rejected = rejected + $5, "
+        "pages_rejected = pages_rejected + $6, retries = $7, updated_at = now() "
+        "WHERE load_id = $1",
+        7, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "1") == 0 ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+int ld_pg_load(ld_pg *pg, int64_t load_id, const ld_page_out *out, ld_batch_counts *c,
+               long retries_total, char *err, size_t errlen)
+{
+    char *copy_users = NULL;
+    c->staged = c->duplicates = 0;
+    if (exec_ok(pg, "BEGIN", PGRES_COMMAND_OK, err, errlen) < 0)
+        return -1;
+    if (out->valid > 0) {
+        if (asprintf(&copy_users, "COPY pg_temp.load_batch (%s) FROM STDIN", pg->users_columns) <
+            0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (copy_in(pg, copy_users, &out->users, err, errlen) < 0 ||
+            insert_users(pg, &c->staged, err, errlen) < 0)
+            goto fail;
+        c->duplicates = out->valid - c->staged;
+    }
+    if (out->rejects.len > 0 &&
+        copy_in(pg, "COPY staging.rejects (" LD_REJECT_COLUMNS ") FROM STDIN", &out->rejects, err,
+                errlen) < 0)
+        goto fail;
+    if (update_counts(pg, load_id, c, retries_total, err, errlen) < 0)
+        goto fail;
+    if (exec_ok(pg, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
+        goto fail;
+    free(copy_users);
+    return 0;
+fail:
+    free(copy_users);
+    PGresult *r = PQexec(pg->conn, "ROLLBACK");
+    PQclear(r);
+    return -1;
+}
+
+int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code, long retries_total,
+                  double seconds, char *err, size_t errlen)
+{
+    char id[24], code[16], retries[24], secs[32];
+    snprintf(id, sizeof id, "%" PRId64, load_id);
+    snprintf(code, sizeof code, "%d", exit_code);
+    snprintf(retries, sizeof retries, "%ld", retries_total);
+    snprintf(secs, sizeof secs, "%.6f", seconds);
+    const char *params[] = {id, status, code, retries, secs};
+    PGresult *r = PQexecParams(pg->conn,
+                               "UPDATE ops.load_runs SET status = $2, exit_code = $3, "
+                               "retries = $4, seconds = $5, finished_at = now(), "
+                               "updated_at = now() WHERE load_id = $1",
+                               5, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
