@@ -34,6 +34,8 @@ static const us_option options[] = {
     {"US_LOAD_RATE", "rate", 0, US_OPT_INT, "0", "N",
      "with --follow: at most N users per second (0: as fast as possible)"},
     {"US_LOAD_CONCURRENCY", "concurrency", 'c', US_OPT_INT, "4", "N", "concurrent fetches"},
+    {"US_LOAD_DB_CONNECTIONS", "db-connections", 0, US_OPT_INT, "2", "N",
+     "PostgreSQL connections loading batches in parallel"},
     {"US_LOAD_RUN_ID", "run-id", 0, US_OPT_STRING, NULL, "ID",
      "run id written with every row (default: load-<UTC time>-<pid>)"},
     {"US_LOAD_TIMEOUT_S", "timeout", 0, US_OPT_INT, "60", "SECONDS", "timeout of one request"},
@@ -181,13 +183,14 @@ static int retry_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
 
 static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
 {
-    long first, pages, max_pages, rate, raw_max;
+    long first, pages, max_pages, rate, raw_max, conns;
     bool follow;
     if (get_long(cfg, "US_LOAD_FIRST_PAGE", 1, 10000, &first, err, errlen) ||
         get_long(cfg, "US_LOAD_PAGES", 1, 10000, &pages, err, errlen) ||
         get_long(cfg, "US_LOAD_MAX_PAGES", 0, 10000, &max_pages, err, errlen) ||
         get_long(cfg, "US_LOAD_RATE", 0, 100000000, &rate, err, errlen) ||
         get_long(cfg, "US_LOAD_REJECT_RAW_MAX", 256, 64L << 20, &raw_max, err, errlen) ||
+        get_long(cfg, "US_LOAD_DB_CONNECTIONS", 1, 16, &conns, err, errlen) ||
         us_config_get_bool(cfg, "US_LOAD_FOLLOW", &follow, err, errlen))
         return -1;
     /* the API keeps page numbers in 1..10000 (randomuser-api.md §2) */
@@ -206,6 +209,7 @@ static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
     }
     o->rate = (double)rate;
     o->raw_max = (size_t)raw_max;
+    o->db_connections = (int)conns;
     return 0;
 }
 

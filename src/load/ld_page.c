@@ -4,6 +4,7 @@
 #include "ld_user.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ld_page_out_init(ld_page_out *out)
@@ -95,16 +96,12 @@ int ld_page_reject(const ld_page_ctx *ctx, const char *reason, const char *body,
     return reject_line(ctx, -1, reason, body, len, &out->rejects);
 }
 
-static int reject_record(const ld_page_ctx *ctx, long index, const char *reason, json_t *user,
-                         ld_page_out *out)
-{
-    ld_user_scrub(user);
-    char *text = json_dumps(user, JSON_COMPACT | JSON_ENCODE_ANY);
-    int rc = reject_line(ctx, index, reason, text, text ? strlen(text) : 0, &out->rejects);
-    free(text);
-    out->rejected++;
-    return rc;
-}
+/* One user line per valid record, one reject line per invalid one. */
+typedef struct flatten_ctx {
+    const ld_page_ctx *ctx;
+    ld_page_out *out;
+    ld_buf suffix; /* the lineage columns, escaped once per page */
+} flatten_ctx;
 
 static int user_line(const ld_row *row, const ld_buf *suffix, ld_buf *b)
 {
@@ -116,91 +113,64 @@ static int user_line(const ld_row *row, const ld_buf *suffix, ld_buf *b)
     return ld_buf_append(b, suffix->data, suffix->len);
 }
 
+static int on_record(const ld_record *rec, long index, void *arg)
+{
+    flatten_ctx *fc = arg;
+    ld_page_out *out = fc->out;
+    ld_row row;
+    char why[160];
+    out->fetched++;
+    if (ld_user_flatten(rec, &row, why, sizeof why) == 0) {
+        out->valid++;
+        return user_line(&row, &fc->suffix, &out->users);
+    }
+    /* raw text: the record's own bytes; reject_line removes credentials */
+    out->rejected++;
+    return reject_line(fc->ctx, index, why, rec->raw, rec->raw_len, &out->rejects);
+}
+
 /* Checks info against the request: a page of another seed or page number
  * (e.g. an outage page, randomuser-api.md §4) must not be stored as this one. */
-static int check_info(const json_t *root, const ld_page_ctx *ctx, char *reason, size_t rlen)
+static int check_info(const ld_json_page *jp, const ld_page_ctx *ctx, char *reason, size_t rlen)
 {
-    const json_t *info = json_object_get(root, "info");
-    if (!info)
+    if (!jp->has_info)
         return 0;
-    if (!json_is_object(info)) {
-        snprintf(reason, rlen, "page: info is not an object");
-        return -1;
-    }
-    const json_t *seed = json_object_get(info, "seed");
-    const json_t *page = json_object_get(info, "page");
-    if (!json_is_string(seed) || strcmp(json_string_value(seed), ctx->seed) != 0) {
+    const ld_jval *seed = &jp->info_seed, *page = &jp->info_page;
+    if (seed->type != LD_J_STRING || seed->n != strlen(ctx->seed) ||
+        memcmp(seed->s, ctx->seed, seed->n) != 0) {
         snprintf(reason, rlen, "page: info.seed does not match the requested seed");
         return -1;
     }
-    if (!json_is_number(page) || json_number_value(page) != (double)ctx->page) {
+    if (page->type != LD_J_INT || page->i != ctx->page) {
         snprintf(reason, rlen, "page: info.page does not match the requested page");
         return -1;
     }
     return 0;
 }
 
-static int flatten_all(json_t *results, const ld_page_ctx *ctx, ld_page_out *out)
-{
-    ld_buf suffix;
-    ld_row row;
-    char why[160];
-    size_t i;
-    json_t *user;
-    int rc = 0;
-
-    ld_buf_init(&suffix);
-    lineage_suffix(ctx, &suffix);
-    json_array_foreach(results, i, user)
-    {
-        out->fetched++;
-        if (ld_user_flatten(user, &row, why, sizeof why) == 0) {
-            user_line(&row, &suffix, &out->users);
-            out->valid++;
-        } else {
-            reject_record(ctx, (long)i, why, user, out);
-        }
-    }
-    if (suffix.failed || out->users.failed || out->rejects.failed)
-        rc = -1;
-    ld_buf_free(&suffix);
-    return rc;
-}
-
 int ld_page_process(const char *body, size_t len, const ld_page_ctx *ctx, ld_page_out *out,
                     char *reason, size_t rlen)
 {
-    json_error_t jerr;
-    int status = LD_PAGE_BAD;
+    ld_json_page jp;
+    flatten_ctx fc = {.ctx = ctx, .out = out};
 
     ld_page_out_reset(out);
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        /* jansson's text ends with "near '<token>'": page data, so cut it. */
-        char *near = strstr(jerr.text, " near ");
-        if (near)
-            *near = '\0';
-        snprintf(reason, rlen, "page: not JSON (%.100s at byte %d)", jerr.text, jerr.position);
+    ld_buf_init(&fc.suffix);
+    if (lineage_suffix(ctx, &fc.suffix) < 0) {
+        ld_buf_free(&fc.suffix);
+        return -1;
+    }
+    int rc = ld_json_scan(body, len, &jp, on_record, &fc, reason, rlen);
+    ld_buf_free(&fc.suffix);
+    if (rc == -2 || out->users.failed || out->rejects.failed)
+        return -1;
+    if (rc < 0 || check_info(&jp, ctx, reason, rlen) < 0) {
+        ld_page_out_reset(out);
         return LD_PAGE_BAD;
     }
-    json_t *results = json_object_get(root, "results");
-    if (!json_is_object(root) || !json_is_array(results)) {
-        snprintf(reason, rlen, "page: no results array");
-        goto out;
+    if (jp.n_results < ctx->expected) {
+        snprintf(reason, rlen, "page: %ld users instead of %ld", jp.n_results, ctx->expected);
+        return LD_PAGE_SHORT;
     }
-    if (check_info(root, ctx, reason, rlen) < 0)
-        goto out;
-    if (flatten_all(results, ctx, out) < 0) {
-        status = -1;
-        goto out;
-    }
-    status = LD_PAGE_OK;
-    if ((long)json_array_size(results) < ctx->expected) {
-        snprintf(reason, rlen, "page: %zu users instead of %ld", json_array_size(results),
-                 ctx->expected);
-        status = LD_PAGE_SHORT;
-    }
-out:
-    json_decref(root);
-    return status;
+    return LD_PAGE_OK;
 }

@@ -77,15 +77,18 @@ void ld_pg_free(ld_pg *pg)
     free(pg);
 }
 
-int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen)
+int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen)
 {
     /* Temporary: not WAL-logged, private to this session, emptied by every
      * commit, so each batch starts from an empty table. */
-    if (exec_ok(pg,
-                "CREATE TEMP TABLE IF NOT EXISTS load_batch "
-                "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                PGRES_COMMAND_OK, err, errlen) < 0)
-        return -1;
+    return exec_ok(pg,
+                   "CREATE TEMP TABLE IF NOT EXISTS load_batch "
+                   "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                   PGRES_COMMAND_OK, err, errlen);
+}
+
+int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen)
+{
     char first[24], pages[24], results[24];
     snprintf(first, sizeof first, "%ld", run->first_page);
     snprintf(pages, sizeof pages, "%ld", run->pages);
@@ -159,33 +162,32 @@ static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
     return rc;
 }
 
-static int update_counts(ld_pg *pg, int64_t load_id, const ld_batch_counts *c, long retries,
-                         char *err, size_t errlen)
+static int record_batch(ld_pg *pg, int64_t load_id, long page, const ld_batch_counts *c,
+                        long retries, char *err, size_t errlen)
 {
-    char v[7][24];
+    char v[8][24];
     snprintf(v[0], sizeof v[0], "%" PRId64, load_id);
-    snprintf(v[1], sizeof v[1], "%ld", c->fetched);
-    snprintf(v[2], sizeof v[2], "%ld", c->staged);
-    snprintf(v[3], sizeof v[3], "%ld", c->duplicates);
-    snprintf(v[4], sizeof v[4], "%ld", c->rejected);
-    snprintf(v[5], sizeof v[5], "%ld", c->pages_rejected);
-    snprintf(v[6], sizeof v[6], "%ld", retries);
-    const char *params[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
-    PGresult *r = PQexecParams(
-        pg->conn,
-        "UPDATE ops.load_runs SET pages_done = pages_done + 1, fetched = fetched + $2, "
-        "staged = staged + $3, duplicates = duplicates + $4, rejected = rejected + $5, "
-        "pages_rejected = pages_rejected + $6, retries = $7, updated_at = now() "
-        "WHERE load_id = $1",
-        7, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "1") == 0 ? 0 : -1;
+    snprintf(v[1], sizeof v[1], "%ld", page);
+    snprintf(v[2], sizeof v[2], "%s", c->pages_rejected ? "true" : "false");
+    snprintf(v[3], sizeof v[3], "%ld", c->fetched);
+    snprintf(v[4], sizeof v[4], "%ld", c->staged);
+    snprintf(v[5], sizeof v[5], "%ld", c->duplicates);
+    snprintf(v[6], sizeof v[6], "%ld", c->rejected);
+    snprintf(v[7], sizeof v[7], "%ld", retries);
+    const char *params[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    PGresult *r = PQexecParams(pg->conn,
+                               "INSERT INTO ops.load_batches (load_id, page, page_rejected, "
+                               "fetched, staged, duplicates, rejected, retries) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                               8, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
-        pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));
+        pg_error(err, errlen, "INSERT INTO ops.load_batches", PQresultErrorMessage(r));
     PQclear(r);
     return rc;
 }
 
-int ld_pg_load(ld_pg *pg, int64_t load_id, const ld_page_out *out, ld_batch_counts *c,
+int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,
                long retries_total, char *err, size_t errlen)
 {
     char *copy_users = NULL;
@@ -207,7 +209,7 @@ int ld_pg_load(ld_pg *pg, int64_t load_id, const ld_page_out *out, ld_batch_coun
         copy_in(pg, "COPY staging.rejects (" LD_REJECT_COLUMNS ") FROM STDIN", &out->rejects, err,
                 errlen) < 0)
         goto fail;
-    if (update_counts(pg, load_id, c, retries_total, err, errlen) < 0)
+    if (record_batch(pg, load_id, page, c, retries_total, err, errlen) < 0)
         goto fail;
     if (exec_ok(pg, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
         goto fail;
@@ -229,11 +231,18 @@ int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code,
     snprintf(retries, sizeof retries, "%ld", retries_total);
     snprintf(secs, sizeof secs, "%.6f", seconds);
     const char *params[] = {id, status, code, retries, secs};
-    PGresult *r = PQexecParams(pg->conn,
-                               "UPDATE ops.load_runs SET status = $2, exit_code = $3, "
-                               "retries = $4, seconds = $5, finished_at = now(), "
-                               "updated_at = now() WHERE load_id = $1",
-                               5, NULL, params, NULL, NULL, 0);
+    /* totals from the committed batches, so they agree with the tables */
+    PGresult *r = PQexecParams(
+        pg->conn,
+        "UPDATE ops.load_runs r SET status = $2, exit_code = $3, retries = $4, seconds = $5, "
+        "finished_at = now(), updated_at = now(), pages_done = b.pages, "
+        "pages_rejected = b.pages_rejected, fetched = b.fetched, staged = b.staged, "
+        "duplicates = b.duplicates, rejected = b.rejected "
+        "FROM (SELECT count(*) AS pages, count(*) FILTER (WHERE page_rejected) AS pages_rejected, "
+        "coalesce(sum(fetched), 0) AS fetched, coalesce(sum(staged), 0) AS staged, "
+        "coalesce(sum(duplicates), 0) AS duplicates, coalesce(sum(rejected), 0) AS rejected "
+        "FROM ops.load_batches WHERE load_id = $1) b WHERE r.load_id = $1",
+        5, NULL, params, NULL, NULL, 0);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
         pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));

@@ -6,7 +6,7 @@
  *   INSERT INTO staging.users (...) SELECT ... FROM pg_temp.load_batch
  *       ON CONFLICT (user_id) DO NOTHING;               -- staged = rows inserted
  *   COPY staging.rejects (...) FROM STDIN;              -- invalid records / the page
- *   UPDATE ops.load_runs SET fetched = fetched + ..., ...;  -- counters move with the data
+ *   INSERT INTO ops.load_batches (...);                  -- counts move with the data
  *   COMMIT;                                             -- load_batch empties on commit
  * so a batch is either fully in (rows, rejects and the counts saying so) or
  * not at all, and a rerun of the same seed and pages adds no user. The
@@ -34,7 +34,7 @@ typedef struct ld_run_info {
     long results;
 } ld_run_info;
 
-/* Counters of one batch, added to ops.load_runs in the batch's transaction. */
+/* Counters of one batch, inserted into ops.load_batches in its transaction. */
 typedef struct ld_batch_counts {
     long fetched, staged, duplicates, rejected, pages_rejected;
 } ld_batch_counts;
@@ -42,16 +42,19 @@ typedef struct ld_batch_counts {
 ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen);
 void ld_pg_free(ld_pg *pg);
 
-/* Creates the session's temporary table and records the run in
- * ops.load_runs; *load_id identifies it. */
+/* Creates the session's temporary table (each connection needs it). */
+int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen);
+
+/* Records the run in ops.load_runs; *load_id identifies it. */
 int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen);
 
 /* Loads one batch (see above). On success fills c->staged and c->duplicates
  * (valid users not inserted because their user_id was already there). */
-int ld_pg_load(ld_pg *pg, int64_t load_id, const ld_page_out *out, ld_batch_counts *c,
+int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,
                long retries_total, char *err, size_t errlen);
 
-/* Final status of the run: "ok", "partial", "failed" or "interrupted". */
+/* Final status of the run ("ok", "partial", "failed", "interrupted") and
+ * its totals, summed from ops.load_batches. */
 int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code, long retries_total,
                   double seconds, char *err, size_t errlen);
 

@@ -247,9 +247,13 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
     st.end_page = o->pages < 0 ? (long)2147483647 : o->first_page + o->pages;
     st.t0_ns = us_mono_ns();
 
-    ld_pg *pg = ld_pg_connect(&o->pg, err, errlen);
-    if (!pg)
-        return -1;
+    ld_pg *pgs[16] = {0};
+    int n_pg = o->db_connections < 1 ? 1 : (o->db_connections > 16 ? 16 : o->db_connections);
+    for (int i = 0; i < n_pg; i++)
+        if (!(pgs[i] = ld_pg_connect(&o->pg, err, errlen)) ||
+            ld_pg_prepare(pgs[i], err, errlen) < 0)
+            goto done;
+    ld_pg *pg = pgs[0];
     st.fetch = ld_fetch_new(&o->fetch, err, errlen);
     if (!st.fetch) {
         res->exit_code = LD_EXIT_USAGE;
@@ -263,7 +267,7 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
                         o->fetch.results};
     if (ld_pg_run_begin(pg, &info, &res->load_id, err, errlen) < 0)
         goto done;
-    st.sink = ld_sink_start(pg, res->load_id, 2, err, errlen);
+    st.sink = ld_sink_start(pgs, n_pg, res->load_id, n_pg + 1, err, errlen);
     if (!st.sink) {
         res->exit_code = LD_EXIT_INTERNAL;
         goto done;
@@ -289,7 +293,8 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
 done:
     ld_sink_free(st.sink);
     ld_fetch_free(st.fetch);
-    ld_pg_free(pg);
+    for (int i = 0; i < n_pg; i++)
+        ld_pg_free(pgs[i]);
     return res->exit_code == LD_EXIT_OK || res->exit_code == LD_EXIT_PARTIAL ||
                    res->exit_code == LD_EXIT_INTERRUPTED
                ? 0

@@ -7,16 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ld_sink {
+#define LD_SINK_MAX 16
+
+struct ld_sink;
+typedef struct worker {
+    struct ld_sink *sink;
     ld_pg *pg;
+    pthread_t thread;
+    bool started;
+} worker;
+
+struct ld_sink {
+    worker workers[LD_SINK_MAX];
+    int n_workers;
     int64_t load_id;
     int depth;
-    pthread_t thread;
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ld_batch *head, *tail; /* submitted, not yet loaded */
-    int queued;
+    int queued;            /* in the queue */
+    int busy;              /* being loaded */
     ld_batch *free_list;
     bool stopping, failed;
     char error[512];
@@ -33,7 +44,8 @@ static void batch_free(ld_batch *b)
 
 static void *sink_main(void *arg)
 {
-    ld_sink *s = arg;
+    worker *w = arg;
+    ld_sink *s = w->sink;
     char err[400];
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -41,16 +53,23 @@ static void *sink_main(void *arg)
             pthread_cond_wait(&s->cv, &s->mu);
         if (!s->head)
             break;
+        /* take the batch off the queue: other workers take the next ones */
         ld_batch *b = s->head;
+        s->busy++;
+        s->head = b->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->queued--;
+        pthread_cond_broadcast(&s->cv);
         bool failed = s->failed;
         pthread_mutex_unlock(&s->mu);
 
         ld_batch_counts c = {.fetched = b->out.fetched,
                              .rejected = b->out.rejected,
                              .pages_rejected = b->page_rejected ? 1 : 0};
-        int rc =
-            failed ? -1
-                   : ld_pg_load(s->pg, s->load_id, &b->out, &c, b->retries_total, err, sizeof err);
+        int rc = failed ? -1
+                        : ld_pg_load(w->pg, s->load_id, b->page, &b->out, &c, b->retries_total, err,
+                                     sizeof err);
 
         pthread_mutex_lock(&s->mu);
         if (rc < 0 && !s->failed) {
@@ -66,10 +85,7 @@ static void *sink_main(void *arg)
             us_debug("page %ld committed: %ld staged, %ld duplicates, %ld rejected", b->page,
                      c.staged, c.duplicates, c.rejected);
         }
-        s->head = b->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued--;
+        s->busy--;
         b->next = s->free_list;
         s->free_list = b;
         pthread_cond_broadcast(&s->cv);
@@ -78,24 +94,30 @@ static void *sink_main(void *arg)
     return NULL;
 }
 
-ld_sink *ld_sink_start(ld_pg *pg, int64_t load_id, int depth, char *err, size_t errlen)
+ld_sink *ld_sink_start(ld_pg **pg, int n, int64_t load_id, int depth, char *err, size_t errlen)
 {
     ld_sink *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->pg = pg;
     s->load_id = load_id;
     s->depth = depth < 1 ? 1 : depth;
+    s->n_workers = n < 1 ? 1 : (n > LD_SINK_MAX ? LD_SINK_MAX : n);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (pthread_create(&s->thread, NULL, sink_main, s) != 0) {
-        snprintf(err, errlen, "cannot start the database thread");
-        ld_sink_free(s);
-        return NULL;
-    }
     s->started = true;
+    for (int i = 0; i < s->n_workers; i++) {
+        worker *w = &s->workers[i];
+        w->sink = s;
+        w->pg = pg[i];
+        if (pthread_create(&w->thread, NULL, sink_main, w) != 0) {
+            snprintf(err, errlen, "cannot start a database thread");
+            ld_sink_free(s);
+            return NULL;
+        }
+        w->started = true;
+    }
     return s;
 }
 
@@ -162,10 +184,12 @@ int ld_sink_finish(ld_sink *s, ld_sink_totals *totals, char *err, size_t errlen)
     s->stopping = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (s->started) {
-        pthread_join(s->thread, NULL);
-        s->started = false;
-    }
+    for (int i = 0; i < s->n_workers; i++)
+        if (s->workers[i].started) {
+            pthread_join(s->workers[i].thread, NULL);
+            s->workers[i].started = false;
+        }
+    s->started = false;
     *totals = s->totals;
     if (s->failed) {
         snprintf(err, errlen, "%s", s->error);

@@ -1,11 +1,13 @@
-/* ld_sink: the database side of the pipeline, on its own thread.
+/* ld_sink: the database side of the pipeline, on its own threads.
  *
- * The main thread downloads and parses page N+1 while this thread COPYs page
- * N: PostgreSQL's work overlaps the parsing. Batches pass through a bounded
+ * The main thread downloads and parses page N+1 while the sink threads COPY
+ * earlier pages, each on its own connection: PostgreSQL's work overlaps the
+ * parsing and uses more than one core. Batches pass through a bounded
  * queue (back-pressure: the producer waits when `depth` batches are
  * waiting) and come back through a free list so their buffers are reused.
- * After the first database error the sink stops loading, keeps the message,
- * and every later submit fails; nothing after a failed batch is committed. */
+ * After the first database error no new batch starts, the message is kept
+ * and every later submit fails (a batch already loading on another
+ * connection may still commit: each batch is atomic and counted with itself). */
 #ifndef LD_SINK_H
 #define LD_SINK_H
 
@@ -29,7 +31,8 @@ typedef struct ld_sink_totals {
 
 typedef struct ld_sink ld_sink;
 
-ld_sink *ld_sink_start(ld_pg *pg, int64_t load_id, int depth, char *err, size_t errlen);
+/* n connections, one thread each (the sink does not own them). */
+ld_sink *ld_sink_start(ld_pg **pg, int n, int64_t load_id, int depth, char *err, size_t errlen);
 /* A batch to fill: a reused one or a new one (NULL when out of memory). */
 ld_batch *ld_sink_batch(ld_sink *s);
 /* Gives back a batch that will not be submitted. */

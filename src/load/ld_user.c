@@ -174,129 +174,123 @@ int ld_check_nat(const char *s, size_t n)
     return n == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' ? 0 : -1;
 }
 
-/* Member `key` of `obj` as an object; path names it in the reason. */
-static const json_t *get_object(const json_t *obj, const char *key, const char *path, char *err,
-                                size_t errlen)
+static const char *type_name(ld_jtype t)
 {
-    const json_t *v = json_object_get(obj, key);
-    if (!v)
-        snprintf(err, errlen, "%s: missing", path);
-    else if (!json_is_object(v))
-        snprintf(err, errlen, "%s: not an object", path);
-    else
-        return v;
-    return NULL;
+    static const char *const names[] = {"missing",  "null",       "false",
+                                        "true",     "an integer", "a number",
+                                        "a string", "an object",  "an array"};
+    return names[t];
 }
 
-/* Puts string member `key` of `obj` into column col. */
-static int take_string(ld_row *row, int col, const json_t *obj, const char *key, const char *path,
-                       int flags, char *err, size_t errlen)
+/* Requires field f to be an object (its members were collected). */
+static int need_object(const ld_record *rec, int f, char *err, size_t errlen)
 {
-    const json_t *v = json_object_get(obj, key);
+    ld_jtype t = rec->f[f].type;
+    if (t == LD_J_OBJECT)
+        return 0;
+    if (t == LD_J_MISSING)
+        snprintf(err, errlen, "%s: missing", ld_field_path[f]);
+    else
+        snprintf(err, errlen, "%s: not an object (%s)", ld_field_path[f], type_name(t));
+    return -1;
+}
+
+/* Puts string field f into column col. */
+static int take_string(ld_row *row, int col, const ld_record *rec, int f, int flags, char *err,
+                       size_t errlen)
+{
+    const ld_jval *v = &rec->f[f];
+    const char *path = ld_field_path[f];
     row->val[col] = NULL;
     row->len[col] = 0;
-    if (!v) {
+    if (v->type == LD_J_MISSING) {
         if (flags & F_OPTIONAL)
             return 0;
         snprintf(err, errlen, "%s: missing", path);
         return -1;
     }
-    if (json_is_null(v) && (flags & F_NULLABLE))
+    if (v->type == LD_J_NULL && (flags & F_NULLABLE))
         return 0;
-    if (!json_is_string(v)) {
-        snprintf(err, errlen, "%s: not a string", path);
+    if (v->type != LD_J_STRING) {
+        snprintf(err, errlen, "%s: not a string (%s)", path, type_name(v->type));
         return -1;
     }
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (n > LD_FIELD_MAX || memchr(s, '\0', n)) {
-        snprintf(err, errlen, "%s: %s", path, n > LD_FIELD_MAX ? "too long" : "contains NUL");
+    if (v->n > LD_FIELD_MAX || memchr(v->s, '\0', v->n)) {
+        snprintf(err, errlen, "%s: %s", path, v->n > LD_FIELD_MAX ? "too long" : "contains NUL");
         return -1;
     }
-    if (n == 0 && (flags & F_NONEMPTY)) {
+    if (v->n == 0 && (flags & F_NONEMPTY)) {
         snprintf(err, errlen, "%s: empty", path);
         return -1;
     }
-    row->val[col] = s;
-    row->len[col] = n;
+    row->val[col] = v->s;
+    row->len[col] = v->n;
     return 0;
 }
 
 /* Checks an already taken column with a format function. */
-static int check_col(const ld_row *row, int col, int (*check)(const char *, size_t),
-                     const char *path, const char *what, char *err, size_t errlen)
+static int check_col(const ld_row *row, int col, int (*check)(const char *, size_t), int f,
+                     const char *what, char *err, size_t errlen)
 {
     if (row->val[col] && check(row->val[col], row->len[col]) < 0) {
-        snprintf(err, errlen, "%s: not %s", path, what);
+        snprintf(err, errlen, "%s: not %s", ld_field_path[f], what);
         return -1;
     }
     return 0;
 }
 
-/* JSON integer in [min, max] into column col, formatted in scratch slot. */
-static int take_integer(ld_row *row, int col, int slot, const json_t *v, const char *path,
-                        json_int_t min, json_int_t max, char *err, size_t errlen)
+/* Integer field f in [min, max] into column col, formatted in scratch slot. */
+static int take_integer(ld_row *row, int col, int slot, const ld_record *rec, int f, long long min,
+                        long long max, char *err, size_t errlen)
 {
-    if (!json_is_integer(v)) {
-        snprintf(err, errlen, "%s: not an integer", path);
+    const ld_jval *v = &rec->f[f];
+    if (v->type != LD_J_INT) {
+        snprintf(err, errlen, "%s: %s", ld_field_path[f],
+                 v->type == LD_J_MISSING ? "missing" : "not an integer");
         return -1;
     }
-    json_int_t i = json_integer_value(v);
-    if (i < min || i > max) {
-        snprintf(err, errlen, "%s: out of range", path);
+    if (v->i < min || v->i > max) {
+        snprintf(err, errlen, "%s: out of range", ld_field_path[f]);
         return -1;
     }
-    int n = snprintf(row->num[slot], sizeof row->num[slot], "%" JSON_INTEGER_FORMAT, i);
+    int n = snprintf(row->num[slot], sizeof row->num[slot], "%lld", v->i);
     row->val[col] = row->num[slot];
     row->len[col] = (size_t)n;
     return 0;
 }
 
-static int flatten_name(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_name(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *name = get_object(user, "name", "name", err, errlen);
-    if (!name)
-        return -1;
-    if (take_string(row, LD_COL_TITLE, name, "title", "name.title", F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_FIRST_NAME, name, "first", "name.first", F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_LAST_NAME, name, "last", "name.last", F_NONEMPTY, err, errlen))
+    if (need_object(rec, LD_F_NAME, err, errlen) ||
+        take_string(row, LD_COL_TITLE, rec, LD_F_NAME_TITLE, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_FIRST_NAME, rec, LD_F_NAME_FIRST, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_LAST_NAME, rec, LD_F_NAME_LAST, F_NONEMPTY, err, errlen))
         return -1;
     return 0;
 }
 
-static int flatten_postcode(const json_t *loc, ld_row *row, char *err, size_t errlen)
+static int flatten_postcode(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *pc = json_object_get(loc, "postcode");
-    if (!pc) {
-        snprintf(err, errlen, "location.postcode: missing");
-        return -1;
-    }
+    ld_jtype t = rec->f[LD_F_POSTCODE].type;
     /* A number or a string upstream, by nationality (randomuser-api.md §5.2). */
-    if (json_is_integer(pc))
-        return take_integer(row, LD_COL_POSTCODE, 1, pc, "location.postcode", 0, (json_int_t)1e15,
-                            err, errlen);
-    if (!json_is_string(pc)) {
-        snprintf(err, errlen, "location.postcode: not an integer or a string");
+    if (t == LD_J_INT)
+        return take_integer(row, LD_COL_POSTCODE, 1, rec, LD_F_POSTCODE, 0, 999999999999999LL, err,
+                            errlen);
+    if (t != LD_J_STRING && t != LD_J_MISSING) {
+        snprintf(err, errlen, "location.postcode: not an integer or a string (%s)", type_name(t));
         return -1;
     }
-    return take_string(row, LD_COL_POSTCODE, loc, "postcode", "location.postcode", F_NONEMPTY, err,
-                       errlen);
+    return take_string(row, LD_COL_POSTCODE, rec, LD_F_POSTCODE, F_NONEMPTY, err, errlen);
 }
 
-static int flatten_geo(const json_t *loc, ld_row *row, char *err, size_t errlen)
+static int flatten_geo(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *co = get_object(loc, "coordinates", "location.coordinates", err, errlen);
-    const json_t *tz = co ? get_object(loc, "timezone", "location.timezone", err, errlen) : NULL;
-    if (!tz)
-        return -1;
-    if (take_string(row, LD_COL_LATITUDE, co, "latitude", "location.coordinates.latitude",
-                    F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_LONGITUDE, co, "longitude", "location.coordinates.longitude",
-                    F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_TZ_OFFSET, tz, "offset", "location.timezone.offset", F_NONEMPTY,
-                    err, errlen) ||
-        take_string(row, LD_COL_TZ_DESCRIPTION, tz, "description", "location.timezone.description",
-                    0, err, errlen))
+    if (need_object(rec, LD_F_COORDINATES, err, errlen) ||
+        need_object(rec, LD_F_TIMEZONE, err, errlen) ||
+        take_string(row, LD_COL_LATITUDE, rec, LD_F_LATITUDE, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_LONGITUDE, rec, LD_F_LONGITUDE, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_TZ_OFFSET, rec, LD_F_TZ_OFFSET, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_TZ_DESCRIPTION, rec, LD_F_TZ_DESCRIPTION, 0, err, errlen))
         return -1;
     if (ld_check_coordinate(row->val[LD_COL_LATITUDE], row->len[LD_COL_LATITUDE], 90.0) < 0) {
         snprintf(err, errlen, "location.coordinates.latitude: not a number in [-90, 90]");
@@ -306,59 +300,43 @@ static int flatten_geo(const json_t *loc, ld_row *row, char *err, size_t errlen)
         snprintf(err, errlen, "location.coordinates.longitude: not a number in [-180, 180]");
         return -1;
     }
-    return check_col(row, LD_COL_TZ_OFFSET, ld_check_tz_offset, "location.timezone.offset",
-                     "a UTC offset", err, errlen);
+    return check_col(row, LD_COL_TZ_OFFSET, ld_check_tz_offset, LD_F_TZ_OFFSET, "a UTC offset", err,
+                     errlen);
 }
 
-static int flatten_location(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_location(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *loc = get_object(user, "location", "location", err, errlen);
-    const json_t *st = loc ? get_object(loc, "street", "location.street", err, errlen) : NULL;
-    if (!st)
-        return -1;
-    const json_t *num = json_object_get(st, "number");
-    if (!num) {
-        snprintf(err, errlen, "location.street.number: missing");
-        return -1;
-    }
-    if (take_integer(row, LD_COL_STREET_NUMBER, 0, num, "location.street.number", 0, 2147483647,
-                     err, errlen) ||
-        take_string(row, LD_COL_STREET_NAME, st, "name", "location.street.name", 0, err, errlen) ||
-        take_string(row, LD_COL_CITY, loc, "city", "location.city", 0, err, errlen) ||
-        take_string(row, LD_COL_STATE, loc, "state", "location.state", 0, err, errlen) ||
+    if (need_object(rec, LD_F_LOCATION, err, errlen) ||
+        need_object(rec, LD_F_STREET, err, errlen) ||
+        take_integer(row, LD_COL_STREET_NUMBER, 0, rec, LD_F_STREET_NUMBER, 0, 2147483647, err,
+                     errlen) ||
+        take_string(row, LD_COL_STREET_NAME, rec, LD_F_STREET_NAME, 0, err, errlen) ||
+        take_string(row, LD_COL_CITY, rec, LD_F_CITY, 0, err, errlen) ||
+        take_string(row, LD_COL_STATE, rec, LD_F_STATE, 0, err, errlen) ||
         /* LEGO records have no country (checked against nat later). */
-        take_string(row, LD_COL_COUNTRY, loc, "country", "location.country", F_OPTIONAL, err,
-                    errlen))
+        take_string(row, LD_COL_COUNTRY, rec, LD_F_COUNTRY, F_OPTIONAL, err, errlen) ||
+        flatten_postcode(rec, row, err, errlen))
         return -1;
-    if (flatten_postcode(loc, row, err, errlen) < 0)
-        return -1;
-    return flatten_geo(loc, row, err, errlen);
+    return flatten_geo(rec, row, err, errlen);
 }
 
-static int flatten_login(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_login(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *login = get_object(user, "login", "login", err, errlen);
-    if (!login)
-        return -1;
     /* Only uuid and username are read: the credentials are never touched. */
-    if (take_string(row, LD_COL_USER_ID, login, "uuid", "login.uuid", F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_USERNAME, login, "username", "login.username", F_NONEMPTY, err,
-                    errlen))
+    if (need_object(rec, LD_F_LOGIN, err, errlen) ||
+        take_string(row, LD_COL_USER_ID, rec, LD_F_UUID, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_USERNAME, rec, LD_F_USERNAME, F_NONEMPTY, err, errlen))
         return -1;
-    return check_col(row, LD_COL_USER_ID, ld_check_uuid, "login.uuid", "a UUID", err, errlen);
+    return check_col(row, LD_COL_USER_ID, ld_check_uuid, LD_F_UUID, "a UUID", err, errlen);
 }
 
-static int flatten_date(const json_t *user, const char *key, int col, ld_row *row, char *err,
+static int flatten_date(const ld_record *rec, int parent, int f, int col, ld_row *row, char *err,
                         size_t errlen)
 {
-    char path[32];
-    const json_t *o = get_object(user, key, key, err, errlen);
-    if (!o)
+    if (need_object(rec, parent, err, errlen) ||
+        take_string(row, col, rec, f, F_NONEMPTY, err, errlen))
         return -1;
-    snprintf(path, sizeof path, "%s.date", key);
-    if (take_string(row, col, o, "date", path, F_NONEMPTY, err, errlen) < 0)
-        return -1;
-    return check_col(row, col, ld_check_iso_time, path, "an ISO 8601 UTC time", err, errlen);
+    return check_col(row, col, ld_check_iso_time, f, "an ISO 8601 UTC time", err, errlen);
 }
 
 static bool has_prefix(const char *s, size_t n, const char *p)
@@ -367,49 +345,42 @@ static bool has_prefix(const char *s, size_t n, const char *p)
     return n > pn && memcmp(s, p, pn) == 0;
 }
 
-static int flatten_picture(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_picture(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"large", "medium", "thumbnail"};
-    const json_t *pic = get_object(user, "picture", "picture", err, errlen);
-    if (!pic)
+    if (need_object(rec, LD_F_PICTURE, err, errlen))
         return -1;
     for (int i = 0; i < 3; i++) {
-        char path[32];
-        int col = LD_COL_PICTURE_LARGE + i;
-        snprintf(path, sizeof path, "picture.%s", keys[i]);
-        if (take_string(row, col, pic, keys[i], path, F_NONEMPTY, err, errlen) < 0)
+        int col = LD_COL_PICTURE_LARGE + i, f = LD_F_PICTURE_LARGE + i;
+        if (take_string(row, col, rec, f, F_NONEMPTY, err, errlen) < 0)
             return -1;
         if (!has_prefix(row->val[col], row->len[col], "https://") &&
             !has_prefix(row->val[col], row->len[col], "http://")) {
-            snprintf(err, errlen, "%s: not an http(s) URL", path);
+            snprintf(err, errlen, "%s: not an http(s) URL", ld_field_path[f]);
             return -1;
         }
     }
     return 0;
 }
 
-static int flatten_contact(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_contact(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    const json_t *id;
-    if (take_string(row, LD_COL_EMAIL, user, "email", "email", F_NONEMPTY, err, errlen) ||
-        check_col(row, LD_COL_EMAIL, ld_check_email, "email", "an email address", err, errlen) ||
-        take_string(row, LD_COL_PHONE, user, "phone", "phone", F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_CELL, user, "cell", "cell", F_NONEMPTY, err, errlen))
-        return -1;
-    if (!(id = get_object(user, "id", "id", err, errlen)))
-        return -1;
-    /* id.name is "" and id.value null for IR, NZ, TR, UA. */
-    if (take_string(row, LD_COL_ID_NAME, id, "name", "id.name", 0, err, errlen) ||
-        take_string(row, LD_COL_ID_VALUE, id, "value", "id.value", F_NULLABLE, err, errlen))
+    if (take_string(row, LD_COL_EMAIL, rec, LD_F_EMAIL, F_NONEMPTY, err, errlen) ||
+        check_col(row, LD_COL_EMAIL, ld_check_email, LD_F_EMAIL, "an email address", err, errlen) ||
+        take_string(row, LD_COL_PHONE, rec, LD_F_PHONE, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_CELL, rec, LD_F_CELL, F_NONEMPTY, err, errlen) ||
+        need_object(rec, LD_F_ID, err, errlen) ||
+        /* id.name is "" and id.value null for IR, NZ, TR, UA. */
+        take_string(row, LD_COL_ID_NAME, rec, LD_F_ID_NAME, 0, err, errlen) ||
+        take_string(row, LD_COL_ID_VALUE, rec, LD_F_ID_VALUE, F_NULLABLE, err, errlen))
         return -1;
     return 0;
 }
 
-static int flatten_gender_nat(const json_t *user, ld_row *row, char *err, size_t errlen)
+static int flatten_gender_nat(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
-    if (take_string(row, LD_COL_GENDER, user, "gender", "gender", F_NONEMPTY, err, errlen) ||
-        take_string(row, LD_COL_NAT, user, "nat", "nat", F_NONEMPTY, err, errlen) ||
-        check_col(row, LD_COL_NAT, ld_check_nat, "nat", "a nationality code", err, errlen))
+    if (take_string(row, LD_COL_GENDER, rec, LD_F_GENDER, F_NONEMPTY, err, errlen) ||
+        take_string(row, LD_COL_NAT, rec, LD_F_NAT, F_NONEMPTY, err, errlen) ||
+        check_col(row, LD_COL_NAT, ld_check_nat, LD_F_NAT, "a nationality code", err, errlen))
         return -1;
     const char *g = row->val[LD_COL_GENDER];
     size_t gn = row->len[LD_COL_GENDER];
@@ -420,20 +391,25 @@ static int flatten_gender_nat(const json_t *user, ld_row *row, char *err, size_t
     return 0;
 }
 
-int ld_user_flatten(const json_t *user, ld_row *row, char *err, size_t errlen)
+int ld_user_flatten(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
     memset(row->val, 0, sizeof row->val);
     memset(row->len, 0, sizeof row->len);
-    if (!json_is_object(user)) {
-        snprintf(err, errlen, "record: not an object");
+    if (rec->type != LD_J_OBJECT) {
+        snprintf(err, errlen, "record: not an object (%s)", type_name(rec->type));
         return -1;
     }
-    if (flatten_gender_nat(user, row, err, errlen) || flatten_name(user, row, err, errlen) ||
-        flatten_location(user, row, err, errlen) || flatten_contact(user, row, err, errlen) ||
-        flatten_login(user, row, err, errlen) ||
-        flatten_date(user, "dob", LD_COL_DOB, row, err, errlen) ||
-        flatten_date(user, "registered", LD_COL_REGISTERED_AT, row, err, errlen) ||
-        flatten_picture(user, row, err, errlen))
+    if (rec->duplicate) {
+        snprintf(err, errlen, "%s: appears twice", ld_field_path[rec->duplicate - 1]);
+        return -1;
+    }
+    if (flatten_gender_nat(rec, row, err, errlen) || flatten_name(rec, row, err, errlen) ||
+        flatten_location(rec, row, err, errlen) || flatten_contact(rec, row, err, errlen) ||
+        flatten_login(rec, row, err, errlen) ||
+        flatten_date(rec, LD_F_DOB, LD_F_DOB_DATE, LD_COL_DOB, row, err, errlen) ||
+        flatten_date(rec, LD_F_REGISTERED, LD_F_REGISTERED_DATE, LD_COL_REGISTERED_AT, row, err,
+                     errlen) ||
+        flatten_picture(rec, row, err, errlen))
         return -1;
     bool lego = row->len[LD_COL_NAT] == 4;
     if (!row->val[LD_COL_COUNTRY] && !lego) {
@@ -441,32 +417,4 @@ int ld_user_flatten(const json_t *user, ld_row *row, char *err, size_t errlen)
         return -1;
     }
     return 0;
-}
-
-static bool is_credential(const char *key)
-{
-    static const char *const names[] = {"password", "salt", "md5", "sha1", "sha256"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(key, names[i]) == 0)
-            return true;
-    return false;
-}
-
-void ld_user_scrub(json_t *value)
-{
-    const char *key;
-    json_t *child;
-    void *tmp;
-    size_t i;
-    if (json_is_object(value)) {
-        json_object_foreach_safe(value, tmp, key, child)
-        {
-            if (is_credential(key))
-                json_object_del(value, key);
-            else
-                ld_user_scrub(child);
-        }
-    } else if (json_is_array(value)) {
-        json_array_foreach(value, i, child) ld_user_scrub(child);
-    }
 }

@@ -1,11 +1,11 @@
 /* ld_user: validation and flattening of one randomuser 1.4 user record.
  *
  * A record is a JSON object (docs/data-contracts.md §1, ../shared/notes/
- * randomuser-api.md §5.2). ld_user_flatten checks every field the pipeline
- * keeps (presence, JSON type, format) and fills an ld_row whose values point
- * into the JSON tree (valid while the tree lives) or into the row's own
- * scratch space. Credentials (login.password, salt, md5, sha1, sha256) are
- * never read. A record that fails gets a reason such as
+ * randomuser-api.md §5.2), scanned by ld_json into an ld_record.
+ * ld_user_flatten checks every field the pipeline keeps (presence, JSON type,
+ * format) and fills an ld_row whose values point into the record (valid while
+ * it lives) or into the row's own scratch space. Credentials (login.password,
+ * salt, md5, sha1, sha256) are never read. A record that fails gets a reason such as
  * "login.uuid: not a UUID" and goes to staging.rejects.
  *
  * Every value put into a row is guaranteed acceptable to PostgreSQL for its
@@ -13,7 +13,7 @@
 #ifndef LD_USER_H
 #define LD_USER_H
 
-#include <jansson.h>
+#include "ld_json.h"
 #include <stddef.h>
 
 /* The typed columns of staging.users filled from the record, in COPY order
@@ -64,11 +64,7 @@ typedef struct ld_row {
 
 /* Validates and flattens one record. Returns 0, or -1 with a reason in err
  * (never containing field values, so it can be logged). */
-int ld_user_flatten(const json_t *user, ld_row *row, char *err, size_t errlen);
-
-/* Removes credential members (password, salt, md5, sha1, sha256) anywhere
- * in the tree, so a rejected record can be stored without them. */
-void ld_user_scrub(json_t *value);
+int ld_user_flatten(const ld_record *rec, ld_row *row, char *err, size_t errlen);
 
 /* Format checks, exposed for the unit tests. Each takes (ptr, len). */
 int ld_check_uuid(const char *s, size_t n);
