@@ -36,6 +36,8 @@ static const us_option options[] = {
     {"US_LOAD_CONCURRENCY", "concurrency", 'c', US_OPT_INT, "4", "N", "concurrent fetches"},
     {"US_LOAD_DB_CONNECTIONS", "db-connections", 0, US_OPT_INT, "2", "N",
      "PostgreSQL connections loading batches in parallel"},
+    {"US_LOAD_INSERT_MODE", "insert-mode", 0, US_OPT_STRING, "copy", "MODE",
+     "copy (COPY + INSERT ... SELECT); rows: one INSERT per user (benchmark baseline)"},
     {"US_LOAD_RUN_ID", "run-id", 0, US_OPT_STRING, NULL, "ID",
      "run id written with every row (default: load-<UTC time>-<pid>)"},
     {"US_LOAD_TIMEOUT_S", "timeout", 0, US_OPT_INT, "60", "SECONDS", "timeout of one request"},
@@ -209,6 +211,12 @@ static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
     }
     o->rate = (double)rate;
     o->raw_max = (size_t)raw_max;
+    const char *mode = us_config_get(cfg, "US_LOAD_INSERT_MODE");
+    if (strcmp(mode, "copy") != 0 && strcmp(mode, "rows") != 0) {
+        snprintf(err, errlen, "--insert-mode: \"%.32s\" is not copy or rows", mode);
+        return -1;
+    }
+    o->row_inserts = strcmp(mode, "rows") == 0;
     o->db_connections = (int)conns;
     return 0;
 }

@@ -164,6 +164,11 @@ int ld_page_process(const char *body, size_t len, const ld_page_ctx *ctx, ld_pag
     ld_buf_free(&fc.suffix);
     if (rc == -2 || out->users.failed || out->rejects.failed)
         return -1;
+    if (rc < 0 && strncmp(reason, "page: ", 6) != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", reason);
+        snprintf(reason, rlen, "page: not JSON (%s)", why);
+    }
     if (rc < 0 || check_info(&jp, ctx, reason, rlen) < 0) {
         ld_page_out_reset(out);
         return LD_PAGE_BAD;

@@ -3,6 +3,7 @@
 #include "ld_user.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 struct ld_pg {
     PGconn *conn;
     char *users_columns; /* "user_id, gender, ..., run_id" */
+    bool row_inserts;    /* benchmark baseline: INSERT per row instead of COPY */
 };
 
 /* Copies PostgreSQL's message without its trailing newline. */
@@ -187,6 +189,84 @@ static int record_batch(ld_pg *pg, int64_t load_id, long page, const ld_batch_co
     return rc;
 }
 
+/* Unescapes one COPY text field in place (\N -> NULL); returns it. */
+static char *copy_field(char *s, size_t n)
+{
+    if (n == 2 && s[0] == '\\' && s[1] == 'N')
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            c = s[++i];
+            c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+        }
+        s[k++] = c;
+    }
+    s[k] = '\0';
+    return s;
+}
+
+/* The benchmark baseline: one INSERT ... ON CONFLICT DO NOTHING per user (a
+ * prepared statement, one round trip per row) instead of COPY. */
+static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err, size_t errlen)
+{
+    enum { NCOL = LD_NCOLS + 5 };
+    char *copy = malloc(users->len + 1), *line = copy;
+    const char *vals[NCOL];
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, users->data, users->len);
+    copy[users->len] = '\0';
+    *inserted = 0;
+    while (*line) {
+        char *eol = strchr(line, '\n'), *f = line;
+        *eol = '\0';
+        for (int c = 0; c < NCOL; c++) {
+            char *tab = c + 1 < NCOL ? strchr(f, '\t') : eol;
+            vals[c] = copy_field(f, (size_t)(tab - f));
+            f = tab + 1;
+        }
+        PGresult *r = PQexecPrepared(pg->conn, "ld_row_insert", NCOL, vals, NULL, NULL, 0);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (ok)
+            *inserted += strtol(PQcmdTuples(r), NULL, 10);
+        else
+            pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok) {
+            free(copy);
+            return -1;
+        }
+        line = eol + 1;
+    }
+    free(copy);
+    return 0;
+}
+
+int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
+{
+    char *sql = NULL, params[LD_NCOLS * 5 + 40] = "";
+    for (int c = 1; c <= LD_NCOLS + 5; c++)
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%s$%d", c > 1 ? ", " : "",
+                 c);
+    if (asprintf(&sql, "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
+                 pg->users_columns, params) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    PGresult *r = PQprepare(pg->conn, "ld_row_insert", sql, 0, NULL);
+    free(sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "PREPARE", PQresultErrorMessage(r));
+    PQclear(r);
+    pg->row_inserts = rc == 0;
+    return rc;
+}
+
 int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,
                long retries_total, char *err, size_t errlen)
 {
@@ -200,8 +280,9 @@ int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
-        if (copy_in(pg, copy_users, &out->users, err, errlen) < 0 ||
-            insert_users(pg, &c->staged, err, errlen) < 0)
+        if (pg->row_inserts ? insert_rows(pg, &out->users, &c->staged, err, errlen) < 0
+                            : copy_in(pg, copy_users, &out->users, err, errlen) < 0 ||
+                                  insert_users(pg, &c->staged, err, errlen) < 0)
             goto fail;
         c->duplicates = out->valid - c->staged;
     }

@@ -48,6 +48,10 @@ int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen);
 /* Records the run in ops.load_runs; *load_id identifies it. */
 int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen);
 
+/* Switches this connection to the benchmark baseline: one prepared
+ * INSERT ... ON CONFLICT DO NOTHING per user instead of COPY. */
+int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen);
+
 /* Loads one batch (see above). On success fills c->staged and c->duplicates
  * (valid users not inserted because their user_id was already there). */
 int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,

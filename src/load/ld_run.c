@@ -251,7 +251,8 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
     int n_pg = o->db_connections < 1 ? 1 : (o->db_connections > 16 ? 16 : o->db_connections);
     for (int i = 0; i < n_pg; i++)
         if (!(pgs[i] = ld_pg_connect(&o->pg, err, errlen)) ||
-            ld_pg_prepare(pgs[i], err, errlen) < 0)
+            ld_pg_prepare(pgs[i], err, errlen) < 0 ||
+            (o->row_inserts && ld_pg_use_row_inserts(pgs[i], err, errlen) < 0))
             goto done;
     ld_pg *pg = pgs[0];
     st.fetch = ld_fetch_new(&o->fetch, err, errlen);

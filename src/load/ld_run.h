@@ -33,6 +33,7 @@ typedef struct ld_run_opts {
     double rate;    /* users per second in follow mode; 0: no limit */
     size_t raw_max; /* longest raw_text of a reject */
     int db_connections;
+    bool row_inserts; /* benchmark baseline */
     uint64_t rng_seed;
 } ld_run_opts;
 
