@@ -10,10 +10,13 @@ Tests skip (with the reason) when either is unreachable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import socket
 import subprocess
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -99,7 +102,7 @@ def make_stack() -> Stack:
     if not Path(loader_bin(env)).exists():
         pytest.skip(f"loader not built: {loader_bin(env)}")
     try:
-        st.one("SELECT 1 FROM ops.load_batches LIMIT 1 UNION ALL SELECT 1")
+        st.one("SELECT count(*) FROM (SELECT 1 FROM ops.load_batches LIMIT 1) b")
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         pytest.skip(f"PostgreSQL with the staging/ops migrations not reachable: {e}")
     try:
@@ -107,3 +110,42 @@ def make_stack() -> Stack:
     except OSError as e:
         pytest.skip(f"source not reachable at {st.url}: {e}")
     return st
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def fault_source():
+    """URL of a source with every fault kind on: US_TEST_FAULT_SOURCE_URL, else a
+    userstream-source started here (US_SOURCE_BIN or build/src/source/userstream-source)."""
+    url = os.environ.get("US_TEST_FAULT_SOURCE_URL")
+    if url:
+        yield url
+        return
+    binary = os.environ.get("US_SOURCE_BIN") or str(
+        REPO / "build" / "src" / "source" / "userstream-source"
+    )
+    if not Path(binary).exists():
+        pytest.skip(f"no userstream-source to inject faults with ({binary})")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--log-level", "warn", "--fault-500", "0.1",
+         "--fault-429", "0.05", "--fault-slow", "0.05", "--fault-slow-ms", "300",
+         "--fault-truncate", "0.1", "--fault-bad-utf8", "0.1", "--fault-empty", "0.05"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/api/1.4/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
