@@ -69,3 +69,16 @@ def pg_params(conf: dict[str, str]) -> dict[str, str]:
         "application_name": "userstream-airflow",
         "connect_timeout": "10",
     }
+
+
+def connect(conf: dict[str, str]):
+    """A DB-API connection to the staging database: psycopg 3 (Airflow's postgres extra
+    brings it), else psycopg2. Imported here so that DAG files stay light to parse."""
+    params = pg_params(conf)
+    try:
+        import psycopg
+    except ImportError:
+        import psycopg2
+
+        return psycopg2.connect(**params)
+    return psycopg.connect(**params)

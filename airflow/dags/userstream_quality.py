@@ -149,13 +149,12 @@ def write_report(cur, run_id: str, t: dict, problems: list[str], newest, age, ch
 def userstream_quality():
     @task
     def check() -> dict:
-        import psycopg2  # imported here: nothing heavy at DAG parse time
-
         ctx = get_current_context()
         conf = userstream_conf.load()
         max_age = float(userstream_conf.get(conf, "US_QUALITY_MAX_AGE_S", "900"))
         wanted = (ctx["dag_run"].conf or {}).get("run_id")
-        with psycopg2.connect(**userstream_conf.pg_params(conf)) as db, db.cursor() as cur:
+        db = userstream_conf.connect(conf)
+        with db, db.cursor() as cur:
             if wanted:
                 run_ids = [wanted]
             else:
