@@ -83,12 +83,31 @@ fetch_only() {
     awk -v n="$((PAGES * RESULTS))" -v a="$t0" -v b="$t1" 'BEGIN {print n / (b - a)}'
 }
 
-# One loader run; checks the committed count, prints users/s.
+# CPU seconds (user + system, children reaped included) of a process.
+cpu_of() { [[ -n $1 && -r /proc/$1/stat ]] && awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat" || echo 0; }
+# PostgreSQL: the postmaster, its live children and the children it has reaped.
+pg_cpu() {
+    local pm total=0
+    pm=$(head -1 "$WORK/pg/postmaster.pid")
+    total=$(cpu_of "$pm")
+    for c in $(pgrep -P "$pm"); do total=$(awk -v a="$total" -v b="$(cpu_of "$c")" 'BEGIN {print a + b}'); done
+    echo "$total"
+}
+
+# One loader run; checks the committed count, prints users/s and appends
+# "users loader_cpu source_cpu pg_cpu" to $WORK/cpu.<variant>.
 load_run() {
     local seed=$1 pages=$2 results=$3; shift 3
-    local out staged secs
-    out=$("$LOADER" --url "$URL" --seed "$seed" --pages "$pages" --results "$results" \
-          --concurrency "$CONCURRENCY" --db-connections "$DB_CONNECTIONS" --log-level warn "$@")
+    local out staged secs s0 p0 lcpu
+    s0=$(cpu_of "$SOURCE_PID"); p0=$(pg_cpu)
+    { TIMEFORMAT='%U %S'; time "$LOADER" --url "$URL" --seed "$seed" --pages "$pages" \
+        --results "$results" --concurrency "$CONCURRENCY" --db-connections "$DB_CONNECTIONS" \
+        --log-level warn "$@" > "$WORK/out" 2> "$WORK/err"; } 2> "$WORK/time" \
+        || die "loader failed: $(cat "$WORK/out" "$WORK/err")"
+    out=$(cat "$WORK/out")
+    sleep 1 # let the postmaster reap the loader's backends
+    lcpu=$(awk '{print $1 + $2}' "$WORK/time")
+    echo "$((pages * results)) $lcpu $(awk -v a="$s0" -v b="$(cpu_of "$SOURCE_PID")" 'BEGIN {print b - a}') $(awk -v a="$p0" -v b="$(pg_cpu)" 'BEGIN {print b - a}')" >> "$WORK/cpu.${seed%%-*}"
     staged=$(field staged <<<"$out")
     secs=$(field seconds <<<"$out")
     [[ $staged == $((pages * results)) ]] || die "expected $((pages * results)) staged, got: $out"
@@ -115,6 +134,12 @@ run_variant copy copy_run
 run_variant rows rows_run
 run_variant seed seed_run
 
+# CPU seconds per 100,000 users of the COPY runs (sums over the runs), and what two
+# dedicated cores would allow if nothing else ran.
+read -r CPU_LOADER CPU_SOURCE CPU_PG <<<"$(awk '{u += $1; l += $2; s += $3; p += $4}
+    END {printf "%.2f %.2f %.2f", l * 1e5 / u, s * 1e5 / u, p * 1e5 / u}' "$WORK/cpu.copy")"
+CEILING=$(awk -v a="$CPU_LOADER" -v b="$CPU_SOURCE" -v c="$CPU_PG" 'BEGIN {print 2 * 1e5 / (a + b + c)}')
+
 # --- report -------------------------------------------------------------------------------------
 CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -130,4 +155,8 @@ Date: $(date -u +%Y-%m-%dT%H:%MZ). Median of $REPEAT runs; every run's rows chec
 | row-by-row INSERT | same loader and pages ($ROWS_PAGES x $RESULTS), one prepared INSERT ... ON CONFLICT per user, one transaction per page | $(fmt "${RESULT[rows]}") |
 | seed design | one HTTP request per user ($SEED_USERS requests of results=1, $CONCURRENCY concurrent), one transaction per user | $(fmt "${RESULT[seed]}") |
 | (source alone) | curl, $PAGES pages x $RESULTS users, $CONCURRENCY concurrent, bodies discarded: the ceiling the source sets | $(fmt "${RESULT[fetch]}") |
+
+CPU seconds per 100,000 users in the COPY runs: loader $CPU_LOADER, userstream-source $CPU_SOURCE,
+PostgreSQL $CPU_PG (all its processes). Two cores doing nothing else would allow about
+$(fmt "$CEILING") users/s end to end.
 REPORT
