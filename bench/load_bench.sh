@@ -4,7 +4,7 @@
 # (one HTTP request per user). See bench/README.md.
 #
 # Self-contained: starts a scratch PostgreSQL 15 cluster (migrations of stack/sql applied, role
-# userstream_load, password in a pgpass file) and a userstream-source, runs every variant in
+# loader, password in a pgpass file) and a userstream-source, runs every variant in
 # the same session, prints a Markdown table, and removes everything it started.
 set -euo pipefail
 
@@ -52,12 +52,14 @@ max_wal_size = 2GB
 CONF
 as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start >/dev/null
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PG_PORT" -U postgres)
-"${PSQL[@]}" -c "CREATE DATABASE userstream" -c "CREATE ROLE userstream_load LOGIN PASSWORD '$PW'"
+# the stack's roles (docs/development.md); only the loader logs in here
+"${PSQL[@]}" -c "CREATE DATABASE userstream" -c "CREATE ROLE loader LOGIN PASSWORD '$PW'" \
+    -c "CREATE ROLE relay REPLICATION" -c "CREATE ROLE ops" -c "CREATE ROLE airflow" -c "CREATE ROLE registry"
 for f in "$REPO"/stack/sql/*.sql; do "${PSQL[@]}" -d userstream -f "$f" >/dev/null 2>&1 || die "migration $f failed"; done
-echo "127.0.0.1:$PG_PORT:userstream:userstream_load:$PW" > "$WORK/pgpass"
+echo "127.0.0.1:$PG_PORT:userstream:loader:$PW" > "$WORK/pgpass"
 chmod 600 "$WORK/pgpass"
 export PGPASSFILE=$WORK/pgpass US_PG_HOST=127.0.0.1 US_PG_PORT=$PG_PORT US_PG_DATABASE=userstream \
-       US_LOAD_PG_USER=userstream_load US_CONFIG=
+       US_PG_LOADER_USER=loader US_CONFIG=
 
 # --- source -----------------------------------------------------------------------------------
 if [[ -n ${BENCH_SOURCE_URL:-} ]]; then

@@ -59,13 +59,14 @@ def loader_binary(conf: dict[str, str]) -> str:
     return str(REPO / "build" / "src" / "load" / "userstream-load")
 
 
-def pg_params(conf: dict[str, str]) -> dict[str, str]:
-    """libpq keywords for the staging database; the password comes from PGPASSFILE."""
+def pg_params(conf: dict[str, str], role_key: str = "US_PG_OPS_USER", role: str = "ops") -> dict[str, str]:
+    """libpq keywords for the staging database as one of the stack's roles (default: ops,
+    which reads staging and reads/writes ops); the password comes from PGPASSFILE."""
     return {
         "host": get(conf, "US_PG_HOST", get(conf, "US_BIND", "127.0.0.1")),
         "port": get(conf, "US_PG_PORT", "5433"),
         "dbname": get(conf, "US_PG_DATABASE", "userstream"),
-        "user": get(conf, "US_LOAD_PG_USER", "userstream_load"),
+        "user": get(conf, role_key, role),
         "application_name": "userstream-airflow",
         "connect_timeout": "10",
     }

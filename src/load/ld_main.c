@@ -59,8 +59,8 @@ static const us_option options[] = {
      "PostgreSQL host (default: US_BIND, else 127.0.0.1)"},
     {"US_PG_PORT", "pg-port", 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
     {"US_PG_DATABASE", "pg-database", 0, US_OPT_STRING, "userstream", "NAME", "database"},
-    {"US_LOAD_PG_USER", "pg-user", 0, US_OPT_STRING, "userstream_load", "ROLE",
-     "PostgreSQL role; its password comes from PGPASSFILE"},
+    {"US_PG_LOADER_USER", "pg-user", 0, US_OPT_STRING, "loader", "ROLE",
+     "PostgreSQL role (the stack's loader role); its password comes from PGPASSFILE"},
     /* read from the shared file to derive defaults; no flags */
     {"US_BIND", NULL, 0, US_OPT_STRING, NULL, NULL, "address local services listen on"},
     {"US_SOURCE_URL", NULL, 0, US_OPT_STRING, NULL, NULL, "userstream-source API URL"},
@@ -233,7 +233,7 @@ static int pg_opts(us_config *cfg, derived *d, ld_run_opts *o, char *err, size_t
     o->pg.host = host && *host ? host : "127.0.0.1";
     o->pg.port = d->pg_port;
     o->pg.dbname = us_config_get(cfg, "US_PG_DATABASE");
-    o->pg.user = us_config_get(cfg, "US_LOAD_PG_USER");
+    o->pg.user = us_config_get(cfg, "US_PG_LOADER_USER");
     return 0;
 }
 

@@ -250,9 +250,10 @@ int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
 {
     char *sql = NULL, params[LD_NCOLS * 5 + 40] = "";
     for (int c = 1; c <= LD_NCOLS + 5; c++)
-        snprintf(params + strlen(params), sizeof params - strlen(params), "%s$%d", c > 1 ? ", " : "",
-                 c);
-    if (asprintf(&sql, "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%s$%d",
+                 c > 1 ? ", " : "", c);
+    if (asprintf(&sql,
+                 "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
                  pg->users_columns, params) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -80,19 +80,10 @@ CREATE TABLE IF NOT EXISTS ops.ingest_quality (
 );
 CREATE INDEX IF NOT EXISTS ingest_quality_run_id ON ops.ingest_quality (run_id);
 
--- The loader's role (created by the stack's `up`) needs these; granted only
--- when it exists so the migration also applies to a bare database.
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'userstream_load') THEN
-        GRANT USAGE ON SCHEMA staging, ops TO userstream_load;
-        GRANT SELECT, INSERT ON staging.users, staging.rejects TO userstream_load;
-        GRANT USAGE ON SEQUENCE staging.rejects_reject_id_seq TO userstream_load;
-        GRANT SELECT, INSERT, UPDATE ON ops.load_runs TO userstream_load;
-        GRANT SELECT, INSERT ON ops.load_batches TO userstream_load;
-        GRANT USAGE ON SEQUENCE ops.load_runs_load_id_seq TO userstream_load;
-        GRANT SELECT, INSERT ON ops.ingest_quality TO userstream_load;
-        GRANT USAGE ON SEQUENCE ops.ingest_quality_check_id_seq TO userstream_load;
-    END IF;
-END
-$$;
+-- Rights. The ops role (reads/writes ops) and airflow (reads ops) get these tables through
+-- the default privileges of 002. The loader writes its own run and batch rows: a batch's
+-- counts must commit in the same transaction as its rows, so it needs them here.
+GRANT USAGE ON SCHEMA ops TO loader;
+GRANT SELECT, INSERT, UPDATE ON ops.load_runs TO loader;
+GRANT USAGE ON SEQUENCE ops.load_runs_load_id_seq TO loader;
+GRANT SELECT, INSERT ON ops.load_batches TO loader;

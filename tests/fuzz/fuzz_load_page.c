@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     json_decref(j);
 
-    ld_page_ctx ctx = {"http://127.0.0.1:1/api/?seed=s&page=1", "s", 1, 3,
-                       "2026-01-01T00:00:00.000000Z", "fuzz", 4096};
+    ld_page_ctx ctx = {"http://127.0.0.1:1/api/?seed=s&page=1", "s",    1,   3,
+                       "2026-01-01T00:00:00.000000Z",           "fuzz", 4096};
     ld_page_out out;
     ld_page_out_init(&out);
     int st = ld_page_process(body, size, &ctx, &out, reason, sizeof reason);

@@ -1,11 +1,10 @@
-"""Helpers of the ingestion integration tests: the effective configuration, psql, the loader.
+"""Helpers of the ingestion integration tests (test_load.py, test_dags.py).
 
-The tests talk to a real PostgreSQL (migrations applied, role userstream_load, password in
-PGPASSFILE) and a real randomuser-compatible source. Where they come from:
-  - US_TEST_USE_RUNNING=1: a running stack, read through `./userstream env`;
-  - otherwise the environment (US_PG_HOST/US_PG_PORT/US_PG_DATABASE, US_LOAD_PG_USER,
-    PGPASSFILE, US_SOURCE_URL), which the stack's conftest or a developer sets.
-Tests skip (with the reason) when either is unreachable.
+They run on the session's real stack (conftest.py: PostgreSQL with the migrations and roles,
+PGPASSFILE) and a real userstream-source: the stack's US_SOURCE_URL when it answers, else one
+started here from the build (US_SOURCE_BIN or build/src/source/userstream-source), else the
+tests skip and say why. The loader is US_LOAD_BIN, else the sanitizer build when there is one
+(so the suite also runs it under ASan+UBSan), else build/.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import socket
 import subprocess
 import time
@@ -24,48 +22,88 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def effective_env() -> dict[str, str]:
-    env = dict(os.environ)
-    script = REPO / "userstream"
-    if env.get("US_TEST_USE_RUNNING") == "1" and script.exists():
-        out = subprocess.run([str(script), "env"], capture_output=True, text=True, check=True)
-        for line in out.stdout.splitlines():
-            line = line.strip()
-            if line.startswith("export "):
-                line = line[len("export "):]
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                parts = shlex.split(value) if value else [""]
-                env[key] = parts[0] if parts else ""
-    return env
-
-
-def source_url(env: dict[str, str]) -> str:
-    if env.get("US_SOURCE_URL"):
-        return env["US_SOURCE_URL"]
-    return f"http://{env.get('US_BIND', '127.0.0.1')}:{env.get('US_SOURCE_PORT', '8100')}/api/1.4/"
+FAULTS = ["--fault-500", "0.1", "--fault-429", "0.05", "--fault-slow", "0.05",
+          "--fault-slow-ms", "300", "--fault-truncate", "0.1", "--fault-bad-utf8", "0.1",
+          "--fault-empty", "0.05"]
 
 
 def loader_bin(env: dict[str, str]) -> str:
-    return env.get("US_LOAD_BIN") or str(REPO / "build" / "src" / "load" / "userstream-load")
+    if env.get("US_LOAD_BIN"):
+        return env["US_LOAD_BIN"]
+    asan = REPO / "build-asan" / "src" / "load" / "userstream-load"
+    return str(asan if asan.exists() else REPO / "build" / "src" / "load" / "userstream-load")
 
 
-class Stack:
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.url = source_url(env)
-        self.host = env.get("US_PG_HOST") or env.get("US_BIND") or "127.0.0.1"
-        self.port = env.get("US_PG_PORT", "5433")
+def source_bin(env: dict[str, str]) -> str:
+    return env.get("US_SOURCE_BIN") or str(REPO / "build" / "src" / "source" / "userstream-source")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    sep = "&" if "?" in url else "?"
+    try:
+        with urllib.request.urlopen(f"{url}{sep}results=1&seed=probe", timeout=10) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def run_source(env: dict[str, str], *flags: str):
+    """A userstream-source of the build on a free port, stopped afterwards."""
+    binary = source_bin(env)
+    if not Path(binary).exists():
+        pytest.skip(f"userstream-source is not built ({binary})")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--log-level", "warn", *flags],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/1.4/"
+    try:
+        for _ in range(300):  # readiness: the port answers an API request
+            if answers(url) or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            pytest.fail(f"userstream-source exited with {proc.returncode}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def clean_source(env: dict[str, str]):
+    url = env.get("US_SOURCE_URL", "")
+    if url and answers(url):
+        yield url
+    else:
+        with run_source(env) as started:
+            yield started
+
+
+class Ingest:
+    """The stack's effective configuration plus psql and loader helpers."""
+
+    def __init__(self, env: dict[str, str], url: str):
+        self.env = dict(env)
+        self.url = url
+        self.host = env.get("US_PG_HOST", "127.0.0.1")
+        self.port = env["US_PG_PORT"]
         self.db = env.get("US_PG_DATABASE", "userstream")
-        self.user = env.get("US_LOAD_PG_USER", "userstream_load")
+        self.loader_role = env.get("US_PG_LOADER_USER", "loader")
+        self.ops_role = env.get("US_PG_OPS_USER", "ops")
 
-    def sql(self, query: str) -> list[list[str]]:
-        """Rows of a query through psql (the real client), as text fields."""
+    def sql(self, query: str, role: str | None = None) -> list[list[str]]:
+        """Rows of a query through psql (as the ops role: it reads staging and ops)."""
         out = subprocess.run(
-            ["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
-             "-h", self.host, "-p", self.port, "-U", self.user, "-d", self.db, "-c", query],
+            ["psql", "-X", "-q", "-w", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
+             "-h", self.host, "-p", self.port, "-U", role or self.ops_role, "-d", self.db,
+             "-c", query],
             env=self.env, capture_output=True, text=True, check=True,
         )
         return [line.split("\x1f") for line in out.stdout.splitlines() if line]
@@ -73,12 +111,14 @@ class Stack:
     def one(self, query: str) -> str:
         return self.sql(query)[0][0]
 
-    def load(self, *args: str, url: str | None = None, **env_over: str):
+    def loader_env(self, url: str | None = None, **over: str) -> dict[str, str]:
+        env = dict(self.env, US_LOAD_URL=url or self.url)
+        env.update(over)
+        return env
+
+    def load(self, *args: str, url: str | None = None, **over: str):
         """Runs userstream-load; returns (exit code, summary dict, stderr)."""
-        env = dict(self.env)
-        env.update(US_PG_HOST=self.host, US_PG_PORT=self.port, US_PG_DATABASE=self.db,
-                   US_LOAD_PG_USER=self.user, US_LOAD_URL=url or self.url)
-        env.update(env_over)
+        env = self.loader_env(url, **over)
         proc = subprocess.run([loader_bin(env), *args], env=env, capture_output=True, text=True,
                               timeout=600)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -96,56 +136,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def make_stack() -> Stack:
-    env = effective_env()
-    st = Stack(env)
-    if not Path(loader_bin(env)).exists():
-        pytest.skip(f"loader not built: {loader_bin(env)}")
-    try:
-        st.one("SELECT count(*) FROM (SELECT 1 FROM ops.load_batches LIMIT 1) b")
-    except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        pytest.skip(f"PostgreSQL with the staging/ops migrations not reachable: {e}")
-    try:
-        st.page("probe", 1, 1)
-    except OSError as e:
-        pytest.skip(f"source not reachable at {st.url}: {e}")
-    return st
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def fault_source():
-    """URL of a source with every fault kind on: US_TEST_FAULT_SOURCE_URL, else a
-    userstream-source started here (US_SOURCE_BIN or build/src/source/userstream-source)."""
-    url = os.environ.get("US_TEST_FAULT_SOURCE_URL")
-    if url:
-        yield url
-        return
-    binary = os.environ.get("US_SOURCE_BIN") or str(
-        REPO / "build" / "src" / "source" / "userstream-source"
-    )
-    if not Path(binary).exists():
-        pytest.skip(f"no userstream-source to inject faults with ({binary})")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--log-level", "warn", "--fault-500", "0.1",
-         "--fault-429", "0.05", "--fault-slow", "0.05", "--fault-slow-ms", "300",
-         "--fault-truncate", "0.1", "--fault-bad-utf8", "0.1", "--fault-empty", "0.05"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/api/1.4/"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def ingest_for(stack):
+    """An Ingest on the session's stack, with a clean source."""
+    env = dict(stack.env)
+    if not Path(loader_bin(env)).exists():
+        pytest.skip(f"userstream-load is not built ({loader_bin(env)})")
+    with clean_source(env) as url:
+        yield Ingest(env, url)

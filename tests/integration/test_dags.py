@@ -73,37 +73,37 @@ def test_seed_is_derived_from_the_interval():
 
 
 @pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory):
-    """Environment for the Airflow CLI: a throw-away metadata DB, the project's DAGs, and the
-    stack's settings."""
+def airflow_env(stack, tmp_path_factory):
+    """The Airflow CLI with a throw-away metadata DB (SQLite), the project's DAGs, the
+    stack's settings and a userstream-source."""
     import shutil
     import subprocess
     import sys
 
-    from loadtest_support import make_stack
+    from loadtest_support import ingest_for
 
-    stack = make_stack()
-    cli = shutil.which("airflow") or str(Path(sys.executable).parent / "airflow")
-    if not Path(cli).exists():
+    candidates = [shutil.which("airflow"), str(Path(sys.executable).parent / "airflow")]
+    if stack.env.get("US_VENV"):
+        candidates.append(str(Path(stack.env["US_VENV"]) / "bin" / "airflow"))
+    cli = next((c for c in candidates if c and Path(c).exists()), None)
+    if not cli:
         pytest.skip("the airflow CLI is not installed")
     home = tmp_path_factory.mktemp("airflow-home")
-    env = dict(stack.env)
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
-        US_PG_HOST=stack.host,
-        US_PG_PORT=stack.port,
-        US_PG_DATABASE=stack.db,
-        US_LOAD_PG_USER=stack.user,
-        US_LOAD_URL=stack.url,
-        US_INGEST_USERS="300",
-        US_INGEST_RESULTS="100",
-        US_INGEST_RETRIES="0",
-    )
-    subprocess.run([cli, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
-    return cli, env, stack
+    with ingest_for(stack) as ing:
+        env = dict(ing.env)
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+            US_LOAD_URL=ing.url,
+            US_INGEST_USERS="300",
+            US_INGEST_RESULTS="100",
+            US_INGEST_RETRIES="0",
+        )
+        subprocess.run([cli, "db", "migrate"], env=env, check=True, capture_output=True,
+                       timeout=600)
+        yield cli, env, ing
 
 
 def dags_test(cli, env, dag_id, logical_date, conf=None):
@@ -126,14 +126,14 @@ def random_interval() -> tuple[str, str]:
     return start.isoformat(), "userstream-" + start.strftime("%Y%m%dT%H%M%SZ")
 
 
-def ingest_and_check(cli, env, stack, want_staged):
+def ingest_and_check(cli, env, ing, want_staged):
     date, seed = random_interval()
     r = dags_test(cli, env, "userstream_ingest", date)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    run_id = stack.one(f"SELECT run_id FROM ops.load_runs WHERE source_seed = '{seed}'")
+    run_id = ing.one(f"SELECT run_id FROM ops.load_runs WHERE source_seed = '{seed}'")
     q = dags_test(cli, env, "userstream_quality", date, {"run_id": run_id})
     assert q.returncode == 0, q.stdout[-3000:] + q.stderr[-3000:]
-    row = stack.sql(
+    row = ing.sql(
         "SELECT ok, fetched, staged, duplicates, rejected, staged_in_table FROM ops.ingest_quality"
         f" WHERE run_id = '{run_id}' ORDER BY check_id DESC LIMIT 1"
     )[0]
@@ -145,22 +145,22 @@ def ingest_and_check(cli, env, stack, want_staged):
     # the same interval again (a rerun or backfill) stages nothing new
     r = dags_test(cli, env, "userstream_ingest", date)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    total = int(stack.one(f"SELECT count(*) FROM staging.users WHERE source_seed = '{seed}'"))
+    total = int(ing.one(f"SELECT count(*) FROM staging.users WHERE source_seed = '{seed}'"))
     assert total == staged
     return run_id
 
 
 def test_dags_test_clean(airflow_env):
-    cli, env, stack = airflow_env
-    ingest_and_check(cli, env, stack, want_staged=300)
+    cli, env, ing = airflow_env
+    ingest_and_check(cli, env, ing, want_staged=300)
 
 
 def test_dags_test_with_faults(airflow_env):
-    from loadtest_support import fault_source
+    from loadtest_support import FAULTS, run_source
 
-    cli, env, stack = airflow_env
-    with fault_source() as url:
+    cli, env, ing = airflow_env
+    with run_source(ing.env, *FAULTS) as url:
         fenv = dict(env, US_LOAD_URL=url, US_INGEST_RESULTS="25", US_LOAD_MAX_ATTEMPTS="12", US_LOAD_MAX_RETRIES="1000",
                     US_LOAD_BACKOFF_BASE_MS="20", US_LOAD_BACKOFF_CAP_MS="200",
                     US_LOAD_RETRY_AFTER_MAX_S="1")
-        ingest_and_check(cli, fenv, stack, want_staged=None)
+        ingest_and_check(cli, fenv, ing, want_staged=None)

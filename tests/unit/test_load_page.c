@@ -37,8 +37,8 @@ static char *read_file(const char *path, size_t *len)
 
 static ld_page_ctx ctx_for(const char *seed, long page, long expected)
 {
-    return (ld_page_ctx){"http://127.0.0.1:1/api/?seed=x", seed, page, expected,
-                         "2026-01-01T00:00:00.000000Z", "run-1", 65536};
+    return (ld_page_ctx){"http://127.0.0.1:1/api/?seed=x", seed,    page, expected,
+                         "2026-01-01T00:00:00.000000Z",    "run-1", 65536};
 }
 
 static long count_lines(const ld_buf *b)
@@ -182,23 +182,27 @@ static void test_bad_pages(void **state)
     free(bad);
     /* another seed or page than asked */
     ld_page_ctx other = ctx_for("foobaz", 1, 10);
-    assert_int_equal(ld_page_process(body, len, &other, &out, reason, sizeof reason),
-                     LD_PAGE_BAD);
+    assert_int_equal(ld_page_process(body, len, &other, &out, reason, sizeof reason), LD_PAGE_BAD);
     other = ctx_for("foobar", 2, 10);
-    assert_int_equal(ld_page_process(body, len, &other, &out, reason, sizeof reason),
-                     LD_PAGE_BAD);
+    assert_int_equal(ld_page_process(body, len, &other, &out, reason, sizeof reason), LD_PAGE_BAD);
     /* fewer users than asked */
     other = ctx_for("foobar", 1, 20);
     assert_int_equal(ld_page_process(body, len, &other, &out, reason, sizeof reason),
                      LD_PAGE_SHORT);
     assert_int_equal(out.valid, 10);
     /* not JSON, empty, JSONP, wrong shapes */
-    const char *bodies[] = {"", "<html>", "cb({\"results\":[]});", "[]", "{\"results\":{}}",
-                            "{\"info\":{}}", "{\"results\":[]} x", "{\"results\":[],\"results\":[]}"};
+    const char *bodies[] = {"",
+                            "<html>",
+                            "cb({\"results\":[]});",
+                            "[]",
+                            "{\"results\":{}}",
+                            "{\"info\":{}}",
+                            "{\"results\":[]} x",
+                            "{\"results\":[],\"results\":[]}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
-        assert_int_equal(ld_page_process(bodies[i], strlen(bodies[i]), &ctx, &out, reason,
-                                         sizeof reason),
-                         LD_PAGE_BAD);
+        assert_int_equal(
+            ld_page_process(bodies[i], strlen(bodies[i]), &ctx, &out, reason, sizeof reason),
+            LD_PAGE_BAD);
     free(body);
     ld_page_out_free(&out);
 }
@@ -236,7 +240,9 @@ static void test_text_safe(void **state)
     t = safe("{\"pass\\u0077ord\":\"secret\"}", 26, 1000);
     assert_null(strstr(t, "secret"));
     free(t);
-    t = safe("a\xff" "b\0c", 5, 1000);
+    t = safe("a\xff"
+             "b\0c",
+             5, 1000);
     assert_string_equal(t, "a\\xFFb\\x00c");
     free(t);
     t = safe("\xed\xa0\x80", 3, 1000); /* UTF-8 encoded surrogate */
@@ -266,12 +272,45 @@ static void test_copy_escape(void **state)
 static void test_scanner_matches_jansson(void **state)
 {
     const char *docs[] = {
-        "{}", "[]", "1", "-0", "01", "1.", ".5", "1e5", "1E+5", "-", "\"a\"", "\"\\u0000\"",
-        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud83d\\ude00\"", "\"\\x\"", "\"\t\"", "[1,]",
-        "{\"a\":1,}", "{\"a\" 1}", "tru", "true", "null ", " false", "[1 2]",
-        "9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400",
-        "1e-400", "\"\xc3\xa9\"", "\"\xc3\"", "\"\xe0\x80\x80\"", "\"\xf4\x90\x80\x80\"",
-        "{\"a\":{\"b\":[{}]}}", "[[[[[[]]]]]]", "\"abc", "{\"a\":1}}", "\xef\xbb\xbf{}",
+        "{}",
+        "[]",
+        "1",
+        "-0",
+        "01",
+        "1.",
+        ".5",
+        "1e5",
+        "1E+5",
+        "-",
+        "\"a\"",
+        "\"\\u0000\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\x\"",
+        "\"\t\"",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "tru",
+        "true",
+        "null ",
+        " false",
+        "[1 2]",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1e400",
+        "1e-400",
+        "\"\xc3\xa9\"",
+        "\"\xc3\"",
+        "\"\xe0\x80\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "{\"a\":{\"b\":[{}]}}",
+        "[[[[[[]]]]]]",
+        "\"abc",
+        "{\"a\":1}}",
+        "\xef\xbb\xbf{}",
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         json_error_t e;
@@ -294,9 +333,12 @@ static int setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_pages),        cmocka_unit_test(test_golden_partial_records),
-        cmocka_unit_test(test_bad_pages),           cmocka_unit_test(test_page_reject_scrubbed),
-        cmocka_unit_test(test_text_safe),           cmocka_unit_test(test_copy_escape),
+        cmocka_unit_test(test_golden_pages),
+        cmocka_unit_test(test_golden_partial_records),
+        cmocka_unit_test(test_bad_pages),
+        cmocka_unit_test(test_page_reject_scrubbed),
+        cmocka_unit_test(test_text_safe),
+        cmocka_unit_test(test_copy_escape),
         cmocka_unit_test(test_scanner_matches_jansson),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -28,8 +28,8 @@ static void test_classify(void **state)
     assert_int_equal(ld_retry_classify(CURLE_UNSUPPORTED_PROTOCOL, 0), LD_ATTEMPT_PERMANENT);
 }
 
-static const ld_retry_policy policy = {.base_s = 0.2, .cap_s = 5.0, .retry_after_max = 60,
-                                       .max_attempts = 5, .max_retries = 100};
+static const ld_retry_policy policy = {
+    .base_s = 0.2, .cap_s = 5.0, .retry_after_max = 60, .max_attempts = 5, .max_retries = 100};
 
 static void test_backoff_bounds(void **state)
 {

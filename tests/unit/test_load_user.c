@@ -14,7 +14,7 @@
 
 /* A made-up record in the randomuser 1.4 shape (not real API output). */
 #define REC_FMT                                                                                    \
-    "{\"gender\":%s,\"name\":{\"title\":\"Ms\",\"first\":%s,\"last\":\"Testa\"},"                 \
+    "{\"gender\":%s,\"name\":{\"title\":\"Ms\",\"first\":%s,\"last\":\"Testa\"},"                  \
     "\"location\":{\"street\":{\"number\":%s,\"name\":\"Main Street\"},\"city\":\"Springfield\","  \
     "\"state\":\"Oregon\",%s\"postcode\":%s,\"coordinates\":{\"latitude\":%s,"                     \
     "\"longitude\":\"-122.6750\"},\"timezone\":{\"offset\":%s,\"description\":\"Pacific\"}},"      \
@@ -32,18 +32,29 @@ typedef struct fields {
 
 static fields base(void)
 {
-    return (fields){"\"female\"", "\"Ana\"", "42", "\"country\":\"United States\",", "97201",
-                    "\"45.5200\"", "\"-8:00\"", "\"ana.testa@example.com\"",
-                    "\"0b6c5f3e-2a4d-4c1b-9e8f-1234567890ab\"", "\"1985-02-03T04:05:06.789Z\"",
-                    "\"SSN\"", "\"123-45-6789\"", "\"https://x/l.jpg\"", "\"US\"", ""};
+    return (fields){"\"female\"",
+                    "\"Ana\"",
+                    "42",
+                    "\"country\":\"United States\",",
+                    "97201",
+                    "\"45.5200\"",
+                    "\"-8:00\"",
+                    "\"ana.testa@example.com\"",
+                    "\"0b6c5f3e-2a4d-4c1b-9e8f-1234567890ab\"",
+                    "\"1985-02-03T04:05:06.789Z\"",
+                    "\"SSN\"",
+                    "\"123-45-6789\"",
+                    "\"https://x/l.jpg\"",
+                    "\"US\"",
+                    ""};
 }
 
 static char *render(const fields *f)
 {
     char *out = NULL;
     assert_true(asprintf(&out, REC_FMT, f->gender, f->first, f->number, f->country, f->postcode,
-                         f->lat, f->tz, f->email, f->uuid, f->dob, f->id_name, f->id_value,
-                         f->pic, f->nat, f->extra) > 0);
+                         f->lat, f->tz, f->email, f->uuid, f->dob, f->id_name, f->id_value, f->pic,
+                         f->nat, f->extra) > 0);
     return out;
 }
 
@@ -75,8 +86,8 @@ static result flatten(const char *record)
     r.rc = 99;
     char *page = NULL, err[128];
     ld_json_page jp;
-    assert_true(asprintf(&page, "{\"results\":[%s],\"info\":{\"seed\":\"s\",\"page\":1}}",
-                         record) > 0);
+    assert_true(asprintf(&page, "{\"results\":[%s],\"info\":{\"seed\":\"s\",\"page\":1}}", record) >
+                0);
     assert_int_equal(ld_json_scan(page, strlen(page), &jp, on_rec, &r, err, sizeof err), 0);
     assert_int_equal(jp.n_results, 1);
     free(page);
@@ -233,9 +244,9 @@ static void test_format_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_record),   cmocka_unit_test(test_types_by_nationality),
+        cmocka_unit_test(test_valid_record),    cmocka_unit_test(test_types_by_nationality),
         cmocka_unit_test(test_escapes_decoded), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_long_field),     cmocka_unit_test(test_format_checks),
+        cmocka_unit_test(test_long_field),      cmocka_unit_test(test_format_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
