@@ -225,8 +225,7 @@ static int exit_code_of(const run_state *st, int loop_rc, int sink_rc, const ld_
         return LD_EXIT_DATABASE;
     if (loop_rc < 0)
         return LD_EXIT_INTERNAL;
-    if (ld_run_stop && !st->o->follow && st->next_page < st->end_page)
-        return LD_EXIT_INTERRUPTED;
+    /* in --follow a signal is the normal stop; otherwise a missing page is an interruption */
     if (ld_run_stop && !st->o->follow &&
         t->pages_loaded + t->pages_rejected < st->end_page - st->o->first_page)
         return LD_EXIT_INTERRUPTED;
@@ -264,7 +263,7 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
                         ld_fetch_public_url(st.fetch),
                         o->fetch.seed,
                         o->first_page,
-                        o->follow && o->pages < 0 ? -1 : o->pages,
+                        o->follow ? -1 : o->pages,
                         o->fetch.results};
     if (ld_pg_run_begin(pg, &info, &res->load_id, err, errlen) < 0)
         goto done;

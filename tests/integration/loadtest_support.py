@@ -28,14 +28,17 @@ FAULTS = ["--fault-500", "0.1", "--fault-429", "0.05", "--fault-slow", "0.05",
 
 
 def loader_bin(env: dict[str, str]) -> str:
-    if env.get("US_LOAD_BIN"):
-        return env["US_LOAD_BIN"]
+    # the session stack's environment drops the caller's US_* settings: look at both
+    explicit = env.get("US_LOAD_BIN") or os.environ.get("US_LOAD_BIN")
+    if explicit:
+        return explicit
     asan = REPO / "build-asan" / "src" / "load" / "userstream-load"
     return str(asan if asan.exists() else REPO / "build" / "src" / "load" / "userstream-load")
 
 
 def source_bin(env: dict[str, str]) -> str:
-    return env.get("US_SOURCE_BIN") or str(REPO / "build" / "src" / "source" / "userstream-source")
+    return (env.get("US_SOURCE_BIN") or os.environ.get("US_SOURCE_BIN")
+            or str(REPO / "build" / "src" / "source" / "userstream-source"))
 
 
 def free_port() -> int:
