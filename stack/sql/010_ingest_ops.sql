@@ -83,6 +83,13 @@ CREATE INDEX IF NOT EXISTS ingest_quality_run_id ON ops.ingest_quality (run_id);
 -- Rights. The ops role (reads/writes ops) and airflow (reads ops) get these tables through
 -- the default privileges of 002. The loader writes its own run and batch rows: a batch's
 -- counts must commit in the same transaction as its rows, so it needs them here.
+-- The loader COPYs each batch into a session temporary table (not WAL-logged, private),
+-- and up revokes TEMPORARY from PUBLIC: grant it on this database, whatever its name.
+DO $$
+BEGIN
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO loader', current_database());
+END
+$$;
 GRANT USAGE ON SCHEMA ops TO loader;
 GRANT SELECT, INSERT, UPDATE ON ops.load_runs TO loader;
 GRANT USAGE ON SEQUENCE ops.load_runs_load_id_seq TO loader;
