@@ -34,9 +34,16 @@ def _parse(path: Path) -> dict[str, str]:
 
 
 def load() -> dict[str, str]:
-    """Effective settings: file, then environment."""
+    """Effective settings: file, then environment. As in the stack scripts, US_PORT_OFFSET
+    is added to every *_PORT read from the file; a port from the environment is taken as is
+    (so the output of `./userstream env` can be fed back without shifting twice)."""
     path = Path(os.environ.get("US_CONFIG") or REPO / "userstream.conf")
     values = _parse(path)
+    offset = os.environ.get("US_PORT_OFFSET") or values.get("US_PORT_OFFSET") or "0"
+    if offset.isdigit() and int(offset):
+        for key, value in values.items():
+            if key.endswith("_PORT") and value.isdigit():
+                values[key] = str(int(value) + int(offset))
     for key, value in os.environ.items():
         if key.startswith("US_") and value:
             values[key] = value
