@@ -77,7 +77,7 @@ def run_loader(conf: dict[str, str], seed: str, pages: int, results: int, run_id
 @dag(
     dag_id="userstream_ingest",
     schedule=SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="UTC"),  # catchup is off: only bounds backfills
     catchup=False,
     max_active_runs=1,
     tags=["userstream", "ingestion"],

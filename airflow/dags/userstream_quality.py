@@ -139,7 +139,7 @@ def write_report(cur, run_id: str, t: dict, problems: list[str], newest, age, ch
 @dag(
     dag_id="userstream_quality",
     schedule=SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="UTC"),  # catchup is off: only bounds backfills
     catchup=False,
     max_active_runs=1,
     tags=["userstream", "quality"],

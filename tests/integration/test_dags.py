@@ -117,12 +117,13 @@ def dags_test(cli, env, dag_id, logical_date, conf=None):
 
 
 def random_interval() -> tuple[str, str]:
-    """A past minute no earlier test used: (logical date, the seed the DAG derives)."""
+    """A past minute after the DAGs' start_date that no earlier test used: (logical date, the
+    seed the DAG derives). Tasks get no instance for dates before start_date."""
     import random
 
     import pendulum
 
-    start = pendulum.datetime(2020, 1, 1, tz="UTC").add(minutes=random.randrange(5_000_000))
+    start = pendulum.datetime(2021, 1, 1, tz="UTC").add(minutes=random.randrange(2_500_000))
     return start.isoformat(), "userstream-" + start.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -130,7 +131,9 @@ def ingest_and_check(cli, env, ing, want_staged):
     date, seed = random_interval()
     r = dags_test(cli, env, "userstream_ingest", date)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    run_id = ing.one(f"SELECT run_id FROM ops.load_runs WHERE source_seed = '{seed}'")
+    runs = ing.sql(f"SELECT run_id FROM ops.load_runs WHERE source_seed = '{seed}'")
+    assert len(runs) == 1, f"the DAG run recorded {len(runs)} loader runs of seed {seed}:\n{r.stdout[-3000:]}"
+    run_id = runs[0][0]
     q = dags_test(cli, env, "userstream_quality", date, {"run_id": run_id})
     assert q.returncode == 0, q.stdout[-3000:] + q.stderr[-3000:]
     row = ing.sql(
