@@ -319,6 +319,30 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* Like jansson: an integer must fit in int64 and a real must not overflow a
+ * double (underflow to zero is fine). Returns 0 (and the integer's value) or -1. */
+static int number_in_range(const char *start, size_t n, int is_int, long long *iv)
+{
+    char buf[64];
+    char *tmp = n < sizeof buf ? buf : malloc(n + 1);
+    if (!tmp)
+        return -1;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
+    errno = 0;
+    int range;
+    if (is_int) {
+        *iv = strtoll(tmp, NULL, 10);
+        range = errno == ERANGE;
+    } else {
+        double d = strtod(tmp, NULL);
+        range = errno == ERANGE && (d > 1.0 || d < -1.0);
+    }
+    if (tmp != buf)
+        free(tmp);
+    return range ? -1 : 0;
+}
+
 /* Number at s->p: the RFC 8259 grammar; like jansson, an integer beyond
  * int64 or a real that overflows a double is an error. */
 static int scan_number(scanner *s, ld_jval *out)
@@ -352,33 +376,13 @@ static int scan_number(scanner *s, ld_jval *out)
         while (s->p < s->end && is_digit(*s->p))
             s->p++;
     }
-    size_t n = (size_t)(s->p - start);
-    char buf[64];
-    char *tmp = n < sizeof buf ? buf : malloc(n + 1);
-    if (!tmp)
-        return fail(s, "out of memory");
-    memcpy(tmp, start, n);
-    tmp[n] = '\0';
-    errno = 0;
     long long iv = 0;
-    if (is_int)
-        iv = strtoll(tmp, NULL, 10);
-    else
-        (void)strtod(tmp, NULL);
-    int range = errno == ERANGE;
-    if (!is_int && range) {
-        /* underflow to zero is accepted (as jansson), overflow is not */
-        double d = strtod(tmp, NULL);
-        range = d > 1.0 || d < -1.0;
-    }
-    if (tmp != buf)
-        free(tmp);
-    if (range)
+    if (number_in_range(start, (size_t)(s->p - start), is_int, &iv) < 0)
         return fail(s, is_int ? "integer out of range" : "real number overflow");
     if (out) {
         out->type = is_int ? LD_J_INT : LD_J_NUMBER;
         out->s = start;
-        out->n = n;
+        out->n = (size_t)(s->p - start);
         out->i = iv;
     }
     return 0;

@@ -232,12 +232,44 @@ static int exit_code_of(const run_state *st, int loop_rc, int sink_rc, const ld_
     return t->pages_rejected > 0 ? LD_EXIT_PARTIAL : LD_EXIT_OK;
 }
 
+/* n connections, each with its temporary table (and the baseline's statement). */
+static int connect_all(const ld_run_opts *o, ld_pg **pgs, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++)
+        if (!(pgs[i] = ld_pg_connect(&o->pg, err, errlen)) ||
+            ld_pg_prepare(pgs[i], err, errlen) < 0 ||
+            (o->row_inserts && ld_pg_use_row_inserts(pgs[i], err, errlen) < 0))
+            return -1;
+    return 0;
+}
+
+/* Runs the loop and the sink to the end, then records the run's outcome. */
+static void run_to_end(run_state *st, ld_pg *pg, ld_run_result *res, char *err, size_t errlen)
+{
+    ld_sink_totals totals = {0};
+    char serr[512] = "";
+    int loop_rc = loop(st, err, errlen);
+    int sink_rc = ld_sink_finish(st->sink, &totals, serr, sizeof serr);
+    if (sink_rc < 0)
+        snprintf(err, errlen, "%s", serr);
+    fill_result(st, &totals, res);
+    res->exit_code = exit_code_of(st, loop_rc, sink_rc, &totals);
+    res->status = status_of(res->exit_code);
+    /* best effort: after a database error the connection may be gone */
+    if (ld_pg_run_end(pg, res->load_id, res->status, res->exit_code, st->retries, res->seconds,
+                      serr, sizeof serr) < 0 &&
+        res->exit_code == LD_EXIT_OK) {
+        snprintf(err, errlen, "%s", serr);
+        res->exit_code = LD_EXIT_DATABASE;
+        res->status = "failed";
+    }
+}
+
 int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t errlen)
 {
     run_state st = {.o = o, .rng = o->rng_seed ? o->rng_seed : 0x9E3779B97F4A7C15ULL};
-    ld_sink_totals totals = {0};
-    char serr[512] = "";
-    int loop_rc = 0, sink_rc = 0;
+    ld_pg *pgs[16] = {0};
+    int n_pg = o->db_connections < 1 ? 1 : (o->db_connections > 16 ? 16 : o->db_connections);
 
     memset(res, 0, sizeof *res);
     res->exit_code = LD_EXIT_DATABASE;
@@ -245,51 +277,24 @@ int ld_run_execute(const ld_run_opts *o, ld_run_result *res, char *err, size_t e
     st.next_page = o->first_page;
     st.end_page = o->pages < 0 ? (long)2147483647 : o->first_page + o->pages;
     st.t0_ns = us_mono_ns();
-
-    ld_pg *pgs[16] = {0};
-    int n_pg = o->db_connections < 1 ? 1 : (o->db_connections > 16 ? 16 : o->db_connections);
-    for (int i = 0; i < n_pg; i++)
-        if (!(pgs[i] = ld_pg_connect(&o->pg, err, errlen)) ||
-            ld_pg_prepare(pgs[i], err, errlen) < 0 ||
-            (o->row_inserts && ld_pg_use_row_inserts(pgs[i], err, errlen) < 0))
-            goto done;
-    ld_pg *pg = pgs[0];
-    st.fetch = ld_fetch_new(&o->fetch, err, errlen);
-    if (!st.fetch) {
+    if (connect_all(o, pgs, n_pg, err, errlen) < 0)
+        goto done;
+    if (!(st.fetch = ld_fetch_new(&o->fetch, err, errlen))) {
         res->exit_code = LD_EXIT_USAGE;
         goto done;
     }
-    ld_run_info info = {o->run_id,
-                        ld_fetch_public_url(st.fetch),
-                        o->fetch.seed,
-                        o->first_page,
-                        o->follow ? -1 : o->pages,
-                        o->fetch.results};
-    if (ld_pg_run_begin(pg, &info, &res->load_id, err, errlen) < 0)
+    ld_run_info info = {o->run_id,     ld_fetch_public_url(st.fetch), o->fetch.seed,
+                        o->first_page, o->follow ? -1 : o->pages,     o->fetch.results};
+    if (ld_pg_run_begin(pgs[0], &info, &res->load_id, err, errlen) < 0)
         goto done;
-    st.sink = ld_sink_start(pgs, n_pg, res->load_id, n_pg + 1, err, errlen);
-    if (!st.sink) {
+    if (!(st.sink = ld_sink_start(pgs, n_pg, res->load_id, n_pg + 1, err, errlen))) {
         res->exit_code = LD_EXIT_INTERNAL;
         goto done;
     }
     us_info("run %s (load %lld): %s, seed %s, pages %ld-%ld%s, %ld users per page", o->run_id,
             (long long)res->load_id, info.source_url, o->fetch.seed, o->first_page, st.end_page - 1,
             o->follow ? " (follow)" : "", o->fetch.results);
-    loop_rc = loop(&st, err, errlen);
-    sink_rc = ld_sink_finish(st.sink, &totals, serr, sizeof serr);
-    if (sink_rc < 0)
-        snprintf(err, errlen, "%s", serr);
-    fill_result(&st, &totals, res);
-    res->exit_code = exit_code_of(&st, loop_rc, sink_rc, &totals);
-    res->status = status_of(res->exit_code);
-    /* best effort: after a database error the connection may be gone */
-    if (ld_pg_run_end(pg, res->load_id, res->status, res->exit_code, st.retries, res->seconds, serr,
-                      sizeof serr) < 0 &&
-        res->exit_code == LD_EXIT_OK) {
-        snprintf(err, errlen, "%s", serr);
-        res->exit_code = LD_EXIT_DATABASE;
-        res->status = "failed";
-    }
+    run_to_end(&st, pgs[0], res, err, errlen);
 done:
     ld_sink_free(st.sink);
     ld_fetch_free(st.fetch);
