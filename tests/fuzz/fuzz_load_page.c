@@ -1,7 +1,9 @@
 /* libFuzzer target: one API response body through the loader's parser.
  *
  * Checks, besides "no crash, no leak, no undefined behaviour":
- *  - the scanner accepts a document exactly when jansson does (differential);
+ *  - the scanner accepts a document exactly when jansson does (differential),
+ *    except that a NUL byte is always invalid for the scanner (RFC 8259) while
+ *    jansson's reader skips NUL bytes between tokens ("1\0" loads as 1);
  *  - every record of a usable page ends up in exactly one of users/rejects;
  *  - everything written for PostgreSQL is valid UTF-8 without NUL bytes;
  *  - a whole-page reject of any bytes is valid UTF-8 without NUL bytes. */
@@ -38,11 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *body = (const char *)data;
     char reason[256];
 
-    json_t *j = json_loadb(body, size, JSON_DECODE_ANY, NULL);
     int ours = ld_json_validate(body, size);
-    if ((j != NULL) != (ours == 0))
-        abort();
-    json_decref(j);
+    if (memchr(body, '\0', size)) {
+        if (ours == 0)
+            abort();
+    } else {
+        json_t *j = json_loadb(body, size, JSON_DECODE_ANY, NULL);
+        if ((j != NULL) != (ours == 0))
+            abort();
+        json_decref(j);
+    }
 
     ld_page_ctx ctx = {"http://127.0.0.1:1/api/?seed=s&page=1", "s",    1,   3,
                        "2026-01-01T00:00:00.000000Z",           "fuzz", 4096};

@@ -321,6 +321,9 @@ static void test_scanner_matches_jansson(void **state)
                      ours == 0 ? "ok" : "invalid");
         json_decref(j);
     }
+    /* stricter than jansson on purpose: its reader skips NUL bytes between tokens */
+    assert_int_equal(ld_json_validate("1\0", 2), -1);
+    assert_int_equal(ld_json_validate("{\"a\":\0 1}", 9), -1);
 }
 
 static int setup(void **state)
