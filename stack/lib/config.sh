@@ -130,8 +130,12 @@ us_config_print() {
         val=${!key}
         if [[ $val =~ ^[A-Za-z0-9_./:,@%+=-]*$ ]]; then
             printf '%s=%s\n' "$key" "$val"
-        else
+        elif [[ $val != *\'* ]]; then
             printf "%s='%s'\n" "$key" "$val"
+        else
+            # no escapes in the file syntax: double quotes, for values without $ ` \ "
+            [[ $val != *[\"\$\`\\]* ]] || us_die "$key: a value with both kinds of quotes (or \$, \`, \\) cannot be printed"
+            printf '%s="%s"\n' "$key" "$val"
         fi
     done
 }

@@ -6,7 +6,8 @@ US_BUILD_JOBS=${US_BUILD_JOBS:-2}
 us_cmake() {
     local dir=$1
     shift
-    local log=$US_ROOT/$dir.log
+    local log=$US_ROOT/$dir/userstream-build.log
+    mkdir -p "$US_ROOT/$dir"
     if [[ ! -f $US_ROOT/$dir/build.ninja ]]; then
         cmake -S "$US_ROOT" -B "$US_ROOT/$dir" -G Ninja "$@" >"$log" 2>&1 ||
             us_fail_with_log "cmake could not configure $dir" "$log"

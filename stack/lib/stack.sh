@@ -45,8 +45,8 @@ us_service_log() { us_svc_opt "$1" log "$US_LOG_DIR/$1.log"; }
 
 us_service_ready() { "svc_${1}_ready" >/dev/null 2>&1; }
 
-# us_check_ports: no two services share a port, and the ports of services
-# that are not running are free (so a stranger on our port fails loudly).
+# us_check_ports: no two configured ports are the same (us_ports_free_for
+# then checks, per service, that nobody else listens on them).
 us_check_ports() {
     local key
     declare -A seen=()
@@ -137,6 +137,7 @@ cmd_up() {
 
 cmd_run() {
     [[ $# -eq 0 ]] || us_die "run takes no arguments"
+    (cmd_setup) || exit 1
     cmd_build
     cmd_up
     us_lock "$US_HOME/.stack.lock" "another up/down on $US_HOME"

@@ -53,17 +53,32 @@ serverurl=unix://$dir/supervisor.sock
 EOF
         for f in "${US_SERVICE_FILES[@]}"; do
             name=$(us_service_name "$f")
-            prio=$(basename "$f")
-            prio=$((10#${prio%%-*}))
-            cat <<EOF
-[program:$name]
+            us_supervisor_program "$name" "$(basename "$f")"
+        done
+    } >"$dir/supervisord.conf.tmp"
+    mv "$dir/supervisord.conf.tmp" "$dir/supervisord.conf"
+}
+
+# us_supervisor_program NAME FILE: the [program:NAME] section: defaults, then
+# the service's own key=value overrides (svc_NAME_supervisor) replacing them.
+us_supervisor_program() {
+    local name=$1 prio=${2%%-*} line key
+    local -a keys=()
+    local -A val=()
+    while IFS= read -r line; do
+        [[ $line == *=* ]] || continue
+        key=${line%%=*}
+        [[ -n ${val[$key]+x} ]] || keys+=("$key")
+        val[$key]=${line#*=}
+    done < <(
+        cat <<EOF
 command=$US_ROOT/userstream _exec $name
 directory=$US_HOME
 autostart=false
 autorestart=unexpected
 startsecs=3
 startretries=0
-priority=$prio
+priority=$((10#$prio))
 stopsignal=TERM
 stopwaitsecs=60
 stopasgroup=true
@@ -73,13 +88,26 @@ stdout_logfile=$US_LOG_DIR/$name.log
 stdout_logfile_maxbytes=50MB
 stdout_logfile_backups=2
 EOF
-            if declare -F "svc_${name}_supervisor" >/dev/null; then
-                "svc_${name}_supervisor"
-            fi
-            echo
-        done
-    } >"$dir/supervisord.conf.tmp"
-    mv "$dir/supervisord.conf.tmp" "$dir/supervisord.conf"
+        if declare -F "svc_${name}_supervisor" >/dev/null; then "svc_${name}_supervisor"; fi
+    )
+    echo "[program:$name]"
+    for key in "${keys[@]}"; do echo "$key=${val[$key]}"; done
+    echo
+}
+
+# us_supervisor_env: the environment supervisord (and so every program) gets:
+# the basics plus only what the user set (US_ENV_KEYS) when it started; each
+# program derives the rest from userstream.conf when it starts (`_exec`), so a
+# changed file takes effect at the program's next start.
+us_supervisor_env() {
+    local key
+    for key in PATH HOME USER LANG LC_ALL TZ TMPDIR; do
+        [[ -n ${!key:-} ]] && printf '%s=%s\0' "$key" "${!key}"
+    done
+    for key in $US_ENV_KEYS US_CONFIG; do
+        printf '%s=%s\0' "$key" "${!key}"
+    done
+    printf 'US_STACK_HOME=%s\0' "$US_HOME"
 }
 
 # us_supervisor_start: starts supervisord for this US_HOME unless it runs.
@@ -92,9 +120,11 @@ us_supervisor_start() {
         return 0
     fi
     # A subshell without our lock descriptors: supervisord must not hold them.
+    local -a envv
+    mapfile -d '' -t envv < <(us_supervisor_env)
     (
         for fd in "${US_LOCKS[@]}"; do exec {fd}>&-; done
-        US_STACK_HOME=$US_HOME exec "$US_VENV/bin/supervisord" -c "$(US_SUP_DIR)/supervisord.conf"
+        exec env -i "${envv[@]}" "$US_VENV/bin/supervisord" -c "$(US_SUP_DIR)/supervisord.conf"
     ) ||
         us_fail_with_log "supervisord did not start" "$US_LOG_DIR/supervisord.log"
     us_wait_until 30 supervisord "$US_LOG_DIR/supervisord.log" us_supervisorctl pid

@@ -69,13 +69,13 @@ class Stack:
 
 
 def parse_env(text):
-    """Parses `./userstream env` output (KEY=value, values maybe single-quoted)."""
+    """Parses `./userstream env` output (KEY=value, values maybe quoted, no escapes)."""
     out = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         key, _, val = line.partition("=")
-        if len(val) >= 2 and val[0] == val[-1] == "'":
+        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
             val = val[1:-1]
         out[key] = val
     return out

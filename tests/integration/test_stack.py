@@ -34,3 +34,11 @@ def test_a_second_up_only_checks(stack):
     for name in ("postgres", "kafka", "registry", "cassandra"):
         assert f"ok {name} already running" in out
     assert "0 applied" in out
+
+
+def test_env_output_round_trips_as_environment(stack):
+    """`env` output fed back as environment gives the same configuration (no port shifted twice)."""
+    first = stack.us("env").stdout
+    again = stack.run(["bash", "-c", 'eval "$("$US_ROOT"/userstream env | sed "s/^/export /")" && "$US_ROOT"/userstream env'],
+                      env={}, timeout=120)
+    assert again.stdout == first
