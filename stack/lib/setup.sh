@@ -46,22 +46,29 @@ us_setup_apt() {
 }
 
 # --- Python virtual environment -------------------------------------------
-
-us_venv_stamp() {
-    cat "$US_ROOT/stack/python/requirements.txt" "$US_ROOT/stack/python/constraints.txt" 2>/dev/null |
-        sha256sum | cut -c1-16
-}
+#
+# One venv per content of stack/python/: $US_CACHE/venv-<us_venv_hash> (the
+# default US_VENV, config.sh). A venv is never reinstalled in place: another
+# worktree's stack may be running from it. Its stamp, written last, marks it
+# complete; old venvs are kept (setup lists them, see us_venv_others).
 
 us_setup_venv() {
     local want have="" py=/usr/bin/python3
-    want=$(us_venv_stamp)
+    want=$(us_venv_hash)
     [[ -f $US_VENV/.userstream-stamp ]] && have=$(cat "$US_VENV/.userstream-stamp")
     if [[ $want == "$have" && -x $US_VENV/bin/python ]]; then
         us_ok "Python venv: $US_VENV"
+        us_venv_others
         return 0
     fi
+    if [[ -n $have ]]; then
+        # Only a US_VENV named by the environment gets here: a derived one has its hash in its name.
+        us_note "Python venv $US_VENV was installed for other stack/python/ files; it is not reinstalled in place (a stack may run from it): unset US_VENV to use $US_CACHE/venv-$want"
+        [[ -n ${US_SETUP_CHECK:-} ]] && return 1
+        us_die "US_VENV names a venv of other requirements"
+    fi
     if [[ -n ${US_SETUP_CHECK:-} ]]; then
-        us_note "Python venv missing or out of date: $US_VENV"
+        us_note "Python venv missing: $US_VENV"
         return 1
     fi
     local start=$SECONDS log=$US_CACHE/logs/pip.log
@@ -76,6 +83,25 @@ us_setup_venv() {
         >>"$log" 2>&1 || us_fail_with_log "pip install failed" "$log"
     echo "$want" >"$US_VENV/.userstream-stamp"
     us_ok "Python venv ready in $(us_elapsed $start): $US_VENV"
+    us_venv_others
+}
+
+# us_venv_others: one line naming the other venvs of $US_CACHE (those of other
+# requirements, and the unkeyed venv/ of older versions of this script), each
+# marked whether a running process uses it now. Setup never deletes one.
+us_venv_others() {
+    local d list=""
+    for d in "$US_CACHE"/venv "$US_CACHE"/venv-*; do
+        [[ -d $d && $d != "$US_VENV" ]] || continue
+        # The pattern comes from a file: on grep's own command line it would match itself.
+        if grep -qasFf <(printf '%s/\n' "$d") /proc/[0-9]*/cmdline; then
+            list+=" ${d##*/} (in use),"
+        else
+            list+=" ${d##*/} (unused now),"
+        fi
+    done
+    [[ -n $list ]] || return 0
+    us_note "other venvs kept in $US_CACHE:${list%,}; rm -rf one that no worktree's stack runs from to free its space"
 }
 
 # --- JVM artifacts through Maven ------------------------------------------

@@ -126,6 +126,8 @@ cmd_up() {
     (cmd_setup) || exit 1
     us_home_prepare
     us_lock "$US_HOME/.stack.lock" "another up/down on $US_HOME"
+    us_venv_use_stack
+    us_venv_warn_stale
     us_step "Starting the stack in $US_HOME (ports offset by $US_PORT_OFFSET)"
     us_supervisor_start
     local name
@@ -237,6 +239,7 @@ cmd_status() {
         # shellcheck disable=SC2059
         printf "$fmt" "$name" "$(svc_"${name}"_group)" "$pid" "$(svc_"${name}"_address)" "$state" "$ver" "$mem"
     done
+    us_venv_warn_stale
 }
 
 cmd_logs() {
