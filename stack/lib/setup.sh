@@ -106,29 +106,58 @@ us_venv_others() {
 
 # --- JVM artifacts through Maven ------------------------------------------
 
-# us_maven_props: every version pin as -D properties for the POMs.
+# us_maven_props: every pin of stack/versions.env as a -D property for the
+# POMs, one a line, named by its key in lower case with . for _:
+# KAFKA_VERSION -> -Dkafka.version, MAVEN_DEPENDENCY_PLUGIN_VERSION ->
+# -Dmaven.dependency.plugin.version. A new pin needs no change here.
 us_maven_props() {
-    printf '%s\n' \
-        "-Dkafka.version=$KAFKA_VERSION" \
-        "-Dlog4j.version=$KAFKA_LOG4J_VERSION" \
-        "-Dcassandra.version=$CASSANDRA_VERSION" \
-        "-Dapicurio.version=$APICURIO_VERSION" \
-        "-Ddependency.plugin.version=$MAVEN_DEPENDENCY_PLUGIN_VERSION"
+    local key val
+    while IFS=$'\t' read -r key val; do
+        key=${key,,}
+        printf -- '-D%s=%s\n' "${key//_/.}" "$val"
+    done < <(us_conf_parse "$US_ROOT/stack/versions.env")
 }
 
-# us_engine_dir NAME: where engine NAME (stack/maven/NAME.xml) is installed.
+# us_maven_pom_props NAME: the properties of us_maven_props that
+# stack/maven/NAME.xml uses, i.e. the pins its artifacts depend on; fails
+# (naming it) on a property that no pin provides.
+us_maven_pom_props() {
+    local pom=$US_ROOT/stack/maven/$1.xml p line found all
+    all=$(us_maven_props)
+    for p in $(grep -o '\${[^}]*}' "$pom" | sort -u); do
+        p=${p:2:-1}
+        found=""
+        while IFS= read -r line; do
+            [[ $line == "-D$p="* ]] && { found=$line; break; }
+        done <<<"$all"
+        if [[ -z $found ]]; then
+            p=${p^^}
+            us_warn "$pom uses a property no pin provides: add ${p//./_}=... to stack/versions.env"
+            return 1
+        fi
+        echo "$found"
+    done
+}
+
+# us_engine_dir NAME: where engine NAME (stack/maven/NAME.xml) is installed,
+# keyed by the POM and the pins it uses (a version bump installs beside the
+# old one; a pin of another engine changes nothing here).
 us_engine_dir() {
-    local h
-    h=$( (cat "$US_ROOT/stack/maven/$1.xml"; us_maven_props) | sha256sum | cut -c1-12)
+    local props h
+    props=$(us_maven_pom_props "$1") || return 1
+    h=$( (cat "$US_ROOT/stack/maven/$1.xml"; echo "$props") | sha256sum | cut -c1-12)
     echo "$US_CACHE/engines/$1-$h"
 }
 
-# us_setup_maven NAME GOAL LABEL: resolves stack/maven/NAME.xml with GOAL
-# (copy-dependencies for a lib dir, unpack-dependencies for an application)
-# into a fresh directory, then moves it into place in one step.
+# us_setup_maven NAME GOAL LABEL [MAVEN ARGS...]: resolves stack/maven/NAME.xml
+# with GOAL (copy-dependencies for a lib dir, unpack-dependencies for an
+# application) and every pin as a property, plus MAVEN ARGS (e.g. the
+# goal's -DexcludeArtifactIds=...), into a fresh directory, then moves it
+# into place in one step.
 us_setup_maven() {
     local name=$1 goal=$2 label=$3 dir
-    dir=$(us_engine_dir "$name")
+    shift 3
+    dir=$(us_engine_dir "$name") || return 1
     if [[ -f $dir/.complete ]]; then
         us_ok "$label: $dir"
         return 0
@@ -140,12 +169,13 @@ us_setup_maven() {
     local start=$SECONDS log=$US_CACHE/logs/maven-$name.log tmp=$dir.tmp.$$
     local out=$tmp
     [[ $goal == copy-dependencies ]] && out=$tmp/lib
+    local -a props
+    mapfile -t props < <(us_maven_props)
     us_note "fetching $label from Maven Central (log: $log) ..."
     mkdir -p "$tmp"
-    # shellcheck disable=SC2046
     mvn -B -ntp -f "$US_ROOT/stack/maven/$name.xml" -Dmaven.repo.local="$US_CACHE/m2" \
-        $(us_maven_props) "dependency:$goal" -DoutputDirectory="$out" -DincludeScope=runtime \
-        -DmarkersDirectory="$tmp/.markers" -Dmdep.overWriteReleases=true >"$log" 2>&1 ||
+        "${props[@]}" "dependency:$goal" -DoutputDirectory="$out" -DincludeScope=runtime \
+        -DmarkersDirectory="$tmp/.markers" -Dmdep.overWriteReleases=true "$@" >"$log" 2>&1 ||
         { rm -rf "$tmp"; us_fail_with_log "Maven could not fetch $label" "$log"; }
     rm -rf "$tmp/.markers"
     [[ -n $(ls -A "$tmp" | grep -v '^lib$') || -n $(ls -A "$out" 2>/dev/null) ]] ||

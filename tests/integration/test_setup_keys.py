@@ -59,3 +59,39 @@ def test_setup_never_reinstalls_a_venv_of_other_pins(copy):
     assert p.returncode != 0
     assert "not reinstalled in place" in p.stdout
     assert sorted(os.listdir(venv)) == [".userstream-stamp", "bin"]
+
+
+def engine_dirs(root, env):
+    """us_engine_dir of every POM in stack/maven/, by name."""
+    script = ('source stack/lib/util.sh && source stack/lib/config.sh && source stack/lib/setup.sh'
+              ' && us_config_load && for p in stack/maven/*.xml; do n=${p##*/}; n=${n%.xml};'
+              ' echo "$n $(us_engine_dir "$n")"; done')
+    p = subprocess.run(["bash", "-c", script], cwd=root, env=dict(env, US_ROOT=str(root)),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return dict(line.split(" ", 1) for line in p.stdout.splitlines())
+
+
+def test_an_engine_is_keyed_by_its_pom_and_the_pins_it_uses(copy):
+    root, env = copy
+    before = engine_dirs(root, env)
+    assert set(before) >= {"kafka", "cassandra", "apicurio", "spark-jars"}
+    versions = root / "stack" / "versions.env"
+    text = versions.read_text()
+    versions.write_text(re.sub(r"(?m)^SPARK_VERSION=.*$", "SPARK_VERSION=3.5.6", text))
+    after = engine_dirs(root, env)
+    assert [n for n in before if before[n] != after[n]] == ["spark-jars"]
+    versions.write_text(re.sub(r"(?m)^MAVEN_DEPENDENCY_PLUGIN_VERSION=.*$",
+                               "MAVEN_DEPENDENCY_PLUGIN_VERSION=3.6.0", text))
+    after = engine_dirs(root, env)
+    assert all(before[n] != after[n] for n in before)
+
+
+def test_a_pom_property_without_a_pin_is_named(copy):
+    root, env = copy
+    pom = root / "stack" / "maven" / "kafka.xml"
+    pom.write_text(pom.read_text().replace("${kafka.version}", "${kafka.verison}", 1))
+    p = subprocess.run([str(root / "userstream"), "setup", "--check"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode != 0
+    assert "add KAFKA_VERISON=... to stack/versions.env" in p.stderr
