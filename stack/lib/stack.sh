@@ -219,7 +219,11 @@ us_purge_home() {
 }
 
 cmd_status() {
-    local fmt='%-14s %-9s %8s  %-28s %-16s %-18s %8s\n'
+    # The first column as wide as the longest service name (airflow_dag_processor);
+    # STATE fits "RUNNING not-ready".
+    local w=14 n
+    for n in $(us_services all); do ((${#n} <= w)) || w=${#n}; done
+    local fmt="%-${w}s %-9s %8s  %-28s %-17s %-18s %8s\n"
     # shellcheck disable=SC2059
     printf "$fmt" SERVICE GROUP PID ADDRESS STATE VERSION MEMORY
     local running=""
