@@ -1,0 +1,34 @@
+-- 020_relay: what userstream-relay needs in PostgreSQL (src/relay/README.md).
+--
+-- ops.relay_slots records, per replication slot, that its initial snapshot
+-- was delivered to Kafka. A slot without that row was created by a relay
+-- that died during its snapshot: the relay drops and re-creates it (it was
+-- never confirmed past its creation, so nothing is lost). A slot that is
+-- lost is never re-created: the relay stops with exit code 3.
+CREATE TABLE IF NOT EXISTS ops.relay_slots (
+    slot_name        text PRIMARY KEY,
+    consistent_lsn   pg_lsn NOT NULL,     -- the slot's exported snapshot point
+    snapshot_done_at timestamptz          -- NULL: snapshot not finished
+);
+
+-- The publication of the staging table (creating it needs table ownership,
+-- which the relay's role does not have; the relay only checks it).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'userstream_users') THEN
+        CREATE PUBLICATION userstream_users FOR TABLE staging.users;
+    END IF;
+END
+$$;
+
+-- The relay's role (LOGIN REPLICATION, created by the stack with its
+-- password) reads the table for the snapshot and keeps its slot records.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'userstream_relay') THEN
+        GRANT USAGE ON SCHEMA staging, ops TO userstream_relay;
+        GRANT SELECT ON staging.users TO userstream_relay;
+        GRANT SELECT, INSERT, UPDATE ON ops.relay_slots TO userstream_relay;
+    END IF;
+END
+$$;
