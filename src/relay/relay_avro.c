@@ -191,8 +191,12 @@ int relay_parse_timestamp_us(const char *s, size_t len, int64_t *out)
         return -1;
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
     secs -= sign * (oh * 3600 + om * 60 + os);
-    if (secs > INT64_MAX / 1000000 - 1 || secs < INT64_MIN / 1000000 + 1)
-        return -1;
+    /* PostgreSQL's range (to 294276 AD) ends past int64 Unix microseconds:
+     * the few values beyond saturate, as infinity does. */
+    if (secs >= INT64_MAX / 1000000)
+        return *out = INT64_MAX, 0;
+    if (secs <= INT64_MIN / 1000000)
+        return *out = INT64_MIN, 0;
     *out = secs * 1000000 + frac;
     return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,13 +271,17 @@ int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *er
 {
     char e[512];
     int32_t parts;
+    const char *bootstrap = k->bootstrap;
+    rd_kafka_mock_cluster_t *mock = rd_kafka_handle_mock_cluster(k->rk);
     *lsn = 0;
-    if (!k->bootstrap)
+    if (mock)
+        bootstrap = rd_kafka_mock_cluster_bootstraps(mock);
+    if (!bootstrap)
         return 0;
     if (relay_kafka_partition_count(k, timeout_ms, &parts, err, errlen) < 0)
         return -1;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    if (set(c, "bootstrap.servers", k->bootstrap, err, errlen) < 0 ||
+    if (set(c, "bootstrap.servers", bootstrap, err, errlen) < 0 ||
         set(c, "group.id", "userstream-relay-tail", err, errlen) < 0 ||
         set(c, "enable.auto.commit", "false", err, errlen) < 0) {
         rd_kafka_conf_destroy(c);

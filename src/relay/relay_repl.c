@@ -35,7 +35,8 @@ static PGresult *query(PGconn *c, const char *sql, int nparams, const char *cons
                        ExecStatusType want, int min_rows, int max_rows, int nfields, char *err,
                        size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    /* A replication connection speaks the simple query protocol only. */
+    PGresult *r = nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
     if (PQresultStatus(r) != want) {
         snprintf(err, errlen, "%.60s...: %s", sql, PQerrorMessage(c));
         PQclear(r);
