@@ -28,11 +28,11 @@ static void on_signal(int sig)
 
 static const us_option options[] = {
     {"US_BIND", NULL, 0, US_OPT_STRING, "127.0.0.1", "ADDR", "address of the local services (metrics listen here)"},
-    {"US_PORT_OFFSET", NULL, 0, US_OPT_INT, "0", "N", "added to every *_PORT"},
+    {"US_PORT_OFFSET", NULL, 0, US_OPT_INT, "0", "N", "added to every *_PORT from the file or defaults (not to one from the environment)"},
     {"US_PG_HOST", "pg-host", 0, US_OPT_STRING, NULL, "HOST", "PostgreSQL host (default: US_BIND)"},
     {"US_PG_PORT", "pg-port", 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
     {"US_PG_DATABASE", "pg-database", 0, US_OPT_STRING, "userstream", "DB", "database of the staging table"},
-    {"US_RELAY_PG_USER", "pg-user", 0, US_OPT_STRING, "userstream_relay", "ROLE", "role with REPLICATION and SELECT on the table"},
+    {"US_PG_RELAY_USER", "pg-user", 0, US_OPT_STRING, "relay", "ROLE", "role with REPLICATION and SELECT on the table"},
     {"US_RELAY_PG_CONNINFO", "pg-conninfo", 0, US_OPT_STRING, NULL, "CONNINFO", "a whole libpq connection string (overrides the four above)"},
     {"US_RELAY_TABLE", "table", 't', US_OPT_STRING, "staging.users", "SCHEMA.TABLE", "the table to publish"},
     {"US_RELAY_PUBLICATION", "publication", 0, US_OPT_STRING, "userstream_users", "NAME", "publication (created when missing)"},
@@ -91,6 +91,23 @@ static int get_long(us_config *c, const char *key, long min, long max, long *out
     return us_config_get_int(c, key, min, max, out, err, errlen);
 }
 
+/* A port with US_PORT_OFFSET applied the way stack/lib/config.sh does:
+ * ports from the file (or defaults) shift, ports from the environment or a
+ * flag are final (`./userstream env` prints final ports). */
+static int get_port(us_config *c, const char *key, long off, long *out, char *err, size_t errlen)
+{
+    if (get_long(c, key, 0, 65535, out, err, errlen) < 0)
+        return -1;
+    us_origin o = us_config_origin(c, key);
+    if (*out && (o == US_ORIGIN_FILE || o == US_ORIGIN_DEFAULT))
+        *out += off;
+    if (*out > 65535) {
+        snprintf(err, errlen, "%s plus US_PORT_OFFSET is above 65535", key);
+        return -1;
+    }
+    return 0;
+}
+
 static const char *get_or(us_config *c, const char *key, const char *def)
 {
     const char *v = us_config_get(c, key);
@@ -114,7 +131,7 @@ static int read_numbers(us_config *c, relay_settings *s, long *off, char *err, s
     long max_rows, q, qk, mt, linger;
     relay_loop_opts *o = &s->lopts;
     bool ok = get_long(c, "US_PORT_OFFSET", 0, 60000, off, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_METRICS_PORT", 0, 65535, &s->metrics_port, err, errlen) == 0 &&
+              get_port(c, "US_RELAY_METRICS_PORT", *off, &s->metrics_port, err, errlen) == 0 &&
               get_long(c, "US_RELAY_MAX_INFLIGHT_TXNS", 1, 10000000, &s->max_inflight, err, errlen) == 0 &&
               get_long(c, "US_RELAY_LINGER_MS", 0, 60000, &linger, err, errlen) == 0 &&
               get_long(c, "US_RELAY_QUEUE_MESSAGES", 1, 10000000, &q, err, errlen) == 0 &&
@@ -149,9 +166,9 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     const char *mode;
     memset(s, 0, sizeof *s);
     if (read_numbers(c, s, &off, err, errlen) < 0 ||
-        get_long(c, "US_PG_PORT", 1, 65535, &pgport, err, errlen) < 0 ||
-        get_long(c, "US_KAFKA_PORT", 1, 65535, &kport, err, errlen) < 0 ||
-        get_long(c, "US_REGISTRY_PORT", 1, 65535, &rport, err, errlen) < 0)
+        get_port(c, "US_PG_PORT", off, &pgport, err, errlen) < 0 ||
+        get_port(c, "US_KAFKA_PORT", off, &kport, err, errlen) < 0 ||
+        get_port(c, "US_REGISTRY_PORT", off, &rport, err, errlen) < 0)
         return -1;
     s->bind = get_or(c, "US_BIND", "127.0.0.1");
     s->table = get_or(c, "US_RELAY_TABLE", "staging.users");
@@ -170,21 +187,19 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
         snprintf(s->conninfo, sizeof s->conninfo, "%s", us_config_get(c, "US_RELAY_PG_CONNINFO"));
     else
         snprintf(s->conninfo, sizeof s->conninfo, "host=%s port=%ld dbname=%s user=%s",
-                 get_or(c, "US_PG_HOST", s->bind), pgport + off, get_or(c, "US_PG_DATABASE", "userstream"),
-                 get_or(c, "US_RELAY_PG_USER", "userstream_relay"));
+                 get_or(c, "US_PG_HOST", s->bind), pgport, get_or(c, "US_PG_DATABASE", "userstream"),
+                 get_or(c, "US_PG_RELAY_USER", "relay"));
     snprintf(s->bootstrap, sizeof s->bootstrap, "%s", get_or(c, "US_KAFKA_BOOTSTRAP", ""));
     if (!s->bootstrap[0])
-        snprintf(s->bootstrap, sizeof s->bootstrap, "%s:%ld", s->bind, kport + off);
+        snprintf(s->bootstrap, sizeof s->bootstrap, "%s:%ld", s->bind, kport);
     snprintf(s->registry, sizeof s->registry, "%s", get_or(c, "US_REGISTRY_URL", ""));
     if (!s->registry[0])
-        snprintf(s->registry, sizeof s->registry, "http://%s:%ld/apis/ccompat/v7", s->bind, rport + off);
+        snprintf(s->registry, sizeof s->registry, "http://%s:%ld/apis/ccompat/v7", s->bind, rport);
     snprintf(s->subject, sizeof s->subject, "%s", get_or(c, "US_RELAY_SUBJECT", ""));
     if (!s->subject[0])
         snprintf(s->subject, sizeof s->subject, "%s-value", s->topic);
     snprintf(s->spool, sizeof s->spool, "%s/userstream-relay-%s.spool",
              get_or(c, "US_RELAY_SPOOL_DIR", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"), s->slot);
-    if (s->metrics_port)
-        s->metrics_port += off;
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
     s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");

@@ -21,14 +21,14 @@ BEGIN
 END
 $$;
 
--- The relay's role (LOGIN REPLICATION, created by the stack with its
--- password) reads the table for the snapshot and keeps its slot records.
+-- The relay's role `relay` (LOGIN REPLICATION, created by ./userstream up;
+-- SELECT on staging comes from 002_privileges) keeps its slot records.
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'userstream_relay') THEN
-        GRANT USAGE ON SCHEMA staging, ops TO userstream_relay;
-        GRANT SELECT ON staging.users TO userstream_relay;
-        GRANT SELECT, INSERT, UPDATE ON ops.relay_slots TO userstream_relay;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'relay') THEN
+        GRANT USAGE ON SCHEMA staging, ops TO relay;
+        GRANT SELECT ON staging.users TO relay;
+        GRANT SELECT, INSERT, UPDATE ON ops.relay_slots TO relay;
     END IF;
 END
 $$;
