@@ -386,6 +386,7 @@ static int run(relay_run *r)
         us_info("resuming slot \"%s\" at " RELAY_LSN_FMT " (Kafka has commits up to " RELAY_LSN_FMT ")",
                 r->s.slot, RELAY_LSN_ARGS(start), RELAY_LSN_ARGS(before));
     }
+    r->err[0] = '\0'; /* from here on the loop reports its own errors */
     relay_loop_set_flushed(r->loop, start);
     if ((rc = start_streaming(r)) != GO_ON)
         return rc;

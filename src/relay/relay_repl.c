@@ -104,8 +104,9 @@ static int publication_has_table(PGconn *c, const char *pub, const char *table, 
     const char *p[] = {pub, table};
     PGresult *r = query(c,
                         "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), "
-                        "EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1 "
-                        "AND format('%I.%I', schemaname, tablename)::regclass = $2::regclass)",
+                        "EXISTS (SELECT 1 FROM pg_publication_tables t JOIN pg_class c ON c.oid = "
+                        "$2::regclass JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.pubname = $1 "
+                        "AND t.schemaname = n.nspname AND t.tablename = c.relname)",
                         2, p, PGRES_TUPLES_OK, 1, 1, 2, err, errlen);
     if (!r)
         return -1;

@@ -208,6 +208,7 @@ def test_relay_snapshot_then_stream_100k(lane):
     (streaming), an update, a delete and a key change: exactly those keys."""
     lane.insert(1, 30000, txn_rows=5000)
     p = lane.start()
+    wait_for(lambda: health(lane) == "streaming", 120)
     lane.insert(30001, 70000, txn_rows=1000)
     lane.sql(f"UPDATE {lane.table} SET city = 'Bern' WHERE user_id = '00000000-0000-4000-8000-000000000007'")
     lane.sql(f"DELETE FROM {lane.table} WHERE user_id = '00000000-0000-4000-8000-000000000008'")
@@ -225,7 +226,10 @@ def test_relay_snapshot_then_stream_100k(lane):
     assert expected_keys(1, 100000) | {"00000000-0000-4000-8000-000000999999"} <= live
     dead = {r[2] for r in recs if r[3]["us.op"] == "d"}
     assert dead == {"00000000-0000-4000-8000-000000000008", "00000000-0000-4000-8000-000000000009"}
-    assert sum(1 for r in recs if r[3]["us.op"] == "r") == 30000
+    # No gap, no overlap: every row arrives once, from the snapshot or the stream.
+    first = [r for r in recs if r[3]["us.op"] in "rc"]
+    assert len(first) == 100000 and {r[2] for r in first} == expected_keys(1, 100000)
+    assert sum(1 for r in first if r[3]["us.op"] == "r") == 30000
     check_contract(lane, recs)
     check_order(recs)
     confirmed, _ = lane.slot_state().split("|")
@@ -269,6 +273,14 @@ def lane_rows(lane):
         return 0
 
 
+def health(lane):
+    try:
+        with urllib.request.urlopen(f"http://{lane.stack['US_BIND']}:{lane.port}/health", timeout=5) as r:
+            return json.loads(r.read())["state"]
+    except OSError:
+        return None
+
+
 def wait_for(cond, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -292,8 +304,6 @@ def test_relay_kafka_outage_holds_the_slot(lane):
     p = lane.start(US_RELAY_QUEUE_MESSAGES=5000)
     lane.insert(1, 5000, txn_rows=500)
     wait_for(lambda: lane_rows(lane) >= 5000, 180)
-    before = lsn_int(lane.slot_state().split("|")[0])
-    first_outage_lsn = lsn_int(lane.wal_lsn())
     pid = kafka_pid(lane.stack)
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -305,15 +315,21 @@ def test_relay_kafka_outage_holds_the_slot(lane):
             time.sleep(2)
     finally:
         os.kill(pid, signal.SIGCONT)
-    # Nothing of the outage's transactions could have been acknowledged.
-    assert all(c <= first_outage_lsn for c, _ in samples), (before, first_outage_lsn, samples)
     assert all(a == "t" for _, a in samples), "the relay lost its replication connection"
     assert p.poll() is None, open(p.log_path).read()
     end = lane.wal_lsn()
     wait_for(lambda: lsn_int(lane.slot_state().split("|")[0]) >= lsn_int(end), 300)
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=300) == 0
-    assert {r[2] for r in lane.records()} == expected_keys(1, 25000)
+    recs = lane.records()
+    assert {r[2] for r in recs} == expected_keys(1, 25000)
+    # The first transaction written during the outage commits at this LSN: while
+    # Kafka was frozen the slot never got past it (other databases' WAL before
+    # it may be confirmed by the heartbeat, which is fine).
+    outage = expected_keys(5001, 20000)
+    first_outage_commit = min(int(r[3]["us.lsn"]) for r in recs if r[2] in outage)
+    assert all(c <= first_outage_commit for c, _ in samples), (first_outage_commit, samples)
+    assert len({c for c, _ in samples}) >= 1
 
 
 def retained(lane):
