@@ -8,6 +8,7 @@ for the record's schema id. Every test ends the relay deterministically
 """
 
 import io
+import sys
 import json
 import os
 import re
@@ -387,3 +388,61 @@ def test_relay_schema_change(lane):
     assert 'column "score"' in log and "dropped" in log
     recs = lane.records()
     assert not any(r[2] == "00000000-0000-4000-8000-000000000002" and r[3]["us.op"] == "u" for r in recs)
+
+
+def test_relay_lost_slot_is_a_loud_error(lane):
+    """A slot invalidated by max_slot_wal_keep_size: exit 3, and the slot is
+    not re-created behind the operator's back (reliability test 9)."""
+    lane.insert(1, 10)
+    rc, log = lane.run("--end-lsn", lane.wal_lsn())
+    assert rc == 0, log
+    lane.sql("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+    lane.sql("SELECT pg_reload_conf()")
+    try:
+        for _ in range(60):
+            lane.sql("CREATE TEMP TABLE w AS SELECT g FROM generate_series(1, 20000) g")
+            lane.sql("SELECT pg_switch_wal()")
+            lane.sql("CHECKPOINT")
+            if lane.sql(f"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{lane.slot}'") == "lost":
+                break
+        assert lane.sql(f"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{lane.slot}'") == "lost"
+    finally:
+        lane.sql("ALTER SYSTEM RESET max_slot_wal_keep_size")
+        lane.sql("SELECT pg_reload_conf()")
+    rc, log = lane.run()
+    assert rc == 3, log
+    assert "is lost" in log and "re-snapshot" in log
+    assert lane.sql(f"SELECT wal_status FROM pg_replication_slots WHERE slot_name = '{lane.slot}'") == "lost"
+
+
+def test_relay_registry_faults(lane):
+    """A registry that fails its first answers: the relay waits and retries,
+    produces nothing without a schema id, then delivers everything (test 15)."""
+    port = free_port(lane.stack)
+    fake = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "unit", "relay_fake_registry.py"),
+                             str(port), "--fail-first", "4"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout.readline().strip() == "ready"
+        lane.insert(1, 100)
+        rc, log = lane.run("--end-lsn", lane.wal_lsn(), US_REGISTRY_URL=f"http://127.0.0.1:{port}")
+        assert rc == 0, log
+        assert "HTTP 500" in log
+        recs = lane.records()
+        assert {r[2] for r in recs} == expected_keys(1, 100)
+    finally:
+        fake.kill()
+        fake.wait()
+    # A registry that refuses the schema: exit 6, nothing produced.
+    lane2 = Lane(lane.stack, "regreject")
+    fake = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "unit", "relay_fake_registry.py"),
+                             str(port), "--reject"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout.readline().strip() == "ready"
+        lane2.insert(1, 5)
+        rc, log = lane2.run(US_REGISTRY_URL=f"http://127.0.0.1:{port}")
+        assert rc == 6, log
+        assert lane2.records() == []
+    finally:
+        fake.kill()
+        fake.wait()
+        lane2.close()
