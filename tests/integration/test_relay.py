@@ -446,3 +446,38 @@ def test_relay_registry_faults(lane):
         fake.kill()
         fake.wait()
         lane2.close()
+
+
+def test_relay_large_transactions_stream_through_the_spool(lane):
+    """Transactions beyond logical_decoding_work_mem arrive in protocol-2
+    stream blocks: a committed one reaches Kafka whole, a rolled-back one and
+    a rolled-back savepoint never do (reliability test 11)."""
+    lane.sql("ALTER SYSTEM SET logical_decoding_work_mem = '1MB'")
+    lane.sql("SELECT pg_reload_conf()")
+    try:
+        p = lane.start(US_RELAY_SPOOL_DIR=lane.stack["US_HOME"])
+        wait_for(lambda: health(lane) == "streaming", 120)
+        t, loader = lane.table, lane.stack["US_PG_LOADER_USER"]
+        cols = ("user_id, first_name, last_name, email, nat, source_url, source_seed, source_page, fetched_at, run_id")
+        sel = ("SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'F', 'L', "
+               "'e' || g || '@example.com', 'CH', 'u', 's', 1, now(), 'big' FROM generate_series({a}, {b}) g")
+        lane.stack.run(["psql", "-h", lane.stack["US_PG_HOST"], "-p", lane.stack["US_PG_PORT"], "-U", loader,
+                        "-d", lane.stack["US_PG_DATABASE"], "-w", "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                       input=f"BEGIN;\nINSERT INTO {t} ({cols}) {sel.format(a=1, b=30000)};\n"
+                             f"SAVEPOINT s;\nINSERT INTO {t} ({cols}) {sel.format(a=30001, b=40000)};\n"
+                             f"ROLLBACK TO SAVEPOINT s;\nINSERT INTO {t} ({cols}) {sel.format(a=40001, b=50000)};\n"
+                             f"COMMIT;\nBEGIN;\nINSERT INTO {t} ({cols}) {sel.format(a=50001, b=80000)};\nROLLBACK;\n")
+        end = lane.wal_lsn()
+        wait_for(lambda: lsn_int(lane.slot_state().split("|")[0]) >= lsn_int(end), 300)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=120) == 0
+    finally:
+        lane.sql("ALTER SYSTEM RESET logical_decoding_work_mem")
+        lane.sql("SELECT pg_reload_conf()")
+    recs = lane.records()
+    assert {r[2] for r in recs} == expected_keys(1, 30000) | expected_keys(40001, 10000)
+    assert len(recs) == 40000
+    assert len({r[3]["us.lsn"] for r in recs}) == 1  # one transaction, one commit LSN
+    assert [int(r[3]["us.seq"]) for r in sorted(recs, key=lambda r: int(r[3]["us.seq"]))] == list(range(40000))
+    assert not [f for f in os.listdir(lane.stack["US_HOME"]) if f.endswith(".spool") and
+                os.listdir(os.path.join(lane.stack["US_HOME"], f))]
