@@ -1,0 +1,141 @@
+# stack/lib/config.sh: the effective configuration of the local stack.
+#
+# Layers, later wins: userstream.conf (or the file named by US_CONFIG) ->
+# environment (an empty variable counts as unset) -> derived values. The same
+# rules as src/common/us_config.c, so bash, C and Python agree on every value.
+#
+# US_PORT_OFFSET is added to every *_PORT read from the file; a port given in
+# the environment is taken as it is. So `./userstream env` prints final ports,
+# and feeding that output back as environment (tests, programs) does not shift
+# them twice. Derived values (US_KAFKA_BOOTSTRAP, ...) are computed only when
+# the environment does not set them, so they can point at real clusters.
+
+# Keys known to come from the environment (non-empty at start), as " KEY ".
+US_ENV_KEYS=""
+
+# us_conf_parse FILE: prints KEY<TAB>value for each assignment; dies on a
+# malformed line with path:line.
+us_conf_parse() {
+    local file=$1 line n=0 key val
+    while IFS= read -r line || [[ -n $line ]]; do
+        n=$((n + 1))
+        line=${line#"${line%%[![:space:]]*}"}
+        [[ -z $line || $line == \#* ]] && continue
+        if [[ ! $line =~ ^([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=(.*)$ ]]; then
+            us_die "$file:$n: expected KEY=value"
+        fi
+        key=${BASH_REMATCH[1]}
+        val=${BASH_REMATCH[2]}
+        val=${val#"${val%%[![:space:]]*}"}
+        val=${val%"${val##*[![:space:]]}"}
+        if [[ $val == [\"\']* ]]; then
+            [[ ${#val} -ge 2 && ${val: -1} == "${val:0:1}" ]] ||
+                us_die "$file:$n: unterminated quote in value of $key"
+            val=${val:1:${#val}-2}
+        fi
+        [[ $val == "~/"* ]] && val=$HOME/${val#\~/}
+        printf '%s\t%s\n' "$key" "$val"
+    done <"$file"
+}
+
+# us_config_load: exports every effective US_* value (and PGPASSFILE,
+# JAVA_HOME) into the environment of this script and its children.
+us_config_load() {
+    local conf=${US_CONFIG:-$US_ROOT/userstream.conf}
+    [[ -f $conf ]] || us_die "configuration file not found: $conf"
+    conf=$(cd "$(dirname "$conf")" && pwd)/$(basename "$conf")
+    export US_CONFIG=$conf
+
+    local key val
+    US_ENV_KEYS=" "
+    while IFS= read -r key; do
+        [[ -n ${!key:-} ]] && US_ENV_KEYS+="$key "
+    done < <(compgen -e | grep -E '^(US_|PGPASSFILE$)' || true)
+
+    US_CONF_KEYS=()
+    local -a file_ports=()
+    while IFS=$'\t' read -r key val; do
+        US_CONF_KEYS+=("$key")
+        if [[ $US_ENV_KEYS != *" $key "* ]]; then
+            printf -v "$key" '%s' "$val"
+            export "${key?}"
+            [[ $key == *_PORT ]] && file_ports+=("$key")
+        fi
+    done < <(us_conf_parse "$conf")
+
+    : "${US_PORT_OFFSET:=0}"
+    [[ $US_PORT_OFFSET =~ ^[0-9]+$ ]] || us_die "US_PORT_OFFSET must be a number, not '$US_PORT_OFFSET'"
+    for key in "${file_ports[@]}"; do
+        [[ ${!key} =~ ^[0-9]+$ ]] || us_die "$key must be a number, not '${!key}'"
+        printf -v "$key" '%s' $((${!key} + US_PORT_OFFSET))
+    done
+
+    : "${US_HOME:=$HOME/.local/state/userstream}" "${US_CACHE:=$HOME/.cache/userstream}"
+    : "${US_BIND:=127.0.0.1}"
+    us_derive US_PG_HOST "$US_BIND"
+    us_derive US_KAFKA_BOOTSTRAP "$US_BIND:$US_KAFKA_PORT"
+    us_derive US_REGISTRY_URL "http://$US_BIND:$US_REGISTRY_PORT/apis/ccompat/v7"
+    us_derive US_CASSANDRA_HOST "$US_BIND"
+    us_derive US_SOURCE_URL "http://$US_BIND:$US_SOURCE_PORT/api/1.4/"
+    us_derive US_SPARK_MASTER_URL "spark://$US_BIND:$US_SPARK_MASTER_PORT"
+    us_derive US_AIRFLOW_URL "http://$US_BIND:$US_AIRFLOW_PORT"
+    us_derive US_SECRETS_DIR "$US_HOME/secrets"
+    us_derive US_LOG_DIR "$US_HOME/logs"
+    us_derive US_VENV "$US_CACHE/venv"
+    us_derive PGPASSFILE "$US_SECRETS_DIR/pgpass"
+    # PostgreSQL roles, one per part (least privilege; see docs/development.md).
+    us_derive US_PG_ADMIN_USER postgres
+    us_derive US_PG_LOADER_USER loader
+    us_derive US_PG_RELAY_USER relay
+    us_derive US_PG_AIRFLOW_USER airflow
+    us_derive US_PG_REGISTRY_USER registry
+    us_derive US_PG_OPS_USER ops
+    us_derive US_PG_AIRFLOW_DATABASE airflow
+    us_derive US_PG_REGISTRY_DATABASE registry
+    us_derive US_ROOT "$US_ROOT"
+
+    # Every JVM engine runs on OpenJDK 17, whatever else is installed.
+    us_versions_load
+    export JAVA_HOME=$JAVA_HOME_17
+}
+
+# us_derive KEY VALUE: sets and exports KEY unless the environment set it.
+us_derive() {
+    if [[ $US_ENV_KEYS != *" $1 "* ]]; then
+        printf -v "$1" '%s' "$2"
+    fi
+    export "${1?}"
+}
+
+# us_versions_load: the version pins (stack/versions.env), exported.
+us_versions_load() {
+    local key val
+    while IFS=$'\t' read -r key val; do
+        printf -v "$key" '%s' "$val"
+        export "${key?}"
+    done < <(us_conf_parse "$US_ROOT/stack/versions.env")
+}
+
+# us_config_keys: every effective key, sorted, for `env`.
+us_config_keys() {
+    compgen -e | grep -E '^(US_[A-Z0-9_]+|PGPASSFILE|JAVA_HOME)$' | sort
+}
+
+# us_config_print: KEY=value lines, valid as a userstream.conf; values that need
+# it are single-quoted. Never a password: those live only in $US_SECRETS_DIR.
+us_config_print() {
+    local key val
+    for key in $(us_config_keys); do
+        [[ $key =~ (PASSWORD|SECRET|TOKEN)$ ]] && continue
+        val=${!key}
+        if [[ $val =~ ^[A-Za-z0-9_./:,@%+=-]*$ ]]; then
+            printf '%s=%s\n' "$key" "$val"
+        elif [[ $val != *\'* ]]; then
+            printf "%s='%s'\n" "$key" "$val"
+        else
+            # no escapes in the file syntax: double quotes, for values without $ ` \ "
+            [[ $val != *[\"\$\`\\]* ]] || us_die "$key: a value with both kinds of quotes (or \$, \`, \\) cannot be printed"
+            printf '%s="%s"\n' "$key" "$val"
+        fi
+    done
+}

@@ -1,0 +1,91 @@
+# stack/lib/dev.sh: build and test commands.
+
+US_BUILD_JOBS=${US_BUILD_JOBS:-2}
+
+# us_cmake DIR [CMAKE ARGS]: configure (once) and build DIR.
+us_cmake() {
+    local dir=$1
+    shift
+    local log=$US_ROOT/$dir/userstream-build.log
+    mkdir -p "$US_ROOT/$dir"
+    if [[ ! -f $US_ROOT/$dir/build.ninja ]]; then
+        cmake -S "$US_ROOT" -B "$US_ROOT/$dir" -G Ninja "$@" >"$log" 2>&1 ||
+            us_fail_with_log "cmake could not configure $dir" "$log"
+    fi
+    cmake --build "$US_ROOT/$dir" -j "$US_BUILD_JOBS" >"$log" 2>&1 ||
+        us_fail_with_log "the build in $dir failed" "$log"
+}
+
+cmd_build() {
+    local what=${1:---normal} start=$SECONDS
+    case $what in
+        --normal) us_step "Building (build/)"; us_cmake build ;;
+        --sanitize) us_step "Building with ASan+UBSan (build-asan/)"; us_cmake build-asan -DUS_SANITIZE=ON ;;
+        --fuzz)
+            us_step "Building libFuzzer targets with clang (build-fuzz/)"
+            us_cmake build-fuzz -DUS_FUZZ=ON -DUS_TESTS=OFF -DCMAKE_C_COMPILER=clang
+            ;;
+        --all) cmd_build --normal; cmd_build --sanitize; cmd_build --fuzz; return 0 ;;
+        *) us_die "build: unknown option '$what' (--sanitize, --fuzz, --all)" ;;
+    esac
+    us_ok "built in $(us_elapsed $start)"
+}
+
+test_unit() {
+    local dir
+    for dir in build build-asan; do
+        us_step "Unit tests in $dir (ctest)"
+        (cd "$US_ROOT/$dir" && ctest --output-on-failure -j "$US_BUILD_JOBS") || us_die "unit tests failed in $dir"
+    done
+}
+
+# test_fuzz: every fuzz_* target for US_FUZZ_SECONDS (default 30), starting
+# from its committed seeds (tests/fuzz/corpus/<target>/, never modified).
+test_fuzz() {
+    local secs=${US_FUZZ_SECONDS:-30} t name n=0 work
+    us_step "Fuzzing each target for ${secs}s"
+    mkdir -p "$US_ROOT/build-fuzz/artifacts"
+    while IFS= read -r t; do
+        name=$(basename "$t")
+        work=$(mktemp -d)
+        local seeds=$US_ROOT/tests/fuzz/corpus/$name
+        mkdir -p "$seeds"
+        if ! "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$US_ROOT/build-fuzz/artifacts/$name-" "$work" "$seeds" \
+            >"$US_ROOT/build-fuzz/$name.log" 2>&1; then
+            rm -rf "$work"
+            us_fail_with_log "fuzz target $name found a failure (input saved in build-fuzz/artifacts/)" \
+                "$US_ROOT/build-fuzz/$name.log"
+        fi
+        rm -rf "$work"
+        us_ok "$name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$US_ROOT/build-fuzz/$name.log" | grep -o '[0-9]*$') runs, no failure"
+        n=$((n + 1))
+    done < <(find "$US_ROOT/build-fuzz" -maxdepth 3 -type f -name 'fuzz_*' -perm -u+x | sort)
+    [[ $n -gt 0 ]] || us_note "no fuzz targets yet"
+}
+
+test_integration() {
+    us_step "Integration tests (tests/integration, real engines)"
+    local rc=0
+    (cd "$US_ROOT" && "$US_VENV/bin/python" -m pytest tests/integration "${US_PYTEST_ARGS[@]}") || rc=$?
+    [[ $rc -eq 0 ]] || us_die "integration tests failed (pytest exit $rc)"
+}
+
+# cmd_test [unit|fuzz|integration]...: all of them by default, as CI runs it.
+cmd_test() {
+    local -a parts=("$@")
+    US_PYTEST_ARGS=()
+    [[ ${#parts[@]} -gt 0 ]] || parts=(unit fuzz integration)
+    local start=$SECONDS
+    (cmd_setup) || exit 1
+    local p
+    for p in "${parts[@]}"; do
+        case $p in
+            unit) cmd_build --normal; cmd_build --sanitize; test_unit ;;
+            fuzz) cmd_build --fuzz; test_fuzz ;;
+            integration) test_integration ;;
+            *) us_die "test: unknown part '$p' (unit, fuzz, integration)" ;;
+        esac
+    done
+    us_ok "all tests passed in $(us_elapsed $start)"
+}

@@ -1,0 +1,160 @@
+"""Integration tests: one real stack for the whole session.
+
+The session fixture ``stack`` brings the local stack up ONCE (its own US_HOME
+under /tmp, ports shifted by US_TEST_PORT_OFFSET, default 20000) and down at
+the end, asserting that no process of it is left. Only one such test stack
+runs on a machine at a time: an exclusive flock on
+/tmp/userstream-integration.lock is held around it.
+
+US_TEST_USE_RUNNING=1 runs against an already running stack instead (the one
+your environment/US_HOME names), without starting or stopping it.
+
+Tests read the effective configuration from ``./userstream env`` and use the
+real clients (psql, kcat, cqlsh, curl-like HTTP, the project's programs).
+"""
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+USERSTREAM = os.path.join(ROOT, "userstream")
+LOCK_PATH = "/tmp/userstream-integration.lock"
+
+
+class Stack:
+    """The effective configuration of the stack under test, and helpers."""
+
+    def __init__(self, env):
+        self.env = env  # full process environment for subprocesses
+        self.cfg = {k: v for k, v in env.items() if k.startswith("US_") or k == "PGPASSFILE"}
+
+    def __getitem__(self, key):
+        return self.cfg[key]
+
+    def run(self, args, check=True, input=None, env=None, timeout=600):
+        """Runs a command with the stack's environment; returns CompletedProcess."""
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        p = subprocess.run(args, input=input, env=e, capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(
+                f"{args!r} exited {p.returncode}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}"
+            )
+        return p
+
+    def us(self, *args, **kw):
+        """./userstream ARGS with the stack's environment."""
+        return self.run([USERSTREAM, *args], **kw)
+
+    def psql(self, role, sql, db=None, **kw):
+        return self.run(
+            ["psql", "-h", self["US_PG_HOST"], "-p", self["US_PG_PORT"], "-U", role,
+             "-d", db or self["US_PG_DATABASE"], "-w", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            **kw,
+        )
+
+    def cqlsh(self, *args, **kw):
+        return self.run(
+            [os.path.join(self["US_VENV"], "bin", "cqlsh"), self["US_CASSANDRA_HOST"],
+             self["US_CASSANDRA_PORT"], "--request-timeout=60", *args],
+            **kw,
+        )
+
+
+def parse_env(text):
+    """Parses `./userstream env` output (KEY=value, values maybe quoted, no escapes)."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, val = line.partition("=")
+        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
+            val = val[1:-1]
+        out[key] = val
+    return out
+
+
+def effective_env(base):
+    p = subprocess.run([USERSTREAM, "env"], env=base, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    env = dict(base)
+    env.update(parse_env(p.stdout))
+    return env
+
+
+def stack_pids(home):
+    """Processes whose environment carries this stack's marker (see stack/lib/util.sh)."""
+    marker = f"US_STACK_HOME={home}".encode()
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    pids.append(int(d))
+        except OSError:
+            continue
+    return pids
+
+
+def _lock():
+    f = open(LOCK_PATH, "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"\nwaiting for another integration stack on this machine to finish ({LOCK_PATH}) ...",
+              file=sys.stderr, flush=True)
+        fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
+def _stream(args, env):
+    """Runs a command with its output shown live (pytest -s) or captured."""
+    return subprocess.run(args, env=env, timeout=1800).returncode
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if os.environ.get("US_TEST_USE_RUNNING") == "1":
+        env = effective_env(dict(os.environ))
+        s = Stack(env)
+        s.us("status")
+        yield s
+        return
+
+    lock = _lock()
+    home = os.environ.get("US_TEST_HOME") or tempfile.mkdtemp(prefix="userstream-it-", dir="/tmp")
+    os.chmod(home, 0o755)
+    # A clean environment: nothing of a developer's own stack leaks in, except
+    # where the engines are cached.
+    base = {k: v for k, v in os.environ.items()
+            if not (k.startswith("US_") or k == "PGPASSFILE") or k in ("US_CACHE", "US_CONFIG")}
+    base["US_HOME"] = home
+    base["US_PORT_OFFSET"] = os.environ.get("US_TEST_PORT_OFFSET", "20000")
+    env = effective_env(base)
+    s = Stack(env)
+    try:
+        rc = _stream([USERSTREAM, "up"], env)
+        if rc != 0:
+            pytest.exit(f"./userstream up failed (exit {rc}); logs in {home}/logs", returncode=1)
+        yield s
+    finally:
+        # Keep the logs of the test stack for a look after the run (build-it-logs/).
+        saved = os.path.join(ROOT, "build-it-logs")
+        shutil.rmtree(saved, ignore_errors=True)
+        if os.path.isdir(os.path.join(home, "logs")):
+            shutil.copytree(os.path.join(home, "logs"), saved)
+        rc = _stream([USERSTREAM, "down", "--purge"], env)
+        left = stack_pids(home)
+        lock.close()
+        assert rc == 0, "./userstream down --purge failed"
+        assert left == [], f"processes of the test stack left after down: {left}"
+        assert not os.path.exists(home), f"down --purge left {home}"
