@@ -19,9 +19,10 @@ add up to half a second), max.batch.size 2048 / max.queue.size 8192 (defaults).
 1. Throughput: the CDC process is stopped while ROWS rows are inserted (1,000 per
    transaction); then it is started and the rate is rows / (last append - first
    append), so start-up time (JVM, connector) is not counted against either.
-2. Latency: with the CDC process running, RATE rows/s for SECONDS seconds (100 rows
-   per transaction); per row, broker append time - the time COMMIT returned to
-   the load generator. p50/p99 over every row.
+2. Latency: with the CDC process running and warmed up (WARMUP seconds at the same
+   rate, not measured), RATE rows/s for SECONDS seconds (100 rows per transaction);
+   per row, broker append time - the time COMMIT returned to the load generator.
+   p50/p99 over every row.
 Resident memory (peak RSS) and CPU (user+system over wall time) are sampled from
 /proc for the CDC process only, during each phase. The systems run one after the
 other, never at the same time, on the 2 shared cores.
@@ -36,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 
@@ -260,11 +262,15 @@ def stop(p):
 # ---------------------------------------------------------------- measuring
 
 class Sampler:
-    """Peak RSS and CPU time of one process, from /proc."""
+    """Peak RSS and CPU time of one process, from /proc, every 0.1 s in a thread."""
 
     def __init__(self, pid):
         self.pid, self.peak = pid, 0
         self.t0, self.cpu0 = time.time(), self.cpu()
+        self.cpu_last, self.t_last = self.cpu0, self.t0
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
 
     def cpu(self):
         try:
@@ -272,6 +278,11 @@ class Sampler:
             return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
         except OSError:
             return None
+
+    def loop(self):
+        while self.running:
+            self.sample()
+            time.sleep(0.1)
 
     def sample(self):
         try:
@@ -285,40 +296,48 @@ class Sampler:
             self.cpu_last, self.t_last = c, time.time()
 
     def result(self):
-        wall = self.t_last - self.t0
+        self.running = False
+        self.thread.join()
+        wall = max(self.t_last - self.t0, 0.001)
         return {"peak_rss_mb": round(self.peak / 2**20, 1), "cpu_cores": round((self.cpu_last - self.cpu0) / wall, 2)}
 
 
 def end_offsets(topic):
+    """[end offset of partition 0..3]"""
     out = sh(["kcat", "-b", env("US_KAFKA_BOOTSTRAP"), "-Q"] + sum((["-t", f"{topic}:{p}:-1"] for p in range(4)), [])).stdout
-    return sum(int(m) for m in re.findall(r"offset (\d+)", out))
-
-
-def wait_count(topic, n, sampler, timeout=1800):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        sampler.sample()
-        if end_offsets(topic) >= n:
-            sampler.sample()
-            return
-        time.sleep(0.2)
-    sys.exit(f"{topic}: fewer than {n} records after {timeout}s")
+    offs = [0] * 4
+    for p, o in re.findall(r"\[(\d+)\]\s+offset (\d+)", out):
+        offs[int(p)] = int(o)
+    return offs
 
 
 KEY = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-([0-9a-f]{12}))")
 
 
-def appended(topic):
-    """{row number: broker append time in ms} for every record with a key."""
-    out = sh(["kcat", "-b", env("US_KAFKA_BOOTSTRAP"), "-C", "-t", topic, "-e", "-q", "-f", "%k\t%T\n"],
-             timeout=1800).stdout
+def appended(topic, start=None):
+    """{row number: broker append time in ms} for every keyed record after the
+    offsets `start` (first occurrence: re-sent duplicates do not count)."""
     got = {}
-    for line in out.splitlines():
-        k, t = line.split("\t")
-        m = KEY.search(k)
-        if m:
-            got.setdefault(int(m.group(2)), int(t))
+    for p, off in enumerate(start or [0] * 4):
+        out = sh(["kcat", "-b", env("US_KAFKA_BOOTSTRAP"), "-C", "-t", topic, "-p", str(p), "-o", str(off),
+                  "-e", "-q", "-f", "%k\t%T\n"], timeout=1800).stdout
+        for line in out.splitlines():
+            k, t = line.split("\t")
+            m = KEY.search(k)
+            if m:
+                got.setdefault(int(m.group(2)), int(t))
     return got
+
+
+def wait_rows(topic, start, rows, timeout=1800):
+    """Waits until every row number in `rows` is in the topic after `start`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = appended(topic, start)
+        if all(g in got for g in rows):
+            return got
+        time.sleep(2)
+    sys.exit(f"{topic}: rows missing after {timeout}s")
 
 
 def throughput(times, first, n):
@@ -341,6 +360,7 @@ def main():
     ap.add_argument("--rows", type=int, default=300000)
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=15)
     ap.add_argument("--work", default=os.path.join(env("US_HOME"), "bench"))
     a = ap.parse_args()
     cache = os.path.join(env("US_CACHE"), "bench")
@@ -358,44 +378,52 @@ def main():
     # 1. Throughput: catch up on ROWS rows written while stopped.
     load(gen, a.work, 1, a.rows, 1000, 0, "bulk")
     end = psql("SELECT pg_current_wal_lsn()")
+    start = end_offsets(RELAY_TOPIC)
     p = start_relay(a.work, "--end-lsn", end)
     s = Sampler(p.pid)
-    while p.poll() is None:
-        s.sample()
-        time.sleep(0.1)
-    assert p.returncode == 0
-    res["relay"]["throughput_rows_s"] = throughput(appended(RELAY_TOPIC), 1, a.rows)
+    assert p.wait(timeout=1800) == 0
+    res["relay"]["throughput_rows_s"] = throughput(appended(RELAY_TOPIC, start), 1, a.rows)
     res["relay"].update({f"bulk_{k}": v for k, v in s.result().items()})
 
+    start = end_offsets(DBZ_TOPIC)
     c = start_connect(a.work)
     s = Sampler(c.pid)
-    wait_count(DBZ_TOPIC, a.rows, s)
-    res["debezium"]["throughput_rows_s"] = throughput(appended(DBZ_TOPIC), 1, a.rows)
+    got = wait_rows(DBZ_TOPIC, start, range(1, a.rows + 1))
     res["debezium"].update({f"bulk_{k}": v for k, v in s.result().items()})
+    res["debezium"]["throughput_rows_s"] = throughput(got, 1, a.rows)
     stop(c)
 
-    # 2. Latency at a fixed rate, each system alone.
+    # 2. Latency at a fixed rate, each system alone, after a warm-up of
+    # WARMUP seconds at the same rate (JIT, caches) that is not measured.
     n = a.rate * a.seconds
+    w = a.rate * a.warmup
     first = a.rows + 1
     p = start_relay(a.work)
-    time.sleep(3)
+    start = end_offsets(RELAY_TOPIC)
+    wait_rows(RELAY_TOPIC, start, load(gen, a.work, first, w, 100, a.rate, "relay-warmup"))
+    first += w
+    start = end_offsets(RELAY_TOPIC)
     s = Sampler(p.pid)
     commits = load(gen, a.work, first, n, 100, a.rate, "relay-paced")
-    wait_count(RELAY_TOPIC, a.rows + n, s)
-    stop(p)
-    res["relay"].update(latency(appended(RELAY_TOPIC), commits))
+    got = wait_rows(RELAY_TOPIC, start, commits)
     res["relay"].update({f"paced_{k}": v for k, v in s.result().items()})
+    stop(p)
+    res["relay"].update(latency(got, commits))
 
     first += n
     c = start_connect(a.work)
+    start = end_offsets(DBZ_TOPIC)
+    wait_rows(DBZ_TOPIC, start, load(gen, a.work, first, w, 100, a.rate, "dbz-warmup"))
+    first += w
+    start = end_offsets(DBZ_TOPIC)
     s = Sampler(c.pid)
     commits = load(gen, a.work, first, n, 100, a.rate, "dbz-paced")
-    wait_count(DBZ_TOPIC, a.rows + n, s)
-    stop(c)
-    res["debezium"].update(latency(appended(DBZ_TOPIC), commits))
+    got = wait_rows(DBZ_TOPIC, start, commits)
     res["debezium"].update({f"paced_{k}": v for k, v in s.result().items()})
+    stop(c)
+    res["debezium"].update(latency(got, commits))
 
-    res["settings"] = {"rows": a.rows, "rate": a.rate, "seconds": a.seconds, "linger_ms": 5,
+    res["settings"] = {"rows": a.rows, "rate": a.rate, "seconds": a.seconds, "warmup_s": a.warmup, "linger_ms": 5,
                        "debezium_poll_interval_ms": 5, "compression": "lz4", "format": "Avro + Apicurio"}
     print(json.dumps(res, indent=2))
     r, d = res["relay"], res["debezium"]

@@ -98,6 +98,9 @@ static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, c
         setl(c, "queue.buffering.max.kbytes", cf->queue_max_kbytes, err, errlen) < 0 ||
         setl(c, "message.timeout.ms", cf->message_timeout_ms, err, errlen) < 0 ||
         set(c, "compression.codec", "lz4", err, errlen) < 0 ||
+        /* librdkafka 2.0.2 leaves Nagle on (the Java client sets TCP_NODELAY):
+         * small produce requests then wait for delayed ACKs, tens of ms. */
+        set(c, "socket.nagle.disable", "true", err, errlen) < 0 ||
         (cf->extra && *cf->extra && set_extra(c, cf->extra, err, errlen) < 0)) {
         rd_kafka_conf_destroy(c);
         return NULL;

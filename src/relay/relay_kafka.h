@@ -2,7 +2,9 @@
  *
  * enable.idempotence=true (so acks=all, bounded in-flight, endless retries
  * within message.timeout.ms), partitioner murmur2_random (the Java client's
- * choice, so every tool agrees which partition a key lives in). Delivery
+ * choice, so every tool agrees which partition a key lives in), lz4, and
+ * socket.nagle.disable=true (2.0.2's default keeps Nagle on, which adds
+ * delayed-ACK stalls to small produce requests; the Java client disables it). Delivery
  * reports and errors are served from the main loop: relay_kafka_event_fd()
  * becomes readable when something is waiting for relay_kafka_poll(). */
 #ifndef RELAY_KAFKA_H

@@ -367,7 +367,7 @@ def test_relay_idle_database_keeps_wal_small(lane):
     idle_case(lane, 45)
 
 
-@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("US_TEST_SLOW") != "1", reason="soak: set US_TEST_SLOW=1 (10 minutes)")
 def test_relay_idle_database_soak(lane):
     idle_case(lane, 600)
 

@@ -13,10 +13,17 @@ if(TARGET us_relay)
   # (fastavro) and compared with PostgreSQL's own text of each value.
   add_executable(relay_avro_dump relay_avro_dump.c)
   target_link_libraries(relay_avro_dump PRIVATE us_relay)
-  find_package(Python3 COMPONENTS Interpreter)
-  if(Python3_FOUND)
+  # The project's venv (stack/python/requirements.txt pins fastavro) when
+  # ./userstream runs the build; any python3 otherwise.
+  if(DEFINED ENV{US_VENV} AND EXISTS "$ENV{US_VENV}/bin/python")
+    set(_relay_py "$ENV{US_VENV}/bin/python")
+  else()
+    find_package(Python3 COMPONENTS Interpreter)
+    set(_relay_py ${Python3_EXECUTABLE})
+  endif()
+  if(_relay_py)
     add_test(NAME test_relay_avro_fastavro
-             COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/relay_avro_check.py
+             COMMAND ${_relay_py} ${CMAKE_CURRENT_SOURCE_DIR}/relay_avro_check.py
                      $<TARGET_FILE:relay_avro_dump>
                      ${CMAKE_CURRENT_SOURCE_DIR}/relay_fixtures/pgoutput_v1.bin)
     # 77 = fastavro missing: reported as skipped, not passed.
