@@ -308,8 +308,9 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
         relay_snapshot_done_get(r->sql, s->slot, &done, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
     if (info->state == RELAY_SLOT_OK && !done) {
-        /* We created it and died before its snapshot finished: it was never
-         * confirmed past its creation, so re-creating it loses nothing. */
+        /* We marked it pending, created it and died before its snapshot
+         * finished: it was never confirmed past its creation, so re-creating
+         * it loses nothing. */
         us_warn("slot \"%s\" has no finished initial snapshot; re-creating it and the snapshot", s->slot);
         if (relay_slot_drop(r->sql, s->slot, r->err, sizeof r->err) < 0)
             return RELAY_EXIT_ERROR;
@@ -320,6 +321,8 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
     *fresh = info->state == RELAY_SLOT_MISSING;
     *start = info->confirmed_flush;
     if (*fresh) {
+        if (s->snapshot && relay_snapshot_pending_set(r->sql, s->slot, r->err, sizeof r->err) < 0)
+            return RELAY_EXIT_ERROR;
         if (relay_slot_create(r->repl, s->slot, start, snap, snaplen, r->err, sizeof r->err) < 0)
             return RELAY_EXIT_ERROR;
         us_info("created slot \"%s\" at " RELAY_LSN_FMT, s->slot, RELAY_LSN_ARGS(*start));
@@ -378,6 +381,8 @@ static int run(relay_run *r)
         return rc;
     if (fresh && r->s.snapshot && (rc = run_snapshot(r, start, snap)) != GO_ON)
         return rc;
+    if (r->s.lopts.max_rows && relay_emit_rows(r->e) >= r->s.lopts.max_rows)
+        return RELAY_EXIT_OK; /* --max-rows reached by the snapshot alone */
     if (!fresh) {
         uint64_t before = 0;
         if (relay_kafka_last_lsn(r->k, 10000, &before, r->err, sizeof r->err) < 0)

@@ -168,13 +168,28 @@ int relay_publication_ensure(PGconn *c, const char *pub, const char *table, char
 int relay_snapshot_done_get(PGconn *c, const char *slot, bool *done, char *err, size_t errlen)
 {
     const char *p[] = {slot};
-    PGresult *r = query(c, "SELECT snapshot_done_at IS NOT NULL FROM ops.relay_slots WHERE slot_name = $1",
+    PGresult *r = query(c, "SELECT snapshot_done_at IS NULL FROM ops.relay_slots WHERE slot_name = $1",
                         1, p, PGRES_TUPLES_OK, 0, 1, 1, err, errlen);
     if (!r)
         return -1;
-    *done = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    /* Only a row marked pending says a snapshot of ours did not finish; a
+     * slot without a row (created by someone else, or with --snapshot never)
+     * is resumed as it is. */
+    *done = !(PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0);
     PQclear(r);
     return 0;
+}
+
+int relay_snapshot_pending_set(PGconn *c, const char *slot, char *err, size_t errlen)
+{
+    const char *p[] = {slot};
+    PGresult *r = query(c,
+                        "INSERT INTO ops.relay_slots (slot_name, consistent_lsn, snapshot_done_at) "
+                        "VALUES ($1, '0/0', NULL) ON CONFLICT (slot_name) DO UPDATE SET "
+                        "consistent_lsn = '0/0', snapshot_done_at = NULL",
+                        1, p, PGRES_COMMAND_OK, 0, 0, 0, err, errlen);
+    PQclear(r);
+    return r ? 0 : -1;
 }
 
 int relay_snapshot_done_set(PGconn *c, const char *slot, uint64_t lsn, char *err, size_t errlen)

@@ -44,9 +44,12 @@ int relay_slot_drop(PGconn *c, const char *slot, char *err, size_t errlen);
 int relay_publication_ensure(PGconn *c, const char *pub, const char *table, char *err,
                              size_t errlen);
 
-/* Snapshot bookkeeping in ops.relay_slots (stack/sql/020_relay.sql): a slot
- * whose initial snapshot did not finish must be re-created, not resumed. */
+/* Snapshot bookkeeping in ops.relay_slots (stack/sql/020_relay.sql): the row
+ * is marked pending before the slot is created and done once Kafka has the
+ * whole snapshot; a slot whose row is still pending must be re-created, not
+ * resumed. */
 int relay_snapshot_done_get(PGconn *c, const char *slot, bool *done, char *err, size_t errlen);
+int relay_snapshot_pending_set(PGconn *c, const char *slot, char *err, size_t errlen);
 int relay_snapshot_done_set(PGconn *c, const char *slot, uint64_t lsn, char *err, size_t errlen);
 
 /* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput EXPORT_SNAPSHOT on a

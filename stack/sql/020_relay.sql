@@ -1,10 +1,12 @@
 -- 020_relay: what userstream-relay needs in PostgreSQL (src/relay/README.md).
 --
--- ops.relay_slots records, per replication slot, that its initial snapshot
--- was delivered to Kafka. A slot without that row was created by a relay
--- that died during its snapshot: the relay drops and re-creates it (it was
--- never confirmed past its creation, so nothing is lost). A slot that is
--- lost is never re-created: the relay stops with exit code 3.
+-- ops.relay_slots records, per replication slot, the state of its initial
+-- snapshot: the row is written (snapshot_done_at NULL) before the relay
+-- creates the slot, and marked done once Kafka has every snapshot row. A slot
+-- whose row is still NULL was created by a relay that died during its
+-- snapshot: the relay drops and re-creates it (it was never confirmed past
+-- its creation, so nothing is lost). A slot without a row is resumed as it
+-- is. A slot that is lost is never re-created: the relay stops, exit code 3.
 CREATE TABLE IF NOT EXISTS ops.relay_slots (
     slot_name        text PRIMARY KEY,
     consistent_lsn   pg_lsn NOT NULL,     -- the slot's exported snapshot point

@@ -483,3 +483,16 @@ def test_relay_large_transactions_stream_through_the_spool(lane):
     assert [int(r[3]["us.seq"]) for r in sorted(recs, key=lambda r: int(r[3]["us.seq"]))] == list(range(40000))
     assert not [f for f in os.listdir(lane.stack["US_HOME"]) if f.endswith(".spool") and
                 os.listdir(os.path.join(lane.stack["US_HOME"], f))]
+
+
+def test_relay_max_rows_stops_after_whole_transactions(lane):
+    """--max-rows 25 over transactions of 10 rows: the relay stops after the
+    transaction that reaches 25, i.e. with exactly 30 records, and exit 0."""
+    rc, log = lane.run("--snapshot", "never", "--end-lsn", lane.wal_lsn())  # slot only
+    assert rc == 0, log
+    lane.insert(1, 50, txn_rows=10)
+    rc, log = lane.run("--max-rows", "25")
+    assert rc == 0, log
+    recs = lane.records()
+    assert len(recs) == 30 and {r[2] for r in recs} == expected_keys(1, 30)
+    assert len({r[3]["us.lsn"] for r in recs}) == 3
