@@ -17,6 +17,7 @@
 struct us_config {
     const us_option *opts;
     size_t n_opts;
+    char *file_port_offset; /* US_PORT_OFFSET as read from the file, owned */
     char **values;      /* n_opts entries, owned; NULL = unset */
     us_origin *origins; /* n_opts entries */
 };
@@ -75,6 +76,7 @@ void us_config_free(us_config *cfg)
             free(cfg->values[i]);
     free(cfg->values);
     free(cfg->origins);
+    free(cfg->file_port_offset);
     free(cfg);
 }
 
@@ -179,6 +181,10 @@ int us_config_load_file(us_config *cfg, const char *path, char *err, size_t errl
             snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
             goto out;
         }
+        if (r == 1 && strcmp(key, "US_PORT_OFFSET") == 0) {
+            free(cfg->file_port_offset);
+            cfg->file_port_offset = strdup(value);
+        }
         if (r == 1 && find_opt(cfg, key) >= 0 &&
             us_config_set(cfg, key, value, US_ORIGIN_FILE, reason, sizeof reason) < 0) {
             snprintf(err, errlen, "%s:%d: %s", path, lineno, reason);
@@ -200,6 +206,41 @@ int us_config_load_env(us_config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->n_opts; i++) {
         const char *v = getenv(cfg->opts[i].key);
         if (v && *v && us_config_set(cfg, cfg->opts[i].key, v, US_ORIGIN_ENV, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* US_PORT_OFFSET (environment, else the file) is added to every *_PORT that
+ * still holds its default or file value, the rule of stack/lib/config.sh: a
+ * port given in the environment or by flag is final, so `./userstream env`
+ * output fed back as environment is not shifted twice. */
+static int apply_port_offset(us_config *cfg, char *err, size_t errlen)
+{
+    const char *off = getenv("US_PORT_OFFSET");
+    long offset = 0, port;
+    char buf[24];
+    if (!off || !*off)
+        off = cfg->file_port_offset;
+    if (!off || !*off)
+        return 0;
+    if (us_parse_long(off, 0, 60000, &offset) < 0) {
+        snprintf(err, errlen, "US_PORT_OFFSET: \"%.32s\" is not a number in [0, 60000]", off);
+        return -1;
+    }
+    for (size_t i = 0; offset && i < cfg->n_opts; i++) {
+        const char *key = cfg->opts[i].key;
+        size_t n = strlen(key);
+        if (n < 5 || strcmp(key + n - 5, "_PORT") != 0 || !cfg->values[i] ||
+            (cfg->origins[i] != US_ORIGIN_DEFAULT && cfg->origins[i] != US_ORIGIN_FILE))
+            continue;
+        if (us_parse_long(cfg->values[i], 0, 65535, &port) < 0 || port + offset > 65535) {
+            snprintf(err, errlen, "%s: \"%.16s\" plus US_PORT_OFFSET %ld is not a port", key,
+                     cfg->values[i], offset);
+            return -1;
+        }
+        snprintf(buf, sizeof buf, "%ld", port + offset);
+        if (us_config_set(cfg, key, buf, cfg->origins[i], err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -400,7 +441,7 @@ int us_config_parse_args(us_config *cfg, const us_program *prog, int argc, char 
     }
     if (file && us_config_load_file(cfg, file, err, errlen) < 0)
         return US_PARSE_ERROR;
-    if (us_config_load_env(cfg, err, errlen) < 0)
+    if (apply_port_offset(cfg, err, errlen) < 0 || us_config_load_env(cfg, err, errlen) < 0)
         return US_PARSE_ERROR;
     if (env_level && *env_level && apply_log_level(env_level, err, errlen) < 0)
         return US_PARSE_ERROR;

@@ -75,7 +75,8 @@ int us_config_set(us_config *cfg, const char *key, const char *value, us_origin 
                   size_t errlen);
 
 /* The whole layering. The file comes from --config FILE, else $US_CONFIG,
- * else none. Handles --help, --version, --log-level LEVEL and
+ * else none. US_PORT_OFFSET (environment, else file) is added to every
+ * *_PORT setting that holds its default or file value. Handles --help, --version, --log-level LEVEL and
  * --print-config (every key, value and origin; secrets masked). On
  * US_PARSE_OK, *first_arg is the index of the first positional argument. */
 int us_config_parse_args(us_config *cfg, const us_program *prog, int argc, char **argv,

@@ -81,7 +81,10 @@ us_config_load() {
     us_derive US_AIRFLOW_URL "http://$US_BIND:$US_AIRFLOW_PORT"
     us_derive US_SECRETS_DIR "$US_HOME/secrets"
     us_derive US_LOG_DIR "$US_HOME/logs"
-    us_derive US_VENV "$US_CACHE/venv"
+    # The venv is keyed by what defines it, as the engines are: worktrees with
+    # different requirements get different venvs, never one reinstalled in place.
+    # (A running stack keeps the venv it started from: us_venv_use_stack.)
+    [[ $US_ENV_KEYS == *" US_VENV "* ]] || us_derive US_VENV "$US_CACHE/venv-$(us_venv_hash)"
     us_derive PGPASSFILE "$US_SECRETS_DIR/pgpass"
     # PostgreSQL roles, one per part (least privilege; see docs/development.md).
     us_derive US_PG_ADMIN_USER postgres
@@ -97,6 +100,15 @@ us_config_load() {
     # Every JVM engine runs on OpenJDK 17, whatever else is installed.
     us_versions_load
     export JAVA_HOME=$JAVA_HOME_17
+}
+
+# us_venv_hash: 12 hex digits of what defines the Python venv: the lines of
+# stack/python/requirements.txt + constraints.txt that pip reads (comments and
+# blank lines dropped, so a changed comment does not cost a new venv).
+us_venv_hash() {
+    cat "$US_ROOT/stack/python/requirements.txt" "$US_ROOT/stack/python/constraints.txt" 2>/dev/null |
+        sed -E -e 's/(^|[[:space:]])#.*//' -e 's/^[[:space:]]+//' -e 's/[[:space:]]+$//' -e '/^$/d' |
+        sha256sum | cut -c1-12
 }
 
 # us_derive KEY VALUE: sets and exports KEY unless the environment set it.

@@ -126,6 +126,8 @@ cmd_up() {
     (cmd_setup) || exit 1
     us_home_prepare
     us_lock "$US_HOME/.stack.lock" "another up/down on $US_HOME"
+    us_venv_use_stack
+    us_venv_warn_stale
     us_step "Starting the stack in $US_HOME (ports offset by $US_PORT_OFFSET)"
     us_supervisor_start
     local name
@@ -217,7 +219,11 @@ us_purge_home() {
 }
 
 cmd_status() {
-    local fmt='%-14s %-9s %8s  %-28s %-16s %-18s %8s\n'
+    # The first column as wide as the longest service name (airflow_dag_processor);
+    # STATE fits "RUNNING not-ready".
+    local w=14 n
+    for n in $(us_services all); do ((${#n} <= w)) || w=${#n}; done
+    local fmt="%-${w}s %-9s %8s  %-28s %-17s %-18s %8s\n"
     # shellcheck disable=SC2059
     printf "$fmt" SERVICE GROUP PID ADDRESS STATE VERSION MEMORY
     local running=""
@@ -237,6 +243,7 @@ cmd_status() {
         # shellcheck disable=SC2059
         printf "$fmt" "$name" "$(svc_"${name}"_group)" "$pid" "$(svc_"${name}"_address)" "$state" "$ver" "$mem"
     done
+    us_venv_warn_stale
 }
 
 cmd_logs() {

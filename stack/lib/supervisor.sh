@@ -19,6 +19,36 @@ us_supervisord_pid() {
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# us_stack_venv: the venv this US_HOME's running supervisord was started from
+# (its command line is VENV/bin/python3 VENV/bin/supervisord -c ...).
+us_stack_venv() {
+    local pid a
+    pid=$(us_supervisord_pid) || return 1
+    while IFS= read -r -d '' a; do
+        [[ $a == */bin/supervisord ]] && { echo "${a%/bin/supervisord}"; return 0; }
+    done 2>/dev/null <"/proc/$pid/cmdline"
+    return 1
+}
+
+# us_venv_use_stack: a running stack keeps the venv it was started from (its
+# programs get US_VENV from supervisord), so commands on it use that one too,
+# even when stack/python/ changed since and now names another venv (kept in
+# US_VENV_WANTED for a warning). A US_VENV set in the environment always wins.
+US_VENV_WANTED=""
+us_venv_use_stack() {
+    [[ $US_ENV_KEYS == *" US_VENV "* ]] && return 0
+    local v
+    v=$(us_stack_venv) || return 0
+    [[ $v != "$US_VENV" ]] || return 0
+    US_VENV_WANTED=$US_VENV
+    export US_VENV=$v
+}
+
+us_venv_warn_stale() {
+    [[ -z $US_VENV_WANTED ]] ||
+        us_warn "this stack runs from $US_VENV; stack/python/ has changed since and names $US_VENV_WANTED: ./userstream down, then up, to switch"
+}
+
 # us_supervisor_conf: writes supervisord.conf for every service file. Each
 # program runs `./userstream _exec NAME`, which loads the configuration and
 # execs the service's foreground process, so every program gets US_CONFIG and
@@ -96,9 +126,9 @@ EOF
 }
 
 # us_supervisor_env: the environment supervisord (and so every program) gets:
-# the basics plus only what the user set (US_ENV_KEYS) when it started; each
-# program derives the rest from userstream.conf when it starts (`_exec`), so a
-# changed file takes effect at the program's next start.
+# the basics, what the user set (US_ENV_KEYS) when it started, and US_VENV;
+# each program derives the rest from userstream.conf when it starts (`_exec`),
+# so a changed file takes effect at the program's next start.
 us_supervisor_env() {
     local key
     for key in PATH HOME USER LANG LC_ALL TZ TMPDIR; do
@@ -107,6 +137,9 @@ us_supervisor_env() {
     for key in $US_ENV_KEYS US_CONFIG; do
         printf '%s=%s\0' "$key" "${!key}"
     done
+    # The venv too: a program (re)started later must not follow a changed
+    # stack/python/ to another venv than supervisord's own.
+    [[ $US_ENV_KEYS == *" US_VENV "* ]] || printf 'US_VENV=%s\0' "$US_VENV"
     printf 'US_STACK_HOME=%s\0' "$US_HOME"
 }
 

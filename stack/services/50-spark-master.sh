@@ -34,22 +34,9 @@ us_spark_env() {
 
 # --- the connector jars --------------------------------------------------------
 
-us_spark_maven_props() {
-    printf '%s\n' \
-        "-Dspark.version=$SPARK_VERSION" \
-        "-Dscc.version=$SPARK_CASSANDRA_CONNECTOR_VERSION" \
-        "-Dspark.kafka.clients.version=$SPARK_KAFKA_CLIENTS_VERSION" \
-        "-Dspark.commons.pool2.version=$SPARK_COMMONS_POOL2_VERSION" \
-        "-Ddependency.plugin.version=$MAVEN_DEPENDENCY_PLUGIN_VERSION"
-}
-
 # us_spark_jars_dir: where the jars of stack/maven/spark-jars.xml live, keyed
-# by the POM and the pins (a version bump installs beside the old set).
-us_spark_jars_dir() {
-    local h
-    h=$( (cat "$US_ROOT/stack/maven/spark-jars.xml"; us_spark_maven_props) | sha256sum | cut -c1-12)
-    echo "$US_CACHE/engines/spark-jars-$h"
-}
+# like every engine by the POM and the pins it uses.
+us_spark_jars_dir() { us_engine_dir spark-jars; }
 
 # us_spark_jars: the comma-separated list for spark-submit --jars.
 us_spark_jars() {
@@ -63,29 +50,10 @@ us_spark_jars() {
 # that pyspark/jars already has (Scala, Hadoop client, slf4j, lz4, ...): two
 # versions of one library on a classpath is how NoSuchMethodError starts.
 us_spark_setup_jars() {
-    local dir log start=$SECONDS tmp excl
-    dir=$(us_spark_jars_dir)
-    if [[ -f $dir/.complete ]]; then
-        us_ok "Spark connector jars: $dir"
-        return 0
-    fi
-    if [[ -n ${US_SETUP_CHECK:-} ]]; then
-        us_note "Spark connector jars missing: $dir"
-        return 1
-    fi
+    local excl
     excl=$(find "$(us_spark_home)/jars" -name '*.jar' -printf '%f\n' |
         sed -E 's/-[0-9][^-]*(-[^-]+)*\.jar$//' | sort -u | paste -sd,)
-    log=$US_CACHE/logs/maven-spark-jars.log tmp=$dir.tmp.$$
-    us_note "fetching the Spark connector jars from Maven Central (log: $log) ..."
-    mkdir -p "$tmp/lib"
-    # shellcheck disable=SC2046
-    mvn -B -ntp -f "$US_ROOT/stack/maven/spark-jars.xml" -Dmaven.repo.local="$US_CACHE/m2" \
-        $(us_spark_maven_props) dependency:copy-dependencies -DoutputDirectory="$tmp/lib" \
-        -DincludeScope=runtime -DexcludeArtifactIds="$excl" >"$log" 2>&1 ||
-        { rm -rf "$tmp"; us_fail_with_log "Maven could not fetch the Spark connector jars" "$log"; }
-    touch "$tmp/.complete"
-    rm -rf "$dir" && mv "$tmp" "$dir"
-    us_ok "Spark connector jars in $(us_elapsed $start) ($(du -sh "$dir" | cut -f1), $(ls "$dir/lib" | wc -l) jars): $dir"
+    us_setup_maven spark-jars copy-dependencies "Spark connector jars" -DexcludeArtifactIds="$excl"
 }
 
 svc_spark_master_setup() {

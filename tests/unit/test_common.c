@@ -40,6 +40,7 @@ static void clear_env(void)
         unsetenv(opts[i].key);
     unsetenv("US_CONFIG");
     unsetenv("US_LOG_LEVEL");
+    unsetenv("US_PORT_OFFSET");
 }
 
 static void test_defaults(void **state)
@@ -106,6 +107,59 @@ static void test_env_over_file(void **state)
                      US_PARSE_OK);
     assert_string_equal(us_config_get(cfg, "US_T_PORT"), "7000");
     assert_int_equal(us_config_origin(cfg, "US_T_PORT"), US_ORIGIN_ENV);
+    us_config_free(cfg);
+    unlink(path);
+    clear_env();
+}
+
+/* The offset shifts default and file ports, never a port from env or flag. */
+static void test_port_offset(void **state)
+{
+    (void)state;
+    clear_env();
+    static const us_option popts[] = {
+        {"US_A_PORT", "a-port", 0, US_OPT_INT, "100", NULL, "default port"},
+        {"US_B_PORT", NULL, 0, US_OPT_INT, "200", NULL, "file port"},
+        {"US_C_PORT", NULL, 0, US_OPT_INT, "300", NULL, "env port"},
+        {"US_D_PORT", "d-port", 0, US_OPT_INT, "400", NULL, "flag port"},
+    };
+    char *path = write_tmp("US_PORT_OFFSET=7\nUS_B_PORT=250\n");
+    setenv("US_C_PORT", "350", 1);
+    setenv("US_PORT_OFFSET", "1000", 1); /* the environment beats the file's 7 */
+    us_config *cfg = us_config_new(popts, US_ARRAY_LEN(popts));
+    char cfgflag[80];
+    snprintf(cfgflag, sizeof cfgflag, "--config=%s", path);
+    char *argv[] = {"test", cfgflag, "--d-port", "450", NULL};
+    int first;
+    char err[256] = "";
+    assert_int_equal(us_config_parse_args(cfg, &prog, 4, argv, &first, err, sizeof err),
+                     US_PARSE_OK);
+    assert_string_equal(us_config_get(cfg, "US_A_PORT"), "1100");
+    assert_string_equal(us_config_get(cfg, "US_B_PORT"), "1250");
+    assert_string_equal(us_config_get(cfg, "US_C_PORT"), "350");
+    assert_string_equal(us_config_get(cfg, "US_D_PORT"), "450");
+    us_config_free(cfg);
+    unsetenv("US_PORT_OFFSET");
+    unsetenv("US_C_PORT");
+    cfg = us_config_new(popts, US_ARRAY_LEN(popts));
+    assert_int_equal(us_config_parse_args(cfg, &prog, 2, argv, &first, err, sizeof err),
+                     US_PARSE_OK);
+    assert_string_equal(us_config_get(cfg, "US_B_PORT"), "257");
+    us_config_free(cfg);
+    setenv("US_PORT_OFFSET", "60000", 1); /* 250 + 60000 is fine, 9000 + 60000 is not */
+    unlink(path);
+    path = write_tmp("US_B_PORT=9000\n");
+    snprintf(cfgflag, sizeof cfgflag, "--config=%s", path);
+    cfg = us_config_new(popts, US_ARRAY_LEN(popts));
+    assert_int_equal(us_config_parse_args(cfg, &prog, 2, argv, &first, err, sizeof err),
+                     US_PARSE_ERROR);
+    assert_non_null(strstr(err, "is not a port"));
+    us_config_free(cfg);
+    setenv("US_PORT_OFFSET", "-3", 1);
+    cfg = us_config_new(popts, US_ARRAY_LEN(popts));
+    assert_int_equal(us_config_parse_args(cfg, &prog, 2, argv, &first, err, sizeof err),
+                     US_PARSE_ERROR);
+    assert_non_null(strstr(err, "US_PORT_OFFSET"));
     us_config_free(cfg);
     unlink(path);
     clear_env();
@@ -231,7 +285,7 @@ int main(void)
         cmocka_unit_test(test_defaults),      cmocka_unit_test(test_layers),
         cmocka_unit_test(test_env_over_file), cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_flag_errors),   cmocka_unit_test(test_typed_getters),
-        cmocka_unit_test(test_print_masks_secrets), cmocka_unit_test(test_parse_helpers),
+        cmocka_unit_test(test_print_masks_secrets), cmocka_unit_test(test_parse_helpers), cmocka_unit_test(test_port_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

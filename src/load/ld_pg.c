@@ -1,0 +1,333 @@
+#include "ld_pg.h"
+
+#include "ld_user.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ld_pg {
+    PGconn *conn;
+    char *users_columns; /* "user_id, gender, ..., run_id" */
+    bool row_inserts;    /* benchmark baseline: INSERT per row instead of COPY */
+};
+
+/* Copies PostgreSQL's message without its trailing newline. */
+static void pg_error(char *err, size_t errlen, const char *what, const char *msg)
+{
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(err, errlen, "%s: %.*s", what, (int)n, msg ? msg : "");
+}
+
+static int exec_ok(ld_pg *pg, const char *sql, ExecStatusType want, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    int rc = PQresultStatus(r) == want ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "PostgreSQL", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen)
+{
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%ld", o->connect_timeout_s);
+    const char *keys[] = {"host", "port", "dbname", "user", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {o->host, o->port, o->dbname, o->user, timeout, "userstream-load", NULL};
+    ld_pg *pg = calloc(1, sizeof *pg);
+    if (!pg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pg->conn = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        pg_error(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(pg->conn));
+        ld_pg_free(pg);
+        return NULL;
+    }
+    size_t n = 256;
+    for (int c = 0; c < LD_NCOLS; c++)
+        n += strlen(ld_user_columns[c]) + 2;
+    pg->users_columns = malloc(n);
+    if (!pg->users_columns) {
+        snprintf(err, errlen, "out of memory");
+        ld_pg_free(pg);
+        return NULL;
+    }
+    pg->users_columns[0] = '\0';
+    for (int c = 0; c < LD_NCOLS; c++) {
+        strcat(pg->users_columns, ld_user_columns[c]);
+        strcat(pg->users_columns, ", ");
+    }
+    strcat(pg->users_columns, LD_LINEAGE_COLUMNS);
+    return pg;
+}
+
+void ld_pg_free(ld_pg *pg)
+{
+    if (!pg)
+        return;
+    PQfinish(pg->conn);
+    free(pg->users_columns);
+    free(pg);
+}
+
+int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen)
+{
+    /* Temporary: not WAL-logged, private to this session, emptied by every
+     * commit, so each batch starts from an empty table. */
+    return exec_ok(pg,
+                   "CREATE TEMP TABLE IF NOT EXISTS load_batch "
+                   "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                   PGRES_COMMAND_OK, err, errlen);
+}
+
+int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen)
+{
+    char first[24], pages[24], results[24];
+    snprintf(first, sizeof first, "%ld", run->first_page);
+    snprintf(pages, sizeof pages, "%ld", run->pages);
+    snprintf(results, sizeof results, "%ld", run->results);
+    const char *params[] = {
+        run->run_id, run->source_url, run->seed, first, run->pages < 0 ? NULL : pages, results};
+    PGresult *r = PQexecParams(pg->conn,
+                               "INSERT INTO ops.load_runs (run_id, source_url, source_seed, "
+                               "first_page, pages, results_per_page) "
+                               "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
+                               6, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
+        pg_error(err, errlen, "cannot record the run in ops.load_runs", PQresultErrorMessage(r));
+    else {
+        *load_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* COPY <target> FROM STDIN with the given text-format data. */
+static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    int ok = PQputCopyData(pg->conn, data->data, (int)data->len) == 1;
+    if (PQputCopyEnd(pg->conn, ok ? NULL : "client failed to send data") != 1)
+        ok = 0;
+    int rc = 0;
+    while ((r = PQgetResult(pg->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (!ok && rc == 0) {
+        pg_error(err, errlen, "COPY", PQerrorMessage(pg->conn));
+        rc = -1;
+    }
+    return rc;
+}
+
+static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
+{
+    char *sql = NULL;
+    if (asprintf(&sql,
+                 "INSERT INTO staging.users (%s) SELECT %s FROM pg_temp.load_batch "
+                 "ON CONFLICT (user_id) DO NOTHING",
+                 pg->users_columns, pg->users_columns) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    PGresult *r = PQexec(pg->conn, sql);
+    free(sql);
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+    else {
+        *inserted = strtol(PQcmdTuples(r), NULL, 10);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int record_batch(ld_pg *pg, int64_t load_id, long page, const ld_batch_counts *c,
+                        long retries, char *err, size_t errlen)
+{
+    char v[8][24];
+    snprintf(v[0], sizeof v[0], "%" PRId64, load_id);
+    snprintf(v[1], sizeof v[1], "%ld", page);
+    snprintf(v[2], sizeof v[2], "%s", c->pages_rejected ? "true" : "false");
+    snprintf(v[3], sizeof v[3], "%ld", c->fetched);
+    snprintf(v[4], sizeof v[4], "%ld", c->staged);
+    snprintf(v[5], sizeof v[5], "%ld", c->duplicates);
+    snprintf(v[6], sizeof v[6], "%ld", c->rejected);
+    snprintf(v[7], sizeof v[7], "%ld", retries);
+    const char *params[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    PGresult *r = PQexecParams(pg->conn,
+                               "INSERT INTO ops.load_batches (load_id, page, page_rejected, "
+                               "fetched, staged, duplicates, rejected, retries) "
+                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                               8, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "INSERT INTO ops.load_batches", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+/* Unescapes one COPY text field in place (\N -> NULL); returns it. */
+static char *copy_field(char *s, size_t n)
+{
+    if (n == 2 && s[0] == '\\' && s[1] == 'N')
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            c = s[++i];
+            c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+        }
+        s[k++] = c;
+    }
+    s[k] = '\0';
+    return s;
+}
+
+/* The benchmark baseline: one INSERT ... ON CONFLICT DO NOTHING per user (a
+ * prepared statement, one round trip per row) instead of COPY. */
+static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err, size_t errlen)
+{
+    enum { NCOL = LD_NCOLS + 5 };
+    char *copy = malloc(users->len + 1), *line = copy;
+    const char *vals[NCOL];
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, users->data, users->len);
+    copy[users->len] = '\0';
+    *inserted = 0;
+    while (*line) {
+        char *eol = strchr(line, '\n'), *f = line;
+        *eol = '\0';
+        for (int c = 0; c < NCOL; c++) {
+            char *tab = c + 1 < NCOL ? strchr(f, '\t') : eol;
+            vals[c] = copy_field(f, (size_t)(tab - f));
+            f = tab + 1;
+        }
+        PGresult *r = PQexecPrepared(pg->conn, "ld_row_insert", NCOL, vals, NULL, NULL, 0);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (ok)
+            *inserted += strtol(PQcmdTuples(r), NULL, 10);
+        else
+            pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok) {
+            free(copy);
+            return -1;
+        }
+        line = eol + 1;
+    }
+    free(copy);
+    return 0;
+}
+
+int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
+{
+    char *sql = NULL, params[LD_NCOLS * 5 + 40] = "";
+    for (int c = 1; c <= LD_NCOLS + 5; c++)
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%s$%d",
+                 c > 1 ? ", " : "", c);
+    if (asprintf(&sql,
+                 "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
+                 pg->users_columns, params) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    PGresult *r = PQprepare(pg->conn, "ld_row_insert", sql, 0, NULL);
+    free(sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "PREPARE", PQresultErrorMessage(r));
+    PQclear(r);
+    pg->row_inserts = rc == 0;
+    return rc;
+}
+
+int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,
+               long retries_total, char *err, size_t errlen)
+{
+    char *copy_users = NULL;
+    c->staged = c->duplicates = 0;
+    if (exec_ok(pg, "BEGIN", PGRES_COMMAND_OK, err, errlen) < 0)
+        return -1;
+    if (out->valid > 0) {
+        if (asprintf(&copy_users, "COPY pg_temp.load_batch (%s) FROM STDIN", pg->users_columns) <
+            0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (pg->row_inserts ? insert_rows(pg, &out->users, &c->staged, err, errlen) < 0
+                            : copy_in(pg, copy_users, &out->users, err, errlen) < 0 ||
+                                  insert_users(pg, &c->staged, err, errlen) < 0)
+            goto fail;
+        c->duplicates = out->valid - c->staged;
+    }
+    if (out->rejects.len > 0 &&
+        copy_in(pg, "COPY staging.rejects (" LD_REJECT_COLUMNS ") FROM STDIN", &out->rejects, err,
+                errlen) < 0)
+        goto fail;
+    if (record_batch(pg, load_id, page, c, retries_total, err, errlen) < 0)
+        goto fail;
+    if (exec_ok(pg, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
+        goto fail;
+    free(copy_users);
+    return 0;
+fail:
+    free(copy_users);
+    PGresult *r = PQexec(pg->conn, "ROLLBACK");
+    PQclear(r);
+    return -1;
+}
+
+int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code, long retries_total,
+                  double seconds, char *err, size_t errlen)
+{
+    char id[24], code[16], retries[24], secs[32];
+    snprintf(id, sizeof id, "%" PRId64, load_id);
+    snprintf(code, sizeof code, "%d", exit_code);
+    snprintf(retries, sizeof retries, "%ld", retries_total);
+    snprintf(secs, sizeof secs, "%.6f", seconds);
+    const char *params[] = {id, status, code, retries, secs};
+    /* totals from the committed batches, so they agree with the tables */
+    PGresult *r = PQexecParams(
+        pg->conn,
+        "UPDATE ops.load_runs r SET status = $2, exit_code = $3, retries = $4, seconds = $5, "
+        "finished_at = now(), updated_at = now(), pages_done = b.pages, "
+        "pages_rejected = b.pages_rejected, fetched = b.fetched, staged = b.staged, "
+        "duplicates = b.duplicates, rejected = b.rejected "
+        "FROM (SELECT count(*) AS pages, count(*) FILTER (WHERE page_rejected) AS pages_rejected, "
+        "coalesce(sum(fetched), 0) AS fetched, coalesce(sum(staged), 0) AS staged, "
+        "coalesce(sum(duplicates), 0) AS duplicates, coalesce(sum(rejected), 0) AS rejected "
+        "FROM ops.load_batches WHERE load_id = $1) b WHERE r.load_id = $1",
+        5, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0)
+        pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}

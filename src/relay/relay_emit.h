@@ -1,0 +1,69 @@
+/* relay_emit: turns decoded changes into Kafka records exactly as
+ * docs/data-contracts.md §3 says (key, Confluent-framed Avro value or
+ * tombstone, us.* headers) and tracks each transaction in the ring.
+ *
+ * It owns the relation cache and the schema id: a Relation that changes the
+ * table registers a new schema version first; one that breaks the contract's
+ * BACKWARD rule stops the relay (RELAY_EMIT_INCOMPATIBLE). */
+#ifndef RELAY_EMIT_H
+#define RELAY_EMIT_H
+
+#include "relay_kafka.h"
+#include "relay_metrics.h"
+#include "relay_pgoutput.h"
+#include "relay_registry.h"
+#include "relay_ring.h"
+
+#include <stdint.h>
+
+enum {
+    RELAY_EMIT_OK = 0,
+    RELAY_EMIT_ERROR = -1,        /* message in err */
+    RELAY_EMIT_STOP = -2,         /* the wait hook asked to stop (signal, fatal error) */
+    RELAY_EMIT_INCOMPATIBLE = -3, /* a relation change the contract forbids */
+    RELAY_EMIT_REJECTED = -4,     /* the registry refused the schema */
+};
+
+/* Called while the emitter is blocked (Kafka queue or ring full, registry
+ * unreachable): serve delivery reports, answer the server. Returns 0 to keep
+ * waiting, -1 to give up (RELAY_EMIT_STOP). */
+typedef int (*relay_wait_fn)(void *ud, int timeout_ms);
+
+typedef struct relay_emit_conf {
+    const char *table_nsp;  /* "staging" */
+    const char *table_name; /* "users" */
+    const char *subject;    /* "userstream.users-value" */
+    int32_t partitions;     /* of the topic, for truncate markers */
+} relay_emit_conf;
+
+typedef struct relay_emit relay_emit;
+
+relay_emit *relay_emit_new(const relay_emit_conf *conf, relay_kafka *k, relay_ring *ring,
+                           relay_registry *reg, relay_stats *stats, relay_wait_fn wait, void *ud);
+void relay_emit_free(relay_emit *e);
+/* The relay_kafka delivery callback (ud = the emitter). */
+void relay_emit_on_delivery(void *ud, uint64_t txn_id, bool ok, size_t bytes, const char *errstr);
+
+/* Loads the registry's latest schema for the subject, so the first Relation
+ * is checked against what an earlier run registered. */
+int relay_emit_load_registered(relay_emit *e, char *err, size_t errlen);
+/* Transactions whose commit LSN is at or below lsn are already in Kafka
+ * (from an earlier run): their records count as duplicates. */
+void relay_emit_set_delivered_before(relay_emit *e, uint64_t lsn);
+
+int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errlen); /* takes rel */
+int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, uint32_t xid,
+                     char *err, size_t errlen);
+/* Insert, Update, Delete or Truncate of the open transaction. */
+int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen);
+int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char *err,
+                      size_t errlen);
+bool relay_emit_in_txn(const relay_emit *e);
+
+/* The initial snapshot: one pseudo-transaction at the slot's consistent
+ * point whose rows are op 'r'. Values are text, as from pgoutput. */
+int relay_emit_snapshot_row(relay_emit *e, const pgo_tuple *row, char *err, size_t errlen);
+
+uint64_t relay_emit_rows(const relay_emit *e);
+
+#endif

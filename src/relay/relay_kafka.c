@@ -1,0 +1,332 @@
+/* relay_kafka: see relay_kafka.h. */
+#include "relay_kafka.h"
+
+#include "us_log.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct relay_kafka {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    char *topic;
+    char *bootstrap;
+    int pipefd[2];
+    relay_kafka_on_delivery cb;
+    void *ud;
+    bool fatal;
+    char fatal_msg[512];
+};
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    relay_kafka *k = opaque;
+    bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
+    k->cb(k->ud, (uint64_t)(uintptr_t)m->_private, ok, m->len + m->key_len,
+          ok ? NULL : rd_kafka_err2str(m->err));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    relay_kafka *k = opaque;
+    char buf[256];
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        snprintf(k->fatal_msg, sizeof k->fatal_msg, "fatal Kafka error: %s", buf);
+        k->fatal = true;
+        us_error("%s", k->fatal_msg);
+        return;
+    }
+    /* Broker down, transport errors: librdkafka retries them itself. */
+    us_warn("kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+static int set(rd_kafka_conf_t *c, const char *key, const char *val, char *err, size_t errlen)
+{
+    char e[512];
+    if (rd_kafka_conf_set(c, key, val, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka config %s=%s: %s", key, val, e);
+        return -1;
+    }
+    return 0;
+}
+
+static int setl(rd_kafka_conf_t *c, const char *key, long v, char *err, size_t errlen)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", v);
+    return set(c, key, buf, err, errlen);
+}
+
+/* "a=b,c=d": each pair goes to librdkafka unchanged (like kcat -X). */
+static int set_extra(rd_kafka_conf_t *c, const char *extra, char *err, size_t errlen)
+{
+    char *copy = strdup(extra), *save = NULL;
+    int rc = copy ? 0 : -1;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            snprintf(err, errlen, "US_RELAY_KAFKA_CONF: \"%s\" is not key=value", tok);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        rc = set(c, tok, eq + 1, err, errlen);
+    }
+    free(copy);
+    return rc;
+}
+
+static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, char *err,
+                                   size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if ((cf->mock_brokers > 0 ? setl(c, "test.mock.num.brokers", cf->mock_brokers, err, errlen)
+                              : set(c, "bootstrap.servers", cf->bootstrap, err, errlen)) < 0 ||
+        set(c, "enable.idempotence", "true", err, errlen) < 0 ||
+        set(c, "acks", "all", err, errlen) < 0 ||
+        set(c, "partitioner", "murmur2_random", err, errlen) < 0 ||
+        setl(c, "linger.ms", cf->linger_ms, err, errlen) < 0 ||
+        setl(c, "queue.buffering.max.messages", cf->queue_max_messages, err, errlen) < 0 ||
+        setl(c, "queue.buffering.max.kbytes", cf->queue_max_kbytes, err, errlen) < 0 ||
+        setl(c, "message.timeout.ms", cf->message_timeout_ms, err, errlen) < 0 ||
+        set(c, "compression.codec", "lz4", err, errlen) < 0 ||
+        /* librdkafka 2.0.2 leaves Nagle on (the Java client sets TCP_NODELAY):
+         * small produce requests then wait for delayed ACKs, tens of ms. */
+        set(c, "socket.nagle.disable", "true", err, errlen) < 0 ||
+        (cf->extra && *cf->extra && set_extra(c, cf->extra, err, errlen) < 0)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_dr_msg_cb(c, on_dr);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    return c;
+}
+
+relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, relay_kafka_on_delivery cb, void *ud,
+                             char *err, size_t errlen)
+{
+    char e[512];
+    relay_kafka *k = calloc(1, sizeof *k);
+    if (!k || !(k->topic = strdup(cf->topic)) ||
+        (cf->bootstrap && !(k->bootstrap = strdup(cf->bootstrap)))) {
+        if (k)
+            free(k->topic);
+        free(k);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->pipefd[0] = k->pipefd[1] = -1;
+    k->cb = cb;
+    k->ud = ud;
+    rd_kafka_conf_t *c = build_conf(k, cf, err, errlen);
+    if (!c)
+        goto fail;
+    if (!(k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e))) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "rd_kafka_new: %s", e);
+        goto fail;
+    }
+    k->rkt = rd_kafka_topic_new(k->rk, cf->topic, NULL);
+    if (!k->rkt || pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "kafka: cannot set up topic handle or event pipe");
+        goto fail;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
+    rd_kafka_queue_io_event_enable(q, k->pipefd[1], "1", 1);
+    rd_kafka_queue_destroy(q);
+    return k;
+fail:
+    relay_kafka_free(k);
+    return NULL;
+}
+
+void relay_kafka_set_callback_ud(relay_kafka *k, void *ud)
+{
+    k->ud = ud;
+}
+
+void relay_kafka_free(relay_kafka *k)
+{
+    if (!k)
+        return;
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
+    if (k->rk) {
+        rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
+        rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(k->rk);
+    }
+    for (int i = 0; i < 2; i++)
+        if (k->pipefd[i] >= 0)
+            close(k->pipefd[i]);
+    free(k->topic);
+    free(k->bootstrap);
+    free(k);
+}
+
+int relay_kafka_produce(relay_kafka *k, const void *key, size_t keylen, const void *value,
+                        size_t vlen, const relay_header *hdrs, size_t nhdrs, int32_t partition,
+                        uint64_t txn_id, char *err, size_t errlen)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(nhdrs);
+    for (size_t i = 0; i < nhdrs; i++)
+        rd_kafka_header_add(h, hdrs[i].name, -1, hdrs[i].value, -1);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        k->rk, RD_KAFKA_V_RKT(k->rkt),
+        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
+        RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)txn_id), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return RELAY_KAFKA_QUEUED; /* the headers now belong to the message */
+    rd_kafka_headers_destroy(h);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return RELAY_KAFKA_FULL;
+    snprintf(err, errlen, "produce: %s", rd_kafka_err2str(e));
+    return RELAY_KAFKA_ERROR;
+}
+
+int relay_kafka_poll(relay_kafka *k, int timeout_ms)
+{
+    char drain[64];
+    while (read(k->pipefd[0], drain, sizeof drain) > 0) {
+    }
+    return rd_kafka_poll(k->rk, timeout_ms);
+}
+
+int relay_kafka_event_fd(const relay_kafka *k)
+{
+    return k->pipefd[0];
+}
+
+int relay_kafka_flush(relay_kafka *k, int timeout_ms)
+{
+    rd_kafka_flush(k->rk, timeout_ms);
+    relay_kafka_poll(k, 0);
+    return rd_kafka_outq_len(k->rk) > 0 ? -1 : 0;
+}
+
+int relay_kafka_outq(const relay_kafka *k)
+{
+    return rd_kafka_outq_len(k->rk);
+}
+
+bool relay_kafka_fatal(relay_kafka *k, char *err, size_t errlen)
+{
+    if (k->fatal)
+        snprintf(err, errlen, "%s", k->fatal_msg);
+    return k->fatal;
+}
+
+int relay_kafka_partition_count(relay_kafka *k, int timeout_ms, int32_t *n, char *err,
+                                size_t errlen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, k->rkt, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(err, errlen, "metadata of topic %s: %s", k->topic,
+                 rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err
+                                                             : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    *n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+void *relay_kafka_handle(relay_kafka *k)
+{
+    return k->rk;
+}
+
+/* The us.lsn header of one message, 0 when absent or malformed. */
+static uint64_t header_lsn(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t n;
+    char buf[32];
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, "us.lsn", &v, &n) ||
+        n == 0 || n >= sizeof buf)
+        return 0;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    char *end;
+    unsigned long long lsn = strtoull(buf, &end, 10);
+    return *end ? 0 : (uint64_t)lsn;
+}
+
+/* Reads the last message of every partition with a throw-away consumer
+ * (assign, no group offsets): the restart-duplicate counter's baseline. */
+int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *err, size_t errlen)
+{
+    char e[512];
+    int32_t parts;
+    const char *bootstrap = k->bootstrap;
+    rd_kafka_mock_cluster_t *mock = rd_kafka_handle_mock_cluster(k->rk);
+    *lsn = 0;
+    if (mock)
+        bootstrap = rd_kafka_mock_cluster_bootstraps(mock);
+    if (!bootstrap)
+        return 0;
+    if (relay_kafka_partition_count(k, timeout_ms, &parts, err, errlen) < 0)
+        return -1;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (set(c, "bootstrap.servers", bootstrap, err, errlen) < 0 ||
+        set(c, "group.id", "userstream-relay-tail", err, errlen) < 0 ||
+        set(c, "enable.auto.commit", "false", err, errlen) < 0) {
+        rd_kafka_conf_destroy(c);
+        return -1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "tail consumer: %s", e);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(parts);
+    int wanted = 0;
+    for (int32_t p = 0; p < parts; p++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, timeout_ms) == 0 && hi > lo) {
+            rd_kafka_topic_partition_list_add(tp, k->topic, p)->offset = hi - 1;
+            wanted++;
+        }
+    }
+    int rc = 0;
+    if (wanted > 0 && rd_kafka_assign(rk, tp) == 0) {
+        uint64_t deadline = (uint64_t)timeout_ms;
+        for (uint64_t waited = 0; wanted > 0 && waited < deadline; waited += 100) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+            if (!m)
+                continue;
+            if (!m->err) {
+                uint64_t l = header_lsn(m);
+                if (l > *lsn)
+                    *lsn = l;
+                wanted--;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (wanted > 0) {
+            snprintf(err, errlen, "tail consumer: %d partitions did not answer", wanted);
+            rc = -1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(tp);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}

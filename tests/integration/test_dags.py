@@ -1,0 +1,169 @@
+"""DagBag test: every DAG in airflow/dags imports cleanly, and importing touches neither the
+network nor a database (no socket is even opened)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "airflow" / "dags"
+
+
+def dag_bag():
+    """The project's DAGs only (Airflow 3's DagBag reads load_examples from its config)."""
+    import inspect
+
+    models = pytest.importorskip("airflow.models")
+    kwargs = {"dag_folder": str(DAGS)}
+    if "include_examples" in inspect.signature(models.DagBag.__init__).parameters:
+        kwargs["include_examples"] = False
+    return models.DagBag(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_examples(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a DAG file opened a network connection at import time")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_every_dag_imports_without_network(no_network, monkeypatch, tmp_path):
+    # a database that does not exist: any access at import time would fail
+    monkeypatch.setenv("US_PG_PORT", "1")
+    bag = dag_bag()
+    assert bag.import_errors == {}
+    assert {"userstream_ingest", "userstream_quality"} <= set(bag.dag_ids)
+
+
+def test_ingest_dag_shape():
+    dag = dag_bag().dags["userstream_ingest"]  # get_dag() would query the metadata DB
+    assert not dag.catchup
+    task = dag.get_task("load")
+    assert task.retries >= 1 and task.retry_exponential_backoff
+
+
+def test_seed_is_derived_from_the_interval():
+    pendulum = pytest.importorskip("pendulum")
+    pytest.importorskip("airflow.sdk")
+    import sys
+
+    sys.path.insert(0, str(DAGS))
+    try:
+        import userstream_ingest as ingest
+    finally:
+        sys.path.remove(str(DAGS))
+    a = pendulum.datetime(2026, 3, 1, 12, 5, tz="UTC")
+    assert ingest.seed_for(a) == ingest.seed_for(a.in_timezone("Europe/Paris"))
+    assert ingest.seed_for(a) != ingest.seed_for(a.add(minutes=1))
+    assert ingest.plan(1000, 5000) == (1000, 1)
+    assert ingest.plan(12000, 5000) == (5000, 3)
+    assert ingest.plan(10, 3) == (3, 4)
+
+
+# --- `airflow dags test` of both DAGs against the real PostgreSQL and source ---------------
+
+
+@pytest.fixture(scope="module")
+def airflow_env(stack, tmp_path_factory):
+    """The Airflow CLI with a throw-away metadata DB (SQLite), the project's DAGs, the
+    stack's settings and a userstream-source."""
+    import shutil
+    import subprocess
+    import sys
+
+    from loadtest_support import ingest_for
+
+    candidates = [shutil.which("airflow"), str(Path(sys.executable).parent / "airflow")]
+    if stack.env.get("US_VENV"):
+        candidates.append(str(Path(stack.env["US_VENV"]) / "bin" / "airflow"))
+    cli = next((c for c in candidates if c and Path(c).exists()), None)
+    if not cli:
+        pytest.skip("the airflow CLI is not installed")
+    home = tmp_path_factory.mktemp("airflow-home")
+    with ingest_for(stack) as ing:
+        env = dict(ing.env)
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+            US_LOAD_URL=ing.url,
+            US_INGEST_USERS="300",
+            US_INGEST_RESULTS="100",
+            US_INGEST_RETRIES="0",
+        )
+        subprocess.run([cli, "db", "migrate"], env=env, check=True, capture_output=True,
+                       timeout=600)
+        yield cli, env, ing
+
+
+def dags_test(cli, env, dag_id, logical_date, conf=None):
+    import json
+    import subprocess
+
+    args = [cli, "dags", "test", dag_id, logical_date]
+    if conf:
+        args += ["-c", json.dumps(conf)]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+
+
+def random_interval() -> tuple[str, str]:
+    """A past minute after the DAGs' start_date that no earlier test used: (logical date, the
+    seed the DAG derives). Tasks get no instance for dates before start_date."""
+    import random
+
+    import pendulum
+
+    start = pendulum.datetime(2021, 1, 1, tz="UTC").add(minutes=random.randrange(2_500_000))
+    return start.isoformat(), "userstream-" + start.strftime("%Y%m%dT%H%M%SZ")
+
+
+def ingest_and_check(cli, env, ing, want_staged):
+    date, seed = random_interval()
+    r = dags_test(cli, env, "userstream_ingest", date)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    runs = ing.sql(f"SELECT run_id FROM ops.load_runs WHERE source_seed = '{seed}'")
+    assert len(runs) == 1, f"the DAG run recorded {len(runs)} loader runs of seed {seed}:\n{r.stdout[-3000:]}"
+    run_id = runs[0][0]
+    q = dags_test(cli, env, "userstream_quality", date, {"run_id": run_id})
+    assert q.returncode == 0, q.stdout[-3000:] + q.stderr[-3000:]
+    row = ing.sql(
+        "SELECT ok, fetched, staged, duplicates, rejected, staged_in_table FROM ops.ingest_quality"
+        f" WHERE run_id = '{run_id}' ORDER BY check_id DESC LIMIT 1"
+    )[0]
+    assert row[0] == "t", row
+    fetched, staged, dups, rejected, in_table = map(int, row[1:])
+    assert fetched == staged + dups + rejected and in_table == staged
+    if want_staged is not None:
+        assert staged == want_staged
+    # the same interval again (a rerun or backfill) stages nothing new
+    r = dags_test(cli, env, "userstream_ingest", date)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    total = int(ing.one(f"SELECT count(*) FROM staging.users WHERE source_seed = '{seed}'"))
+    assert total == staged
+    return run_id
+
+
+def test_dags_test_clean(airflow_env):
+    cli, env, ing = airflow_env
+    ingest_and_check(cli, env, ing, want_staged=300)
+
+
+def test_dags_test_with_faults(airflow_env):
+    from loadtest_support import FAULTS, run_source
+
+    cli, env, ing = airflow_env
+    with run_source(ing.env, *FAULTS) as url:
+        fenv = dict(env, US_LOAD_URL=url, US_INGEST_RESULTS="25", US_LOAD_MAX_ATTEMPTS="12", US_LOAD_MAX_RETRIES="1000",
+                    US_LOAD_BACKOFF_BASE_MS="20", US_LOAD_BACKOFF_CAP_MS="200",
+                    US_LOAD_RETRY_AFTER_MAX_S="1")
+        ingest_and_check(cli, fenv, ing, want_staged=None)
