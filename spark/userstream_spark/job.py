@@ -530,7 +530,10 @@ def main(argv=None) -> int:
     logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per listener callback otherwise
     args = parse_args(argv if argv is not None else sys.argv[1:])
     try:
-        cfg = config_mod.JobConfig.from_conf(config_mod.load())
+        conf = config_mod.load()
+        cfg = config_mod.JobConfig.from_conf(conf)
+        # libpq reads the ops role's password there (the service exports it too).
+        os.environ.setdefault("PGPASSFILE", os.path.join(conf["US_SECRETS_DIR"], "pgpass"))
     except (config_mod.ConfigError, KeyError, ValueError) as e:
         print(f"userstream-spark: configuration: {e}", file=sys.stderr)
         return 2
