@@ -1,0 +1,61 @@
+"""sinks.py: dead-letter rows, delete lists (no Kafka/Cassandra needed)."""
+
+import json
+
+from avro_util import change, headers, new_uuid, user, users_schema
+
+from userstream_spark import decode as dec
+from userstream_spark import sinks
+from userstream_spark import transform as tr
+
+V1 = users_schema()
+
+
+def test_dlq_keeps_original_bytes_and_adds_reason(kafka_df):
+    bad = change(V1, 1, "c", 5, 0, user(email="nope"))
+    garbage = (new_uuid(1), b"\x07garbage", headers("c", 6, 0))
+    df = kafka_df([bad, garbage], partition=3)
+    c = tr.classify(dec.decode(dec.parse_envelope(df), {1: json.dumps(V1)}))
+    out = sinks.dlq_frame(tr.rejected(c)).orderBy("value").collect()
+    by_key = {bytes(r["key"]).decode(): r for r in out}
+    r = by_key[bad[0]]
+    assert bytes(r["value"]) == bad[1]
+    h = {k: bytes(v).decode() for k, v in r["headers"]}
+    assert h["us.op"] == "c" and h["us.lsn"] == "5"
+    assert h["us.dlq.stage"] == "validate" and h["us.dlq.reason"] == "email missing or malformed"
+    assert h["us.dlq.source"] == "userstream.users/3/0"
+    g = {k: bytes(v).decode() for k, v in by_key[new_uuid(1)]["headers"]}
+    assert g["us.dlq.stage"] == "decode" and g["us.dlq.source"] == "userstream.users/3/1"
+
+
+def test_delete_lists():
+    uid = new_uuid(7)
+    cands = [
+        {"user_id": uid, "w_version": 99, "w_op": "d", "old_email_hmac": "ab", "old_country_code": "FR"},
+        {"user_id": uid, "w_version": 99, "w_op": "d", "old_email_hmac": "ab", "old_country_code": None},
+    ]
+    ds = sinks.index_deletes(cands)
+    assert sorted((d.table, d.key, d.timestamp) for d in ds) == [
+        ("users_by_country", ("FR", sinks.bucket_of(uid), uid), 99),
+        ("users_by_email_hash", ("ab", uid), 99),
+    ]
+    assert sinks.user_deletes([{"user_id": uid, "writetime": 5}]) == [sinks.Delete("users", (uid,), 5)]
+
+
+def test_delete_cql_checks_every_value():
+    import pytest
+
+    uid = new_uuid(7)
+    assert sinks.delete_cql("ks", sinks.Delete("users", (uid,), 2**60)) == (
+        f"DELETE FROM ks.users USING TIMESTAMP {2**60} WHERE user_id = {uid}"
+    )
+    h = "a" * 64
+    assert sinks.delete_cql("ks", sinks.Delete("users_by_country", ("FR", 3, uid), 5)).endswith(
+        f"WHERE country_code = 'FR' AND bucket = 3 AND user_id = {uid}"
+    )
+    assert f"email_hmac = '{h}'" in sinks.delete_cql("ks", sinks.Delete("users_by_email_hash", (h, uid), 5))
+    for bad in [sinks.Delete("users", ("x' OR 1=1",), 1), sinks.Delete("users_by_country", ("F'", 1, uid), 1),
+                sinks.Delete("users_by_email_hash", ("zz", uid), 1), sinks.Delete("users_by_country", ("FR", 99, uid), 1),
+                sinks.Delete("other", (uid,), 1)]:  # fmt: skip
+        with pytest.raises(ValueError):
+            sinks.delete_cql("ks", bad)

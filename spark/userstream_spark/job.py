@@ -1,0 +1,590 @@
+"""userstream-spark: Kafka `userstream.users` -> Cassandra, dead letters to
+`userstream.users.dlq`, progress to ops.stream_progress.
+
+Two streaming queries in one driver, each with its own checkpoint:
+
+  users    foreachBatch: decode (writer schema by id), validate, transform,
+           one change per user, upserts/deletes USING TIMESTAMP from
+           (us.lsn, us.seq), dead letters, one progress row per batch.
+  signups  stateful: inserts by event time (commit time), watermark,
+           dedupe of replays, count per country per minute -> Cassandra.
+
+Exactly-once effect = checkpointed Kafka offsets (replay after a crash) +
+idempotent writes (deterministic values and write timestamps).
+
+Usage (normally through the spark-job service / spark-submit):
+  spark-submit ... spark/job.py [--available-now] [--master URL] [--queries users,signups]
+Exit codes: 0 stopped (SIGTERM/SIGINT or --available-now done), 1 a query
+failed, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Optional
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from . import config as config_mod
+from . import decode as dec
+from . import pii, sinks, transform
+from .registry import Registry
+from .schema import SOURCE_FIELDS
+
+log = logging.getLogger("userstream.spark")
+UNKNOWN_ID_MARK = "userstream: unknown schema id "
+# What the sign-ups query decodes: the country, and what validation reads, so
+# a record the users query dead-letters is not counted as a sign-up either.
+SIGNUP_SOURCE_FIELDS = [(n, t) for n, t in SOURCE_FIELDS if n in (
+    "user_id", "first_name", "last_name", "email", "nat", "country", "latitude", "longitude", "dob")]
+
+
+# ---------------------------------------------------------------- session
+
+
+def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: str = "userstream-spark"):
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    jars = sorted(glob.glob(os.path.join(cfg.jars_dir, "*.jar"))) if cfg.jars_dir else []
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    # Python workers run the HMAC pandas UDF: they need this venv's
+    # pandas/pyarrow. PySpark takes the workers' interpreter from the
+    # environment when the context starts (not from spark.pyspark.python).
+    if not os.environ.get("PYSPARK_PYTHON"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    conf = {
+        "spark.sql.extensions": "com.datastax.spark.connector.CassandraSparkExtensions",
+        "spark.cassandra.connection.host": cfg.cassandra_host,
+        "spark.cassandra.connection.port": str(cfg.cassandra_port),
+        "spark.cassandra.output.consistency.level": "LOCAL_QUORUM",
+        "spark.cassandra.input.consistency.level": "LOCAL_QUORUM",
+        # One row per partition key, so batching by partition gives single-row
+        # statements: more of them in flight per task is what helps (measured
+        # in docs/benchmarks.md); multi-partition batches only add warnings.
+        "spark.cassandra.output.concurrent.writes": "16",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.ui.port": str(cfg.driver_ui_port),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Constraint propagation is exponential in the number of projected
+        # columns over a filter: the ~45-column users row made the optimizer
+        # run out of heap. The job's filters gain nothing from it.
+        "spark.sql.constraintPropagation.enabled": "false",
+    }
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def ship_package(spark: SparkSession, work_dir: str) -> None:
+    """Zip this package and add it to the executors' Python path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(work_dir, exist_ok=True)
+    path = os.path.join(work_dir, "userstream_spark.zip")
+    with zipfile.ZipFile(path + ".tmp", "w") as z:
+        for name in sorted(os.listdir(here)):
+            if name.endswith(".py"):
+                z.write(os.path.join(here, name), os.path.join("userstream_spark", name))
+    os.replace(path + ".tmp", path)
+    spark.sparkContext.addPyFile(path)
+
+
+def kafka_stream(spark: SparkSession, cfg: config_mod.JobConfig) -> DataFrame:
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", cfg.kafka_bootstrap)
+        .option("subscribe", cfg.topic)
+        .option("startingOffsets", "earliest")
+        .option("includeHeaders", "true")
+        # The gap detector: offsets that vanished before we read them fail the
+        # query instead of being skipped silently.
+        .option("failOnDataLoss", "true")
+    )
+    if cfg.max_offsets_per_trigger > 0:
+        reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
+    return reader.load()
+
+
+# ---------------------------------------------------------------- users query
+
+
+class UsersBatch:
+    """The foreachBatch function of the users query.
+
+    Spark jobs per batch in the usual case (inserts, one change per user, no
+    bad records): one aggregation for the stats, three Cassandra writes.
+    Dead letters, updates and deletes add work only when present."""
+
+    def __init__(self, spark, cfg: config_mod.JobConfig, registry: Registry, keys: DataFrame, progress):
+        self.spark = spark
+        self.cfg = cfg
+        self.registry = registry
+        self.keys = keys
+        self.progress = progress
+        self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = datetime.now(timezone.utc)
+        steps = Steps(time.monotonic())
+        env = dec.parse_envelope(batch)
+        classified = transform.classify(dec.decode(env, self.registry.known())).persist()
+        try:
+            st = _users_stats(classified)
+            steps.mark("decode")
+            if st["unknown_ids"] and self._fetch(st["unknown_ids"]):
+                # A schema registered since we last looked: decode again with it.
+                classified.unpersist()
+                classified = transform.classify(dec.decode(env, self.registry.known())).persist()
+                st = _users_stats(classified)
+                steps.mark("redecode")
+            if st["n"]:
+                self._write(classified, st, batch_id, started, steps)
+        finally:
+            classified.unpersist()
+
+    def _fetch(self, ids) -> bool:
+        found = False
+        for sid in ids:
+            if 0 <= sid <= 0x7FFFFFFF and self.registry.schema_by_id(int(sid)) is not None:
+                found = True
+        return found
+
+    def _write(self, classified, st, batch_id, started, steps) -> None:
+        cfg = self.cfg
+        if st["rejects"]:
+            sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic)
+            steps.mark("dlq")
+        good = transform.good(classified)
+        upsert_src = pii.with_key(good.where(~F.col("is_tombstone")), self.keys)
+        users_all = transform.user_rows(upsert_src, pii.hmac_column, cfg.pii_mode, keep=("op", "unchanged"))
+        n_deletes = 0
+        simple = st["ud"] == 0
+        if simple:
+            # Inserts and snapshot rows only (the usual case): no index key
+            # can be stale and nothing is deleted. A user twice in the batch
+            # is a replay of the same image (same write timestamp): writing
+            # both is harmless, so no dedupe shuffle.
+            winners = users_all.persist()
+        else:
+            tombstones = transform.delete_rows(good.where(F.col("op") == "d"))
+            changes = users_all.unionByName(tombstones, allowMissingColumns=True)
+            winners = transform.latest_per_user(changes).persist()
+        try:
+            if not simple:
+                self._delete_stale_index_rows(users_all, winners)
+                steps.mark("stale")
+            upserts = winners.where(F.col("op") != "d")
+            n_upserts = (st["good"] - st["ud"]) if simple else upserts.count()
+            if st["partial"]:
+                # Rows the relay sent without some (unchanged TOASTed) columns:
+                # those are NULL here and must not be written as NULL.
+                parts = [(upserts.where(F.col("unchanged").isNull()), False),
+                         (upserts.where(F.col("unchanged").isNotNull()), True)]  # fmt: skip
+            else:
+                parts = [(upserts, False)]
+            for part, ignore_nulls in parts:
+                self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps)
+            if not simple:
+                dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
+                n_deletes = self.deleter.execute(sinks.user_deletes(dels))
+                steps.mark("deletes")
+        finally:
+            winners.unpersist()
+        if st["truncate_version"] is not None:
+            n_deletes += self._truncate(int(st["truncate_version"]))
+            steps.mark("truncate")
+        done_ms = time.time() * 1000.0
+        p01, p50 = (st["pcts"] or [None, None])[:2]
+
+        def lat(us):  # commit -> written, for a record committed at `us`
+            return None if us is None else max(0.0, done_ms - us / 1000.0)
+
+        self.progress.write(
+            {
+                "query_name": cfg.query_prefix + "users",
+                "batch_id": batch_id,
+                "started_at": started,
+                "finished_at": datetime.now(timezone.utc),
+                "duration_ms": steps.total_ms(),
+                "input_rows": st["n"],
+                "upserts": n_upserts,
+                "deletes": n_deletes,
+                "dead_letters": st["rejects"] or 0,
+                "superseded": (st["good"] or 0) - n_upserts - n_deletes,
+                "min_commit_ts": _ts(st["min_us"]),
+                "max_commit_ts": _ts(st["max_us"]),
+                "max_commit_lsn": st["max_lsn"],
+                "latency_p50_ms": lat(p50),
+                "latency_p99_ms": lat(p01),
+                "latency_max_ms": lat(st["min_us"]),
+                "start_offsets": None,  # filled in by ProgressListener
+                "end_offsets": None,
+            }
+        )
+        log.info(
+            "users batch %d: %d records, %d upserts, %d deletes, %d dead letters, %d ms (%s)",
+            batch_id, st["n"], n_upserts, n_deletes, st["rejects"] or 0, steps.total_ms(), steps,
+        )  # fmt: skip
+
+    def _upsert(self, users: DataFrame, ignore_nulls: bool, steps) -> None:
+        """The three tables are written by three concurrent Spark jobs: they
+        are independent, and each mostly waits on Cassandra, so overlapping
+        them hides two jobs' scheduling and I/O time. All must succeed."""
+        ks = self.cfg.keyspace
+        writes = [
+            (users, "users"),
+            (transform.email_index_rows(users), "users_by_email_hash"),
+            (transform.country_index_rows(users), "users_by_country"),
+        ]
+        with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+            futures = [pool.submit(sinks.write_cassandra, df, ks, table, ignore_nulls=ignore_nulls)
+                       for df, table in writes]  # fmt: skip
+            for f in futures:
+                f.result()
+        steps.mark("cassandra")
+
+    def _truncate(self, version: int) -> int:
+        """TRUNCATE staging.users reached us as a marker: delete every user
+        (and its index rows) stamped with the marker's version, so whatever
+        was written before it goes and whatever came after it stays. Cassandra
+        has no timestamped TRUNCATE, hence a scan with one delete per key,
+        streamed through the driver: slow for millions of users, and rare."""
+        rows = (
+            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
+            .select("user_id", "email_hmac", "country_code")
+            .toLocalIterator()
+        )
+        n, chunk = 0, []
+        for r in rows:
+            cand = {"user_id": r["user_id"], "w_version": version, "w_op": "d",
+                    "old_email_hmac": r["email_hmac"], "old_country_code": r["country_code"]}  # fmt: skip
+            chunk += sinks.index_deletes([cand]) + [sinks.Delete("users", (r["user_id"],), version)]
+            n += 1
+            if len(chunk) >= 3000:
+                self.deleter.execute(chunk)
+                chunk = []
+        self.deleter.execute(chunk)
+        log.info("truncate marker at version %d: %d users deleted", version, n)
+        return n
+
+    def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
+        cfg = self.cfg
+        rows = transform.stale_index_candidates(users_all, winners).collect()
+        ud = winners.where(F.col("op").isin("u", "d")).select("user_id")
+        current = (
+            sinks.read_cassandra(self.spark, cfg.keyspace, "users", direct_join=True)
+            .select("user_id", "email_hmac", "country_code")
+            .join(ud, "user_id")  # per-key reads through the connector, not a scan
+        )
+        rows += transform.stale_index_candidates(current, winners, earlier_only=False).collect()
+        self.deleter.execute(sinks.index_deletes(rows))
+
+
+def _users_stats(classified: DataFrame):
+    """One pass over the batch: counts, schema ids nobody knew, and the
+    commit-time percentiles from which latencies follow (latency is
+    decreasing in commit time: p99 latency = written - p1 commit time)."""
+    ok = F.col("reject_reason").isNull()
+    us = F.unix_micros(F.col("commit_ts"))
+    unknown = F.col("decode_error").startswith("unknown schema id")
+    return classified.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
+        F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
+        F.sum(F.when(ok & F.col("op").isin("u", "d"), 1).otherwise(0)).alias("ud"),
+        F.sum(F.when(ok & F.col("unchanged").isNotNull(), 1).otherwise(0)).alias("partial"),
+        F.max(F.when(ok & (F.col("op") == "t"), F.col("version"))).alias("truncate_version"),
+        F.collect_set(F.when(unknown, F.col("schema_id"))).alias("unknown_ids"),
+        # accuracy 1000 = rank error 0.1%: plenty for latencies, and far
+        # cheaper than the default 10000 (seconds of CPU per batch here).
+        F.percentile_approx(us, [0.01, 0.5], 1000).alias("pcts"),
+        F.min(us).alias("min_us"),
+        F.max(us).alias("max_us"),
+        F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
+    ).collect()[0]
+
+
+class Steps:
+    """Milliseconds spent per step of a batch, for the log line."""
+
+    def __init__(self, t0: float):
+        self.last = t0
+        self.done: list[tuple[str, float]] = []
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.done.append((name, (now - self.last) * 1000))
+        self.last = now
+
+    def total_ms(self) -> int:
+        return int(sum(ms for _, ms in self.done))
+
+    def __str__(self) -> str:
+        return " ".join(f"{n}={ms:.0f}" for n, ms in self.done)
+
+
+def _ts(us):
+    return None if us is None else datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
+
+
+def start_users_query(spark, cfg, registry, keys, progress, available_now=False):
+    w = (
+        kafka_stream(spark, cfg)
+        .writeStream.queryName(cfg.query_prefix + "users")
+        .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "users"))
+        .foreachBatch(UsersBatch(spark, cfg, registry, keys, progress))
+    )
+    if available_now:
+        w = w.trigger(availableNow=True)
+    elif cfg.trigger_ms > 0:
+        w = w.trigger(processingTime=f"{cfg.trigger_ms} milliseconds")
+    return w.start()
+
+
+# ---------------------------------------------------------------- signups query
+
+
+class SignupsBatch:
+    def __init__(self, cfg, progress):
+        self.cfg = cfg
+        self.progress = progress
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        rows = batch.persist()
+        try:
+            n = rows.count()
+            if n:
+                sinks.write_cassandra(rows, self.cfg.keyspace, "signups_per_minute")
+        finally:
+            rows.unpersist()
+        if n:
+            self.progress.write(
+                {
+                    "query_name": self.cfg.query_prefix + "signups", "batch_id": batch_id, "started_at": started,
+                    "finished_at": datetime.now(timezone.utc),
+                    "duration_ms": int((time.monotonic() - t0) * 1000), "input_rows": n, "upserts": n,
+                    "deletes": 0, "dead_letters": 0, "superseded": 0, "min_commit_ts": None,
+                    "max_commit_ts": None, "max_commit_lsn": None, "latency_p50_ms": None,
+                    "latency_p99_ms": None, "latency_max_ms": None, "start_offsets": None,
+                    "end_offsets": None,
+                }
+            )  # fmt: skip
+
+
+def signups_frame(spark, cfg, schemas: dict, garbage_ids: set) -> DataFrame:
+    """The streaming sign-ups aggregation. Its decoders are fixed when the
+    query starts; a record with a schema id registered later stops the query
+    with UNKNOWN_ID_MARK (never skipped), and the driver restarts it with the
+    new schema. Ids the registry does not have are garbage: the users query
+    dead-letters them, this one ignores them."""
+    env = dec.parse_envelope(kafka_stream(spark, cfg))
+    env = env.where(F.col("op").isin("c", "r") & ~F.col("is_tombstone") & ~F.col("bad_frame"))
+    handled = sorted(set(schemas) | set(garbage_ids))
+    unknown = ~F.col("schema_id").isin(handled) if handled else F.lit(True)
+    guard = F.when(unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_MARK), F.col("schema_id").cast("string"))))
+    env = env.where(guard.isNull())
+    decoded = transform.good(transform.classify(dec.decode(env, schemas, SIGNUP_SOURCE_FIELDS)))
+    return transform.signups_per_minute(transform.signup_events(decoded), cfg.signups_watermark)
+
+
+def start_signups_query(spark, cfg, schemas, garbage_ids, progress, available_now=False):
+    w = (
+        signups_frame(spark, cfg, schemas, garbage_ids)
+        .writeStream.queryName(cfg.query_prefix + "signups")
+        .outputMode("update")
+        .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "signups"))
+        .foreachBatch(SignupsBatch(cfg, progress))
+    )
+    if available_now:
+        w = w.trigger(availableNow=True)
+    else:
+        # Per-minute counts need no sub-second freshness; a slower trigger
+        # leaves the two cores to the users query.
+        w = w.trigger(processingTime=cfg.signups_trigger)
+    return w.start()
+
+
+# ---------------------------------------------------------------- driver
+
+
+class Driver:
+    """Starts the queries, restarts `signups` when a new schema version
+    appears, stops everything on SIGTERM/SIGINT (handlers only set a flag)."""
+
+    def __init__(self, spark, cfg, queries, available_now):
+        self.spark = spark
+        self.cfg = cfg
+        self.queries_wanted = queries
+        self.available_now = available_now
+        self.registry = Registry(cfg.registry_url)
+        self.stop_requested = threading.Event()
+        self.garbage_ids: set[int] = set()
+        self.queries = {}
+
+    def start(self) -> None:
+        cfg = self.cfg
+        keys = pii.key_frame(self.spark, pii.load_key(cfg.pii_key_file))
+        self.registry.subject_schema_ids(cfg.subject)  # every version known so far
+        self.spark.streams.addListener(
+            sinks.ProgressListener(cfg.pg_conninfo, (cfg.query_prefix + "users", cfg.query_prefix + "signups")))
+        if "users" in self.queries_wanted:
+            self.queries["users"] = start_users_query(
+                self.spark, cfg, self.registry, keys, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
+            )
+        if "signups" in self.queries_wanted:
+            self._start_signups()
+
+    def _start_signups(self) -> None:
+        self.registry.subject_schema_ids(self.cfg.subject)
+        schemas = self.registry.known()  # every version of the subject, + ids met since
+        log.info("signups query: writer schemas %s", dec.describe_writer_schemas(schemas) or "none yet")
+        self.queries["signups"] = start_signups_query(
+            self.spark, self.cfg, schemas, self.garbage_ids,
+            sinks.ProgressWriter(self.cfg.pg_conninfo), self.available_now,
+        )  # fmt: skip
+
+    def run(self) -> int:
+        while True:
+            if self.stop_requested.is_set():
+                log.info("stopping (signal)")
+                for q in self.queries.values():
+                    q.stop()
+                return 0
+            try:
+                self.spark.streams.awaitAnyTermination(1)
+            except Exception as e:  # StreamingQueryException from a failed query
+                err = str(e)
+                self.spark.streams.resetTerminated()
+                if self._handle_failure(err):
+                    continue
+                log.error("a streaming query failed: %s", err.splitlines()[0] if err else e)
+                for q in self.queries.values():
+                    if q.isActive:
+                        q.stop()
+                return 1
+            # Forget ended queries, so the next wait blocks again.
+            self.spark.streams.resetTerminated()
+            active = [n for n, q in self.queries.items() if q.isActive]
+            if not active:
+                return 0
+            if not self.available_now and len(active) < len(self.queries):
+                log.error("query stopped: %s", sorted(set(self.queries) - set(active)))
+                for n in active:
+                    self.queries[n].stop()
+                return 1
+
+    def _handle_failure(self, err: str) -> bool:
+        """True if the failure was the signups query meeting a schema id it
+        did not know, and it has been restarted."""
+        m = re.search(re.escape(UNKNOWN_ID_MARK) + r"(-?\d+)", err)
+        q = self.queries.get("signups")
+        if not m or q is None or q.isActive:
+            return False
+        sid = int(m.group(1))
+        if self.registry.schema_by_id(sid) is None:
+            log.warning("schema id %d is not in the registry: its records are dead letters", sid)
+            self.garbage_ids.add(sid)
+        else:
+            log.info("schema id %d registered after start: restarting the signups query", sid)
+        users = self.queries.get("users")
+        if users is not None and not users.isActive:
+            return False
+        self._start_signups()
+        return True
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="userstream-spark", description=__doc__.split("\n\n")[0])
+    p.add_argument("--master", help="Spark master URL (default: whatever spark-submit set, else local[2])")
+    p.add_argument("--available-now", action="store_true",
+                   help="process what Kafka holds now, then stop (deterministic stop for tests)")
+    p.add_argument("--queries", default="users,signups", help="comma list of users,signups")
+    p.add_argument("--init-key", action="store_true",
+                   help="create the PII key file if missing, then exit")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)  # fmt: skip
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per listener callback otherwise
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    try:
+        conf = config_mod.load()
+        cfg = config_mod.JobConfig.from_conf(conf)
+        # libpq reads the ops role's password there (the service exports it too).
+        os.environ.setdefault("PGPASSFILE", os.path.join(conf["US_SECRETS_DIR"], "pgpass"))
+    except (config_mod.ConfigError, KeyError, ValueError) as e:
+        print(f"userstream-spark: configuration: {e}", file=sys.stderr)
+        return 2
+    if args.init_key:
+        created = pii.generate_key_file(cfg.pii_key_file)
+        print(f"userstream-spark: PII key file {cfg.pii_key_file} {'created' if created else 'exists'}")
+        return 0
+    queries = {q.strip() for q in args.queries.split(",") if q.strip()}
+    if not queries <= {"users", "signups"}:
+        print("userstream-spark: --queries takes users and/or signups. Try --help", file=sys.stderr)
+        return 2
+    marker = os.path.join(cfg.state_dir, "spark", "job.ready")
+    _remove(marker)
+    spark = build_session(cfg, args.master)
+    spark.sparkContext.setLogLevel("WARN")
+    ship_package(spark, os.path.join(cfg.state_dir, "spark"))
+    driver = Driver(spark, cfg, queries, args.available_now)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: driver.stop_requested.set())
+    try:
+        driver.start()
+    except (pii.KeyError_, config_mod.ConfigError) as e:
+        print(f"userstream-spark: {e}", file=sys.stderr)
+        return 2
+    _write_marker(marker, spark, driver)
+    try:
+        rc = driver.run()
+    finally:
+        _remove(marker)
+    spark.stop()
+    return rc
+
+
+def _write_marker(path: str, spark, driver) -> None:
+    """What the service's readiness check reads: the queries have started."""
+    doc = {
+        "pid": os.getpid(),
+        "app_id": spark.sparkContext.applicationId,
+        "queries": {n: str(q.id) for n, q in driver.queries.items()},
+    }
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f)
+    os.replace(path + ".tmp", path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

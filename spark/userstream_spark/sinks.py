@@ -1,0 +1,290 @@
+"""Where the job writes: Cassandra (through the Spark Cassandra Connector),
+the dead-letter topic, and the ops.stream_progress table in PostgreSQL.
+
+Connector quirk that shapes this module: DataFrame writes take a per-row
+write timestamp (option writetime=<column>), but the connector has no
+DataFrame delete at all, and its RDD deleteFromCassandra builds
+"DELETE ... WHERE ..." without USING TIMESTAMP (TableWriter.deleteQueryTemplate
+in 3.5.1). A delete stamped with the wall clock would lose against our
+LSN-derived timestamps, so deletes are bound and executed on the driver
+through the connector's own CassandraConnector session, with USING TIMESTAMP.
+Deletes are rare (GDPR erasure, cleanup); upserts stay distributed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+
+log = logging.getLogger("userstream.spark")
+
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+
+
+def write_cassandra(df: DataFrame, keyspace: str, table: str, writetime_col: str = "writetime",
+                    ignore_nulls: bool = False) -> None:
+    """Append (= upsert) `df` into keyspace.table, each row USING TIMESTAMP
+    its `writetime_col` (the column itself is not stored). NULLs are written
+    (a column set to NULL in PostgreSQL becomes NULL here) unless
+    ignore_nulls, for rows whose NULLs mean "not sent"."""
+    (
+        df.write.format(CASSANDRA_FORMAT)
+        .options(keyspace=keyspace, table=table, writetime=writetime_col)
+        .option("spark.cassandra.output.ignoreNulls", "true" if ignore_nulls else "false")
+        .mode("append")
+        .save()
+    )
+
+
+def read_cassandra(spark: SparkSession, keyspace: str, table: str, direct_join: bool = False) -> DataFrame:
+    """A Cassandra table as a DataFrame. direct_join: a join with it on the
+    partition key becomes per-key reads (the connector's Direct Join) even
+    though Spark cannot size the other side (an RDD has no statistics, so the
+    connector's automatic choice is a full table scan)."""
+    opts = {"keyspace": keyspace, "table": table}
+    if direct_join:
+        opts["directJoinSetting"] = "on"
+    return spark.read.format(CASSANDRA_FORMAT).options(**opts).load()
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str  # users | users_by_email_hash | users_by_country
+    key: tuple  # primary key values in table order
+    timestamp: int
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HMAC = re.compile(r"^[0-9a-f]{64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def delete_cql(keyspace: str, d: Delete) -> str:
+    """The CQL text of one delete. Every value is checked against its exact
+    shape first (uuid, 64 hex digits, two capital letters, small ints), so
+    the literals cannot carry anything else. Literals rather than bound
+    values: the driver's setters are default interface methods that py4j
+    cannot call, and its varargs bind() cannot type a long reliably."""
+    ts = int(d.timestamp)
+    if d.table == "users":
+        (uid,) = d.key
+        _check(_UUID, uid)
+        where = f"user_id = {uid}"
+    elif d.table == "users_by_email_hash":
+        h, uid = d.key
+        _check(_HMAC, h)
+        _check(_UUID, uid)
+        where = f"email_hmac = '{h}' AND user_id = {uid}"
+    elif d.table == "users_by_country":
+        cc, bucket, uid = d.key
+        _check(_COUNTRY, cc)
+        _check(_UUID, uid)
+        if not 0 <= int(bucket) < 16:
+            raise ValueError(f"bucket {bucket!r} out of range")
+        where = f"country_code = '{cc}' AND bucket = {int(bucket)} AND user_id = {uid}"
+    else:
+        raise ValueError(f"no delete for table {d.table!r}")
+    return f"DELETE FROM {keyspace}.{d.table} USING TIMESTAMP {ts} WHERE {where}"
+
+
+def _check(pattern, value) -> None:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"refusing a malformed key value {value!r}")
+
+
+class CassandraDeleter:
+    """DELETE ... USING TIMESTAMP through the connector's session (JVM),
+    asynchronously, then waits for all: a failure raises and fails the batch
+    (it is replayed, and deletes are idempotent)."""
+
+    def __init__(self, spark: SparkSession, keyspace: str):
+        self._spark = spark
+        self._ks = keyspace
+
+    def execute(self, deletes: Sequence[Delete], window: int = 64) -> int:
+        if not deletes:
+            return 0
+        statements = [delete_cql(self._ks, d) for d in deletes]  # all checked before any runs
+        jvm = self._spark.sparkContext._jvm
+        conf = self._spark.sparkContext._jsc.sc().getConf()
+        session = jvm.com.datastax.spark.connector.cql.CassandraConnector.apply(conf).openSession()
+        try:
+            pending = []
+            for cql in statements:
+                pending.append(session.executeAsync(cql).toCompletableFuture())
+                if len(pending) >= window:
+                    for f in pending:
+                        f.get()
+                    pending = []
+            for f in pending:
+                f.get()
+        finally:
+            session.close()
+        return len(deletes)
+
+
+def bucket_of(uid: str) -> int:
+    """Same as transform.country_bucket, for keys built on the driver."""
+    return int(uid[0], 16) % 16
+
+
+def index_deletes(candidates: Iterable) -> list[Delete]:
+    """Rows of transform.stale_index_candidates -> distinct index deletes,
+    each stamped with the version of the change that made the key stale."""
+    out: dict[tuple, Delete] = {}
+    for r in candidates:
+        ts = int(r["w_version"])
+        uid = r["user_id"]
+        if r["old_email_hmac"] is not None:
+            d = Delete("users_by_email_hash", (r["old_email_hmac"], uid), ts)
+            out[(d.table, d.key)] = d
+        if r["old_country_code"] is not None:
+            d = Delete("users_by_country", (r["old_country_code"], bucket_of(uid), uid), ts)
+            out[(d.table, d.key)] = d
+    return list(out.values())
+
+
+def user_deletes(winners: Iterable) -> list[Delete]:
+    """Winning delete changes -> deletes of the users rows."""
+    return [Delete("users", (r["user_id"],), int(r["writetime"])) for r in winners]
+
+
+def dlq_frame(rejects: DataFrame) -> DataFrame:
+    """Rejected records -> Kafka sink rows: original key, value and headers,
+    plus us.dlq.reason, us.dlq.stage and us.dlq.source ("topic/partition/offset",
+    so a consumer can count dead letters exactly despite replays)."""
+    extra = F.array(
+        F.struct(F.lit("us.dlq.reason").alias("key"), F.col("reject_reason").cast("binary").alias("value")),
+        F.struct(F.lit("us.dlq.stage").alias("key"), F.col("reject_stage").cast("binary").alias("value")),
+        F.struct(
+            F.lit("us.dlq.source").alias("key"),
+            F.concat_ws("/", F.col("src_topic"), F.col("src_partition").cast("string"),
+                        F.col("src_offset").cast("string")).cast("binary").alias("value"),
+        ),
+    )  # fmt: skip
+    headers = F.concat(F.coalesce(F.col("headers"), F.array().cast("array<struct<key:string,value:binary>>")), extra)
+    return rejects.select(F.col("key"), F.col("value"), headers.alias("headers"))
+
+
+def write_dlq(rejects: DataFrame, bootstrap: str, topic: str) -> None:
+    (
+        dlq_frame(rejects)
+        .write.format("kafka")
+        .option("kafka.bootstrap.servers", bootstrap)
+        .option("topic", topic)
+        .option("kafka.acks", "all")
+        .option("kafka.enable.idempotence", "true")
+        .save()
+    )
+
+
+PROGRESS_UPSERT = """
+INSERT INTO ops.stream_progress (query_name, batch_id, started_at, finished_at, duration_ms,
+    input_rows, upserts, deletes, dead_letters, superseded, min_commit_ts, max_commit_ts,
+    max_commit_lsn, latency_p50_ms, latency_p99_ms, latency_max_ms, start_offsets, end_offsets)
+VALUES (%(query_name)s, %(batch_id)s, %(started_at)s, %(finished_at)s, %(duration_ms)s,
+    %(input_rows)s, %(upserts)s, %(deletes)s, %(dead_letters)s, %(superseded)s, %(min_commit_ts)s,
+    %(max_commit_ts)s, %(max_commit_lsn)s, %(latency_p50_ms)s, %(latency_p99_ms)s,
+    %(latency_max_ms)s, %(start_offsets)s, %(end_offsets)s)
+ON CONFLICT (query_name, batch_id) DO UPDATE SET
+    started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+    duration_ms = EXCLUDED.duration_ms, input_rows = EXCLUDED.input_rows,
+    upserts = EXCLUDED.upserts, deletes = EXCLUDED.deletes,
+    dead_letters = EXCLUDED.dead_letters, superseded = EXCLUDED.superseded,
+    min_commit_ts = EXCLUDED.min_commit_ts, max_commit_ts = EXCLUDED.max_commit_ts,
+    max_commit_lsn = EXCLUDED.max_commit_lsn, latency_p50_ms = EXCLUDED.latency_p50_ms,
+    latency_p99_ms = EXCLUDED.latency_p99_ms, latency_max_ms = EXCLUDED.latency_max_ms,
+    start_offsets = EXCLUDED.start_offsets, end_offsets = EXCLUDED.end_offsets
+"""
+
+
+class ProgressWriter:
+    """Writes one ops.stream_progress row per batch (idempotent by batch id).
+    Keeps one connection; reconnects after an error."""
+
+    def __init__(self, conninfo: str):
+        self._conninfo = conninfo
+        self._conn = None
+
+    def write(self, row: dict) -> None:
+        import psycopg2  # the driver only; executors never import it
+
+        row = dict(row)
+        for k in ("start_offsets", "end_offsets"):
+            if row.get(k) is not None and not isinstance(row[k], str):
+                row[k] = json.dumps(row[k], sort_keys=True)
+        for attempt in range(3):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(self._conninfo)
+                    self._conn.autocommit = True
+                with self._conn.cursor() as cur:
+                    cur.execute(PROGRESS_UPSERT, row)
+                return
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self._conn = None
+                if attempt == 2:
+                    raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class ProgressListener(StreamingQueryListener):
+    """Adds each batch's Kafka offset range to its ops.stream_progress row.
+    foreachBatch does not see offsets; Spark's progress event does, right
+    after the batch. A failure here is logged, never raised: offsets are
+    informational, the counts are already written."""
+
+    def __init__(self, conninfo: str, names=("users", "signups")):
+        self._conninfo = conninfo
+        self._names = set(names)
+        self._conn = None
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryProgress(self, event):
+        p = event.progress
+        if p.name not in self._names or not p.sources or p.numInputRows == 0:
+            return
+        try:
+            start = _topic_offsets(p.sources[0].startOffset)
+            end = _topic_offsets(p.sources[0].endOffset)
+            import psycopg2
+
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg2.connect(self._conninfo)
+                self._conn.autocommit = True
+            with self._conn.cursor() as cur:
+                cur.execute(
+                "UPDATE ops.stream_progress SET start_offsets = %s::jsonb, end_offsets = %s::jsonb "
+                "WHERE query_name = %s AND batch_id = %s",
+                (json.dumps(start, sort_keys=True), json.dumps(end, sort_keys=True), p.name, p.batchId),
+                )
+        except Exception as e:  # noqa: BLE001 - see docstring
+            self._conn = None
+            log.warning("progress offsets of %s batch %s not recorded: %s", p.name, p.batchId, e)
+
+    def onQueryIdle(self, event):
+        pass
+
+    def onQueryTerminated(self, event):
+        pass
+
+
+def _topic_offsets(text):
+    """Spark's Kafka offsets JSON {"topic": {"0": 12, ...}} -> {"0": 12, ...}."""
+    if not text:
+        return None
+    d = json.loads(text)
+    return next(iter(d.values())) if isinstance(d, dict) and len(d) == 1 else d

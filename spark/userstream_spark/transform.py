@@ -1,0 +1,348 @@
+"""Validate and transform change records: pure DataFrame -> DataFrame functions.
+
+Input: rows of decode.decode() (envelope + `rec` + `decode_error`).
+Outputs, all deterministic functions of the record (nothing depends on the
+wall clock, so replaying a batch writes the same values with the same write
+timestamps):
+  * classify()         adds reject_stage / reject_reason ("decode" | "validate")
+  * latest_per_user()  one change per user: the highest (lsn, seq)
+  * user_rows()        the columns of the Cassandra `users` row
+  * email_index_rows(), country_index_rows(), signup_events()
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from .decode import MAX_LSN, MAX_SEQ, SEQ_BITS, UUID_RE, VALID_OPS
+
+# location.country (randomuser 1.4 fullNatName) -> ISO 3166-1 alpha-2.
+COUNTRY_CODES = {
+    "Australia": "AU", "Brazil": "BR", "Canada": "CA", "Switzerland": "CH",
+    "Germany": "DE", "Denmark": "DK", "Spain": "ES", "Finland": "FI",
+    "France": "FR", "United Kingdom": "GB", "Ireland": "IE", "India": "IN",
+    "Iran": "IR", "Mexico": "MX", "Netherlands": "NL", "Norway": "NO",
+    "New Zealand": "NZ", "Serbia": "RS", "Turkey": "TR", "Ukraine": "UA",
+    "United States": "US",
+}  # fmt: skip
+# ISO 3166 user-assigned code for "unknown" (e.g. LEGO records have no country).
+UNKNOWN_COUNTRY = "ZZ"
+# users_by_country spreads each country over this many partitions.
+COUNTRY_BUCKETS = 16
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+HmacFn = Callable[[Column], Column]
+
+
+def version_column(lsn: Column, seq: Column) -> Column:
+    """The Cassandra write timestamp of a change: lsn * 2^20 + min(seq, 2^20-1).
+
+    Increasing in (commit LSN, ordinal), so the last change in PostgreSQL
+    commit order wins in Cassandra whatever order records arrive in, and a
+    replayed record writes the same timestamp (no effect). lsn < 2^43 (8 TiB
+    of WAL), else classify() dead-letters the record. Ordinals past 2^20-1
+    (transactions or snapshots of over a million rows) share the last slot:
+    still above every earlier transaction and below every later one; only two
+    changes of the SAME user inside one such transaction, both past the
+    millionth row, would tie (the batch's own dedupe still orders them by
+    (lsn, seq))."""
+    clamped = F.least(seq.cast("long"), F.lit(MAX_SEQ).cast("long"))
+    return (lsn.cast("long") * F.lit(1 << SEQ_BITS) + clamped).cast("long")
+
+
+def _blank(c: Column) -> Column:
+    return c.isNull() | (F.trim(c) == "")
+
+
+def unchanged(name: str) -> Column:
+    """True when the relay did not send column `name` (header us.unchanged:
+    an unchanged TOASTed value, encoded as null): it must be left as it is."""
+    return F.coalesce(F.array_contains(F.split(F.col("unchanged"), ","), F.lit(name)), F.lit(False))
+
+
+def classify(decoded: DataFrame) -> DataFrame:
+    """Adds `uid` (the key as a lower-case uuid), `version`, and
+    `reject_stage` / `reject_reason`: the first rule a record breaks, or NULL
+    for a good record. Reasons never contain field values (PII)."""
+    rec = F.col("rec")
+    op = F.col("op")
+    key_ok = F.col("key_text").isNotNull() & F.col("key_text").rlike(UUID_RE)
+    decode_rules = [
+        (~op.isin(*VALID_OPS) | op.isNull(), F.lit("header us.op missing or not one of r,c,u,d")),
+        (F.col("lsn").isNull(), F.lit("header us.lsn missing or not an unsigned decimal")),
+        (F.col("seq").isNull(), F.lit("header us.seq missing or not a decimal")),
+        (F.col("commit_ts").isNull(), F.lit("header us.commit_ts missing or not microseconds")),
+        (F.col("is_tombstone") & ~op.isin("d", "t"), F.concat(F.lit("tombstone with us.op="), op)),
+        (~F.col("is_tombstone") & (op == "t"), F.lit("truncate marker (us.op=t) with a non-null value")),
+        (~F.col("is_tombstone") & (op == "d"), F.lit("delete (us.op=d) with a non-null value")),
+        (F.col("decode_error").isNotNull(), F.col("decode_error")),
+    ]
+    validate_rules = [
+        ((op != "t") & ~key_ok, F.lit("key is not a user id (uuid text)")),
+        (F.col("lsn") > F.lit(MAX_LSN), F.lit("us.lsn beyond the write-timestamp range (2^43)")),
+    ]
+    row_rules = [
+        (rec["user_id"].isNull() | (F.lower(rec["user_id"]) != F.lower(F.col("key_text"))),
+         F.lit("user_id does not match the record key")),
+        (~unchanged("first_name") & _blank(rec["first_name"]), F.lit("first_name missing")),
+        (~unchanged("last_name") & _blank(rec["last_name"]), F.lit("last_name missing")),
+        (~unchanged("email") & (rec["email"].isNull() | ~F.trim(rec["email"]).rlike(EMAIL_RE)),
+         F.lit("email missing or malformed")),
+        (~unchanged("nat") & _blank(rec["nat"]), F.lit("nat missing")),
+        (rec["latitude"].isNotNull() & ~rec["latitude"].between(-90.0, 90.0), F.lit("latitude out of range")),
+        (rec["longitude"].isNotNull() & ~rec["longitude"].between(-180.0, 180.0),
+         F.lit("longitude out of range")),
+        (rec["dob"].isNotNull() & (rec["dob"] > F.col("commit_ts")), F.lit("dob after the commit time")),
+    ]  # fmt: skip
+
+    stage: Optional[Column] = None
+    reason: Optional[Column] = None
+    for cond, why in decode_rules:
+        stage = F.when(cond, F.lit("decode")) if stage is None else stage.when(cond, F.lit("decode"))
+        reason = F.when(cond, why) if reason is None else reason.when(cond, why)
+    for cond, why in validate_rules:
+        stage = stage.when(cond, F.lit("validate"))
+        reason = reason.when(cond, why)
+    not_tomb = ~F.col("is_tombstone")
+    for cond, why in row_rules:
+        stage = stage.when(not_tomb & cond, F.lit("validate"))
+        reason = reason.when(not_tomb & cond, why)
+
+    return (
+        decoded.withColumn("uid", F.when(key_ok, F.lower(F.col("key_text"))))
+        .withColumn("version", version_column(F.col("lsn"), F.col("seq")))
+        .withColumn("reject_stage", stage)
+        .withColumn("reject_reason", reason)
+    )
+
+
+def good(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reject_reason").isNull())
+
+
+def rejected(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("reject_reason").isNotNull())
+
+
+def delete_rows(deletes: DataFrame) -> DataFrame:
+    """Good tombstones -> (user_id, writetime, op='d', commit_lsn, commit_seq),
+    aligned with user_rows."""
+    return deletes.select(
+        F.col("uid").alias("user_id"),
+        F.col("version").alias("writetime"),
+        F.col("op"),
+        F.col("lsn").cast("long").alias("commit_lsn"),
+        F.col("seq").cast("int").alias("commit_seq"),
+    )
+
+
+def latest_per_user(changes: DataFrame, key: str = "user_id") -> DataFrame:
+    """One row per `key`: the change with the highest (commit_lsn, commit_seq).
+    Earlier images in the same batch would lose in Cassandra anyway (lower
+    write timestamp); dropping them saves the writes and makes the batch's
+    outcome per user unambiguous: one upsert or one delete."""
+    cols = [c for c in changes.columns if c != key]
+    return (
+        changes.groupBy(key)
+        .agg(F.max_by(F.struct(*cols), F.struct("commit_lsn", "commit_seq")).alias("_latest"))
+        .select(key, *[F.col("_latest")[c].alias(c) for c in cols])
+    )
+
+
+def stale_index_candidates(images: DataFrame, winners: DataFrame, earlier_only: bool = True) -> DataFrame:
+    """Index keys that a user's winning change makes stale: (user_id,
+    w_version, w_op, old_email_hmac, old_country_code). `images` are other
+    images of the same users: the batch's own earlier ones (earlier_only) or
+    the rows currently in Cassandra (their write time is not known, and need
+    not be: a delete stamped with the winner's version cannot remove a newer
+    row). A delete makes every image's keys stale; an update only those that
+    differ from its own."""
+    w = winners.select(
+        F.col("user_id"),
+        F.col("writetime").alias("w_version"),
+        F.col("op").alias("w_op"),
+        F.col("email_hmac").alias("w_email_hmac"),
+        F.col("country_code").alias("w_country_code"),
+    )
+    if earlier_only:
+        i = images.where(F.col("op") != "d").select("user_id", "writetime", "email_hmac", "country_code")
+        j = i.join(w, "user_id").where(F.col("writetime") < F.col("w_version"))
+    else:
+        j = images.select("user_id", "email_hmac", "country_code").join(w, "user_id")
+    # A NULL new key means "not sent" (us.unchanged), not "changed".
+    stale_email = (F.col("w_op") == "d") | (
+        F.col("w_email_hmac").isNotNull() & ~F.col("email_hmac").eqNullSafe(F.col("w_email_hmac")))
+    stale_country = (F.col("w_op") == "d") | (
+        F.col("w_country_code").isNotNull() & ~F.col("country_code").eqNullSafe(F.col("w_country_code")))
+    return j.where(stale_email | stale_country).select(
+        "user_id",
+        "w_version",
+        "w_op",
+        F.when(stale_email, F.col("email_hmac")).alias("old_email_hmac"),
+        F.when(stale_country, F.col("country_code")).alias("old_country_code"),
+    )
+
+
+def country_code(country: Column, nat: Column) -> Column:
+    mapping = F.create_map(*[x for kv in sorted(COUNTRY_CODES.items()) for x in (F.lit(kv[0]), F.lit(kv[1]))])
+    nat_ok = F.when(F.upper(nat).isin(*COUNTRY_CODES.values()), F.upper(nat))
+    return F.coalesce(mapping[F.trim(country)], nat_ok, F.lit(UNKNOWN_COUNTRY))
+
+
+def phone_digits(phone: Column) -> Column:
+    """Digits only. Letters that randomuser puts in CA/UA numbers (an upstream
+    bug) are dropped like any other non-digit; no digits at all -> NULL."""
+    d = F.regexp_replace(phone, r"[^0-9]", "")
+    return F.when(F.length(d) > 0, d)
+
+
+def age_at(dob: Column, when: Column) -> Column:
+    """Whole years from dob to `when` (the commit time: deterministic, unlike
+    today's date, so a replay writes the same age)."""
+    return F.floor(F.months_between(F.to_date(when), F.to_date(dob)) / 12).cast("int")
+
+
+def location_text(street_number: Column, street_name: Column, city: Column, state: Column,
+                  postcode: Column, country: Column) -> Column:
+    street = F.concat_ws(" ", street_number.cast("string"), street_name)
+    parts = [street, city, F.concat_ws(" ", state, postcode), country]
+    text = F.concat_ws(", ", *[F.when(F.trim(p) != "", F.trim(p)) for p in parts])
+    return F.when(text != "", text)
+
+
+def country_bucket(uid: Column) -> Column:
+    """0..15 from the first hex digit of the (random, v4) uuid."""
+    return F.conv(F.substring(uid, 1, 1), 16, 10).cast("int") % F.lit(COUNTRY_BUCKETS)
+
+
+def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tuple = ()) -> DataFrame:
+    """Good non-delete changes -> the `users` table columns (+ `writetime`,
+    + the `keep` input columns). In "hmac" mode the raw email and phone
+    numbers are not written at all; in "raw" mode they are written beside
+    their HMACs."""
+    r = F.col("rec")
+    email_norm = F.lower(F.trim(r["email"]))
+    phone_d = phone_digits(r["phone"])
+    cell_d = phone_digits(r["cell"])
+    first = F.trim(r["first_name"])
+    last = F.trim(r["last_name"])
+    cols = [
+        F.col("uid").alias("user_id"),
+        r["gender"].alias("gender"),
+        r["title"].alias("title"),
+        first.alias("first_name"),
+        last.alias("last_name"),
+        F.when(~unchanged("first_name") & ~unchanged("last_name"), F.concat_ws(" ", first, last)).alias("full_name"),
+        F.substring_index(email_norm, "@", -1).alias("email_domain"),
+        hmac(email_norm).alias("email_hmac"),
+        hmac(phone_d).alias("phone_hmac"),
+        hmac(cell_d).alias("cell_hmac"),
+        r["username"].alias("username"),
+        r["dob"].alias("dob"),
+        F.to_date(r["dob"]).alias("birth_date"),
+        age_at(r["dob"], F.col("commit_ts")).alias("age"),
+        r["registered_at"].alias("registered_at"),
+        F.to_date(r["registered_at"]).alias("registered_date"),
+        r["street_number"].alias("street_number"),
+        r["street_name"].alias("street_name"),
+        r["city"].alias("city"),
+        r["state"].alias("state"),
+        r["postcode"].alias("postcode"),
+        r["country"].alias("country"),
+        F.when(~unchanged("country") & ~unchanged("nat"), country_code(r["country"], r["nat"])).alias("country_code"),
+        F.when(~F.greatest(*[unchanged(c) for c in ("street_number", "street_name", "city", "state", "postcode",
+                                                       "country")]),
+               location_text(r["street_number"], r["street_name"], r["city"], r["state"], r["postcode"],
+                             r["country"])).alias("location"),
+        r["latitude"].alias("latitude"),
+        r["longitude"].alias("longitude"),
+        r["tz_offset"].alias("tz_offset"),
+        r["tz_description"].alias("tz_description"),
+        r["id_name"].alias("id_name"),
+        r["id_value"].alias("id_value"),
+        r["picture_large"].alias("picture_large"),
+        r["picture_medium"].alias("picture_medium"),
+        r["picture_thumbnail"].alias("picture_thumbnail"),
+        F.upper(r["nat"]).alias("nat"),
+        r["source_url"].alias("source_url"),
+        r["source_seed"].alias("source_seed"),
+        r["source_page"].alias("source_page"),
+        r["fetched_at"].alias("fetched_at"),
+        r["run_id"].alias("run_id"),
+        r["loaded_at"].alias("loaded_at"),
+        F.col("lsn").cast("long").alias("commit_lsn"),
+        F.col("seq").cast("int").alias("commit_seq"),
+        F.col("commit_ts").alias("commit_ts"),
+        F.col("version").alias("writetime"),
+    ]  # fmt: skip
+    if pii_mode == "raw":
+        cols += [email_norm.alias("email"), phone_d.alias("phone_digits"), cell_d.alias("cell_digits")]
+    elif pii_mode != "hmac":
+        raise ValueError(f"pii_mode must be hmac or raw, not {pii_mode!r}")
+    return upserts.select(*cols, *[F.col(k) for k in keep])
+
+
+def email_index_rows(users: DataFrame) -> DataFrame:
+    """users_by_email_hash: the lookup "which user(s) have this email"."""
+    return users.where(F.col("email_hmac").isNotNull()).select(
+        "email_hmac", "user_id", "full_name", "country_code", "email_domain", "registered_at", "writetime")
+
+
+def country_index_rows(users: DataFrame) -> DataFrame:
+    """users_by_country: "users of country X", spread over 16 buckets."""
+    return users.where(F.col("country_code").isNotNull()).select(
+        "country_code",
+        country_bucket(F.col("user_id")).alias("bucket"),
+        "user_id",
+        "full_name",
+        "city",
+        "email_domain",
+        "registered_at",
+        "writetime",
+    )
+
+
+def signup_events(decoded: DataFrame) -> DataFrame:
+    """Sign-up events for the per-minute counts: inserts and snapshot rows
+    (us.op c/r) that decode, keyed by user and commit LSN, with the commit
+    time as event time. Updates and deletes are not sign-ups."""
+    rec = F.col("rec")
+    ok = (
+        F.col("op").isin("c", "r")
+        & F.col("decode_error").isNull()
+        & F.col("lsn").isNotNull()
+        & F.col("seq").isNotNull()
+        & F.col("commit_ts").isNotNull()
+        & rec["user_id"].isNotNull()
+    )
+    return decoded.where(ok).select(
+        F.lower(rec["user_id"]).alias("user_id"),
+        F.col("lsn"),
+        F.col("commit_ts").alias("event_time"),
+        country_code(rec["country"], rec["nat"]).alias("country_code"),
+        version_column(F.col("lsn"), F.col("seq")).alias("version"),
+    )
+
+
+def signups_per_minute(events: DataFrame, watermark: str) -> DataFrame:
+    """Streaming: sign-ups per country per event-time minute. The watermark
+    bounds the state; replays of the same change (same user, same commit LSN)
+    within it are counted once. Each window's write timestamp is the highest
+    version counted in it, so a re-sent update of a window is idempotent and
+    a later, larger count always wins."""
+    return (
+        events.withWatermark("event_time", watermark)
+        .dropDuplicatesWithinWatermark(["user_id", "lsn"])
+        .groupBy(F.window("event_time", "1 minute"), F.col("country_code"))
+        .agg(F.count(F.lit(1)).alias("signups"), F.max("version").alias("writetime"))
+        .select(
+            F.to_date(F.col("window.start")).alias("day"),
+            F.col("window.start").alias("minute"),
+            "country_code",
+            "signups",
+            "writetime",
+        )
+    )

@@ -1,0 +1,272 @@
+"""The Spark job (spark/) on the real stack: Kafka -> Cassandra, exactly-once
+effect across a kill -9 of the driver, idempotent replays, deletes, updates,
+dead letters, a newer schema version.
+
+The job runs as the service runs it (stack/spark/submit spark/job.py) but on
+its own topic, keyspace, checkpoint and query names, so nothing else on the
+stack (the spark_job service, relay tests) touches what this module counts,
+and with --master local[2]: a running spark_job service may hold the
+standalone worker's cores (the service itself is covered end to end).
+Change records are produced the way the relay writes them
+(docs/data-contracts.md §3): Confluent-framed Avro with the schema from the
+registry, tombstones for deletes, the us.* headers.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "spark", "tests"))
+sys.path.insert(0, os.path.join(ROOT, "spark"))
+
+from avro_util import encode, headers, user, users_schema  # noqa: E402
+
+N = 20000  # users of the first load
+BAD = 3  # records that must become dead letters
+SUFFIX = uuid.uuid4().hex[:8]
+TOPIC, DLQ, KS, PREFIX = f"it_spark_{SUFFIX}", f"it_spark_{SUFFIX}.dlq", f"it_spark_{SUFFIX}", f"it{SUFFIX}_"
+
+
+def uid(i: int) -> str:
+    return str(uuid.UUID(int=(0x5EED << 112) | i, version=4))
+
+
+class Cdc:
+    """Produces change records as the relay does, with increasing commit LSNs."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.p = Producer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True,
+                           "linger.ms": 20, "partitioner": "murmur2_random"})  # fmt: skip
+        self.lsn = 0x1600000
+        self.ids = {}
+        self.commit_ts = {}  # lsn -> commit time: a replay re-sends the same
+
+    def register(self, schema) -> int:
+        url = f"{self.stack['US_REGISTRY_URL']}/subjects/{TOPIC}-value/versions"
+        body = json.dumps({"schema": json.dumps(schema)}).encode()
+        req = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})  # fmt: skip
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)["id"]
+
+    def txn(self, changes, schema=None):
+        """One transaction: changes = [(op, user_id, record or None)]."""
+        schema = schema or users_schema()
+        sid = self.ids.get(json.dumps(schema)) or self.ids.setdefault(json.dumps(schema), self.register(schema))
+        self.lsn += 0x10000
+        now = self.commit_ts.setdefault(self.lsn, datetime.now(timezone.utc))
+        for seq, (op, key, rec) in enumerate(changes):
+            value = None
+            if rec is not None:
+                value = encode(schema, dict(rec, __op=op, __lsn=self.lsn, __seq=seq, __commit_ts=now), sid)
+            self.raw(key, value, headers(op, self.lsn, seq, now))
+        return self.lsn
+
+    def raw(self, key, value, hdrs):
+        while True:
+            try:
+                self.p.produce(TOPIC, key=None if key is None else key.encode(), value=value, headers=hdrs)
+                return
+            except BufferError:
+                self.p.poll(0.2)
+
+    def flush(self):
+        assert self.p.flush(120) == 0
+
+
+def person(i, **over):
+    base = {"user_id": uid(i), "email": f"user{i}@example.com", "username": f"u{i}",
+            "country": ["France", "Germany", "Brazil", "Norway"][i % 4]}  # fmt: skip
+    return user(**dict(base, **over))
+
+
+class Job:
+    """The job under test: stack/spark/submit spark/job.py, own names."""
+
+    def __init__(self, stack, tmp):
+        self.stack = stack
+        self.env = dict(stack.env, US_KAFKA_TOPIC_USERS=TOPIC, US_KAFKA_TOPIC_DLQ=DLQ, US_CASSANDRA_KEYSPACE=KS,
+                        US_SPARK_QUERY_PREFIX=PREFIX, US_SPARK_CHECKPOINT_DIR=str(tmp / "checkpoints"),
+                        US_SPARK_MAX_OFFSETS_PER_TRIGGER="2000", US_SPARK_SIGNUPS_WATERMARK="10 minutes",
+                        US_SPARK_DRIVER_UI_PORT=str(int(stack["US_SPARK_DRIVER_UI_PORT"]) + 1),
+                        US_SPARK_PII_KEY_FILE=str(tmp / "secrets" / "pii_hmac_key"), US_HOME=str(tmp))  # fmt: skip
+        os.makedirs(tmp / "secrets", mode=0o700, exist_ok=True)
+        key = tmp / "secrets" / "pii_hmac_key"
+        if not key.exists():
+            key.write_text(uuid.uuid4().hex + uuid.uuid4().hex)
+            os.chmod(key, 0o600)
+        self.log = open(tmp / "job.log", "ab")
+        self.proc = None
+
+    def cmd(self, *args):
+        return [os.path.join(ROOT, "stack", "spark", "submit"), "--master", "local[2]", "--name", f"it-spark-{SUFFIX}",
+                "--driver-memory", "1g", os.path.join(ROOT, "spark", "job.py"), *args]  # fmt: skip
+
+    def start(self, *args):
+        self.proc = subprocess.Popen(self.cmd(*args), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)  # fmt: skip
+
+    def run_until_done(self, timeout=420):
+        """--available-now: process what Kafka holds, then exit 0."""
+        self.start("--available-now")
+        rc = self.proc.wait(timeout=timeout)
+        assert rc == 0, f"job exited {rc}; see {self.log.name}"
+
+    def kill9(self):
+        """kill -9 of the driver (the spark-submit JVM and its Python)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=60)
+
+
+def cql(stack, q):
+    out = stack.cqlsh("-k", KS, "-e", q).stdout
+    return [line.strip() for line in out.splitlines()]
+
+
+def count(stack, table, where=""):
+    lines = cql(stack, f"SELECT count(*) FROM {table} {where}")
+    return int(next(x for x in lines if x.isdigit()))
+
+
+def progress_batches(stack):
+    out = stack.psql(stack["US_PG_OPS_USER"],
+                     f"SELECT count(*) FROM ops.stream_progress WHERE query_name = '{PREFIX}users'").stdout  # fmt: skip
+    return int(out.strip())
+
+
+def dlq_records(stack):
+    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"it-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
+    c.subscribe([DLQ])
+    out, idle = [], 0
+    while idle < 3:
+        m = c.poll(2)
+        if m is None:
+            idle += 1
+            continue
+        if not m.error():
+            out.append({k: v.decode() for k, v in (m.headers() or [])})
+    c.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def env(stack, tmp_path_factory):
+    admin = AdminClient({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"]})
+    for f in admin.create_topics([NewTopic(TOPIC, 4, 1), NewTopic(DLQ, 1, 1)]).values():
+        f.result(60)
+    stack.cqlsh("-e", f"CREATE KEYSPACE {KS} WITH replication = {{'class': 'SimpleStrategy', "
+                      "'replication_factor': 1}")  # fmt: skip
+    stack.cqlsh("-k", KS, "-f", os.path.join(ROOT, "stack", "cql", "030_users.cql"))
+    tmp = tmp_path_factory.mktemp("spark-job")
+    yield Cdc(stack), Job(stack, tmp)
+    stack.cqlsh("-e", f"DROP KEYSPACE IF EXISTS {KS}", check=False)
+    for f in admin.delete_topics([TOPIC, DLQ]).values():
+        try:
+            f.result(60)
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass
+
+
+def test_kill9_mid_run_then_restart_gives_exact_counts(stack, env):
+    cdc, job = env
+    for start in range(0, N, 5000):  # 4 transactions of 5,000 inserts (a loader page each)
+        cdc.txn([("c", uid(i), person(i)) for i in range(start, start + 5000)])
+    cdc.raw(uid(900001), b"\x00" + (127).to_bytes(4, "big") + b"not avro", headers("c", cdc.lsn, 5000))  # unknown id
+    cdc.raw(uid(900002), b"\x07garbage", headers("c", cdc.lsn, 5001))  # not Confluent-framed
+    bad = person(900003, email="not an email")
+    cdc.txn([("c", uid(900003), bad)])
+    cdc.flush()
+
+    job.start()
+    deadline = time.time() + 300
+    while progress_batches(stack) < 1:  # at least one batch written, more to come
+        assert job.proc.poll() is None, f"job died; see {job.log.name}"
+        assert time.time() < deadline, "no batch processed in 5 minutes"
+        time.sleep(2)
+    job.kill9()
+    partial = count(stack, "users")
+    assert partial < N, "the kill came too late to be mid-run"
+
+    job.run_until_done()
+    assert count(stack, "users") == N
+    assert count(stack, "users_by_email_hash") == N
+    assert count(stack, "users_by_country") == N
+    signups = sum(int(x) for x in cql(stack, "SELECT signups FROM signups_per_minute") if x.isdigit())
+    assert signups == N, "each sign-up counted exactly once despite the kill"
+    dead = dlq_records(stack)
+    assert len({d["us.dlq.source"] for d in dead}) == BAD
+    reasons = {d["us.dlq.reason"] for d in dead}
+    assert {"unknown schema id 127", "email missing or malformed"} <= reasons
+    assert all(d["us.dlq.stage"] in ("decode", "validate") for d in dead)
+
+
+def snapshot(stack, ids):
+    rows = {}
+    for i in ids:
+        lines = cql(stack, f"SELECT JSON user_id, email_hmac, country_code, age, full_name, commit_lsn FROM users "
+                           f"WHERE user_id = {uid(i)}")  # fmt: skip
+        wt = cql(stack, f"SELECT writetime(full_name) FROM users WHERE user_id = {uid(i)}")
+        rows[i] = ([x for x in lines if x.startswith("{")], [x for x in wt if x.isdigit()])
+    return rows
+
+
+def test_replayed_records_change_nothing(stack, env):
+    cdc, job = env
+    sample = [0, 1, 4999, 5000, 12345, N - 1]
+    before = snapshot(stack, sample)
+    # The relay after a crash: the same transactions again (same LSNs), plus an
+    # older image of user 7 arriving late.
+    saved = cdc.lsn
+    cdc.lsn = 0x1600000
+    for start in range(0, 10000, 5000):
+        cdc.txn([("c", uid(i), person(i)) for i in range(start, start + 5000)])
+    cdc.lsn = 0x1600000 - 0x10000 - 1  # the next txn commits below every LSN written so far
+    cdc.txn([("u", uid(7), person(7, city="STALE"))])
+    cdc.lsn = saved
+    cdc.flush()
+    job.run_until_done()
+    assert snapshot(stack, sample) == before
+    assert "STALE" not in " ".join(cql(stack, f"SELECT city FROM users WHERE user_id = {uid(7)}"))
+    assert count(stack, "users") == N
+    signups = sum(int(x) for x in cql(stack, "SELECT signups FROM signups_per_minute") if x.isdigit())
+    assert signups == N
+
+
+def test_deletes_updates_and_a_newer_schema(stack, env):
+    cdc, job = env
+    gone = list(range(100, 110))
+    moved = list(range(200, 205))
+    cdc.txn([("d", uid(i), None) for i in gone]
+            + [("u", uid(i), person(i, country="Spain", email=f"new{i}@example.es")) for i in moved])  # fmt: skip
+    v2 = users_schema(extra=[("nickname", {"type": "string"})])
+    cdc.txn([("c", uid(N + i), dict(person(N + i), nickname=f"n{i}")) for i in range(50)], schema=v2)
+    cdc.txn([("c", uid(N + 50 + i), person(N + 50 + i)) for i in range(50)])  # old writer schema after the new
+    cdc.flush()
+    job.run_until_done()
+
+    assert count(stack, "users") == N - len(gone) + 100
+    for i in gone:
+        assert count(stack, "users", f"WHERE user_id = {uid(i)}") == 0
+    assert count(stack, "users_by_email_hash") == N - len(gone) + 100
+    assert count(stack, "users_by_country") == N - len(gone) + 100
+    for i in moved:
+        b = int(uid(i)[0], 16) % 16
+        assert count(stack, "users_by_country", f"WHERE country_code = 'ES' AND bucket = {b} AND user_id = {uid(i)}") == 1
+        old = ["FR", "DE", "BR", "NO"][i % 4]
+        assert count(stack, "users_by_country", f"WHERE country_code = '{old}' AND bucket = {b} AND user_id = {uid(i)}") == 0
+    lines = cql(stack, f"SELECT country_code, email_domain FROM users WHERE user_id = {uid(N + 3)}")
+    assert any("example.com" in x for x in lines)
