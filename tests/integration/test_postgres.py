@@ -70,7 +70,8 @@ def test_roles_have_least_privilege(stack):
     for role in (loader, ops, stack["US_PG_AIRFLOW_USER"], stack["US_PG_REGISTRY_USER"]):
         assert attrs[role] == "false,false", role
     # the loader writes staging but cannot read ops or create tables
-    assert stack.psql(loader, "SELECT count(*) FROM staging.users").stdout.strip() == "0"
+    # (any count: other modules of the session may have loaded rows already)
+    assert stack.psql(loader, "SELECT count(*) FROM staging.users").stdout.strip().isdigit()
     p = stack.psql(loader, "SELECT count(*) FROM ops.schema_migrations", check=False)
     assert "permission denied" in p.stderr
     p = stack.psql(loader, "CREATE TABLE public.x (i int)", check=False)

@@ -68,13 +68,18 @@ def test_slow_still_answers_in_full():
 
 
 def test_slow_answers_pending_at_shutdown():
-    s = Server("--fault-slow", "1", "--fault-slow-ms", "600000")
+    s = Server("--fault-slow", "1", "--fault-slow-ms", "600000", "--log-level", "debug")
     import threading
     got = []
     t = threading.Thread(target=lambda: got.append(s.get("/api/?seed=p", timeout=60)[0]))
     t.start()
-    import time
-    time.sleep(0.5)
+    # Stop only once the server has the request and holds its answer back: it
+    # logs each answer (at debug level) when it is computed, before the delay.
+    for line in iter(s.proc.stderr.readline, b""):
+        if b"fault slow" in line:
+            break
+    else:
+        raise AssertionError("the server exited before it logged the delayed answer")
     assert s.stop() == 0
     t.join(60)
     assert got == [200]  # a delayed answer is still given when stopping
