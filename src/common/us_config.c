@@ -214,7 +214,8 @@ int us_config_load_env(us_config *cfg, char *err, size_t errlen)
 /* US_PORT_OFFSET (environment, else the file) is added to every *_PORT that
  * still holds its default or file value, the rule of stack/lib/config.sh: a
  * port given in the environment or by flag is final, so `./userstream env`
- * output fed back as environment is not shifted twice. */
+ * output fed back as environment is not shifted twice. Port 0 ("off", "any
+ * free port") is not shifted. */
 static int apply_port_offset(us_config *cfg, char *err, size_t errlen)
 {
     const char *off = getenv("US_PORT_OFFSET");
@@ -234,6 +235,8 @@ static int apply_port_offset(us_config *cfg, char *err, size_t errlen)
         if (n < 5 || strcmp(key + n - 5, "_PORT") != 0 || !cfg->values[i] ||
             (cfg->origins[i] != US_ORIGIN_DEFAULT && cfg->origins[i] != US_ORIGIN_FILE))
             continue;
+        if (us_parse_long(cfg->values[i], 0, 65535, &port) == 0 && port == 0)
+            continue; /* 0 means "off" or "any free port": it stays 0 */
         if (us_parse_long(cfg->values[i], 0, 65535, &port) < 0 || port + offset > 65535) {
             snprintf(err, errlen, "%s: \"%.16s\" plus US_PORT_OFFSET %ld is not a port", key,
                      cfg->values[i], offset);

@@ -91,21 +91,11 @@ static int get_long(us_config *c, const char *key, long min, long max, long *out
     return us_config_get_int(c, key, min, max, out, err, errlen);
 }
 
-/* A port with US_PORT_OFFSET applied the way stack/lib/config.sh does:
- * ports from the file (or defaults) shift, ports from the environment or a
- * flag are final (`./userstream env` prints final ports). */
-static int get_port(us_config *c, const char *key, long off, long *out, char *err, size_t errlen)
+/* A port; us_config has already added US_PORT_OFFSET to ports from the file
+ * or defaults, the rule of stack/lib/config.sh. */
+static int get_port(us_config *c, const char *key, long *out, char *err, size_t errlen)
 {
-    if (get_long(c, key, 0, 65535, out, err, errlen) < 0)
-        return -1;
-    us_origin o = us_config_origin(c, key);
-    if (*out && (o == US_ORIGIN_FILE || o == US_ORIGIN_DEFAULT))
-        *out += off;
-    if (*out > 65535) {
-        snprintf(err, errlen, "%s plus US_PORT_OFFSET is above 65535", key);
-        return -1;
-    }
-    return 0;
+    return get_long(c, key, 0, 65535, out, err, errlen);
 }
 
 static const char *get_or(us_config *c, const char *key, const char *def)
@@ -126,12 +116,11 @@ static int split_table(relay_settings *s, char *err, size_t errlen)
     return 0;
 }
 
-static int read_numbers(us_config *c, relay_settings *s, long *off, char *err, size_t errlen)
+static int read_numbers(us_config *c, relay_settings *s, char *err, size_t errlen)
 {
     long max_rows, q, qk, mt, linger;
     relay_loop_opts *o = &s->lopts;
-    bool ok = get_long(c, "US_PORT_OFFSET", 0, 60000, off, err, errlen) == 0 &&
-              get_port(c, "US_RELAY_METRICS_PORT", *off, &s->metrics_port, err, errlen) == 0 &&
+    bool ok = get_port(c, "US_RELAY_METRICS_PORT", &s->metrics_port, err, errlen) == 0 &&
               get_long(c, "US_RELAY_MAX_INFLIGHT_TXNS", 1, 10000000, &s->max_inflight, err, errlen) == 0 &&
               get_long(c, "US_RELAY_LINGER_MS", 0, 60000, &linger, err, errlen) == 0 &&
               get_long(c, "US_RELAY_QUEUE_MESSAGES", 1, 10000000, &q, err, errlen) == 0 &&
@@ -162,13 +151,13 @@ static int read_numbers(us_config *c, relay_settings *s, long *off, char *err, s
  * derived addresses are filled in and every value is checked once. */
 static int settings_load(us_config *c, relay_settings *s, char *err, size_t errlen)
 {
-    long off, pgport, kport, rport;
+    long pgport, kport, rport;
     const char *mode;
     memset(s, 0, sizeof *s);
-    if (read_numbers(c, s, &off, err, errlen) < 0 ||
-        get_port(c, "US_PG_PORT", off, &pgport, err, errlen) < 0 ||
-        get_port(c, "US_KAFKA_PORT", off, &kport, err, errlen) < 0 ||
-        get_port(c, "US_REGISTRY_PORT", off, &rport, err, errlen) < 0)
+    if (read_numbers(c, s, err, errlen) < 0 ||
+        get_port(c, "US_PG_PORT", &pgport, err, errlen) < 0 ||
+        get_port(c, "US_KAFKA_PORT", &kport, err, errlen) < 0 ||
+        get_port(c, "US_REGISTRY_PORT", &rport, err, errlen) < 0)
         return -1;
     s->bind = get_or(c, "US_BIND", "127.0.0.1");
     s->table = get_or(c, "US_RELAY_TABLE", "staging.users");

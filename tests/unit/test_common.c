@@ -122,6 +122,7 @@ static void test_port_offset(void **state)
         {"US_B_PORT", NULL, 0, US_OPT_INT, "200", NULL, "file port"},
         {"US_C_PORT", NULL, 0, US_OPT_INT, "300", NULL, "env port"},
         {"US_D_PORT", "d-port", 0, US_OPT_INT, "400", NULL, "flag port"},
+        {"US_E_PORT", NULL, 0, US_OPT_INT, "0", NULL, "0 means off: never shifted"},
     };
     char *path = write_tmp("US_PORT_OFFSET=7\nUS_B_PORT=250\n");
     setenv("US_C_PORT", "350", 1);
@@ -138,6 +139,7 @@ static void test_port_offset(void **state)
     assert_string_equal(us_config_get(cfg, "US_B_PORT"), "1250");
     assert_string_equal(us_config_get(cfg, "US_C_PORT"), "350");
     assert_string_equal(us_config_get(cfg, "US_D_PORT"), "450");
+    assert_string_equal(us_config_get(cfg, "US_E_PORT"), "0");
     us_config_free(cfg);
     unsetenv("US_PORT_OFFSET");
     unsetenv("US_C_PORT");
