@@ -16,6 +16,9 @@
 #define CONNECTION_MEMORY (64 * 1024)
 #define CONNECTION_TIMEOUT_S 60
 #define MAX_CONNECTIONS 1024
+/* How long src_http_stop waits for requests in progress (delayed answers
+ * included) to be sent before it closes every connection. */
+#define DRAIN_TIMEOUT_MS 10000
 
 /* Per-request state (MHD's con_cls): the raw target, and the response while
  * the connection is suspended for a slow answer. */
@@ -34,6 +37,9 @@ struct src_http {
     src_api *api;
     src_http_config cfg;
     atomic_long answered;
+    /* Answers computed and not yet completed: once MHD has called the
+     * handler, it calls on_completed for that request in every case. */
+    atomic_long active;
     /* Delayed answers, soonest first. */
     pthread_t timer;
     bool timer_started;
@@ -75,6 +81,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     src_http *h = cls;
     req_state *st = *con_cls;
     if (st) {
+        if (st->ready)
+            atomic_fetch_sub(&h->active, 1);
         src_response_free(&st->resp);
         free(st->target);
         free(st);
@@ -219,6 +227,7 @@ static void answer(src_http *h, struct MHD_Connection *conn, const char *method,
                             .forwarded = forwarded_for(conn)};
     src_api_handle(h->api, &req, &st->resp);
     st->ready = true;
+    atomic_fetch_add(&h->active, 1);
     us_debug("%s %.200s -> %d (%ld users, fault %s)", method, target, st->resp.status,
              st->resp.users, src_fault_name(st->resp.fault));
 }
@@ -339,8 +348,20 @@ void src_http_stop(src_http *h)
         pthread_mutex_unlock(&h->lock);
         pthread_join(h->timer, NULL);
     }
-    if (h->daemon)
+    if (h->daemon) {
+        /* Let the answers in progress (the resumed delayed ones too) go out
+         * before MHD closes every connection: a client that was promised an
+         * answer gets it, unless it takes longer than the drain timeout. */
+        int64_t deadline = mono_ms() + DRAIN_TIMEOUT_MS;
+        while (atomic_load(&h->active) > 0 && mono_ms() < deadline) {
+            struct timespec pause = {0, 10 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+        if (atomic_load(&h->active) > 0)
+            us_warn("stopping with %ld request(s) still in progress after %d ms",
+                    atomic_load(&h->active), DRAIN_TIMEOUT_MS);
         MHD_stop_daemon(h->daemon);
+    }
     pthread_cond_destroy(&h->wake);
     pthread_mutex_destroy(&h->lock);
     free(h);
