@@ -55,8 +55,30 @@ cdc_raw_directory: $d/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 commitlog_segment_size: 32MiB
-memtable_heap_space: 128MiB
-memtable_offheap_space: 128MiB
+# Cassandra 5.0's storage engine (its cassandra_latest.yaml choices): trie
+# memtables with their cells off-heap, trie-indexed (BTI) sstables, unified
+# compaction. With the 4.x defaults and 128 MiB of heap memtable, the users
+# table flushed every ~7,700 rows and compaction took ~60% of the node's CPU
+# under the Spark job's writes (JFR, docs/benchmarks.md).
+storage_compatibility_mode: NONE
+sstable:
+  selected_format: bti
+memtable:
+  configurations:
+    skiplist:
+      class_name: SkipListMemtable
+    trie:
+      class_name: TrieMemtable
+    default:
+      inherits: trie
+memtable_allocation_type: offheap_objects
+memtable_heap_space: ${US_CASSANDRA_MEMTABLE_HEAP:-256MiB}
+memtable_offheap_space: ${US_CASSANDRA_MEMTABLE_OFFHEAP:-1GiB}
+default_compaction:
+  class_name: UnifiedCompactionStrategy
+  parameters:
+    scaling_parameters: T4
+key_cache_size: 0MiB
 concurrent_reads: 8
 concurrent_writes: 8
 concurrent_counter_writes: 8
