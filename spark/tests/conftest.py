@@ -60,6 +60,9 @@ def spark():
         .getOrCreate()
     )
     s.sparkContext.setLogLevel("ERROR")
+    from userstream_spark import jvm_lookups
+
+    jvm_lookups.speed_up(s)  # as the job does: every test below runs through it
     yield s
     s.stop()
 

@@ -41,7 +41,7 @@ from pyspark.sql.types import StringType
 
 from . import config as config_mod
 from . import decode as dec
-from . import pii, sinks, transform
+from . import jvm_lookups, pii, sinks, transform
 from .registry import Registry
 from .schema import SOURCE_FIELDS
 
@@ -88,10 +88,17 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
         # columns over a filter: the ~45-column users row made the optimizer
         # run out of heap. The job's filters gain nothing from it.
         "spark.sql.constraintPropagation.enabled": "false",
+        # Whole-stage codegen of the ~45-column rows produces methods over
+        # HotSpot's 8,000-byte JIT limit, which then run interpreted: a third
+        # of the executor's samples sat in those methods (JFR). Compiling
+        # them cut a 150,000-record batch from 115 s to 85 s here.
+        "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
     }
     for k, v in conf.items():
         builder = builder.config(k, v)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    jvm_lookups.speed_up(spark)
+    return spark
 
 
 def ship_package(spark: SparkSession, work_dir: str) -> None:
