@@ -150,9 +150,12 @@ cmd_run() {
     done
     if [[ $n -eq 0 ]]; then
         us_note "no pipeline programs yet: the engines are up"
-    else
-        us_ok "pipeline running; ./userstream status shows it"
+        return 0
     fi
+    us_ok "pipeline programs running; ./userstream status shows them"
+    us_dags_unpause
+    us_wait_flowing "${US_RUN_WAIT_S:-300}"
+    us_where_to_look
 }
 
 cmd_restart() {
