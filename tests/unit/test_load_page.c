@@ -326,6 +326,37 @@ static void test_scanner_matches_jansson(void **state)
     assert_int_equal(ld_json_validate("{\"a\":\0 1}", 9), -1);
 }
 
+/* The string scanner reads plain runs 8 bytes at a time: a byte that needs a
+ * look (quote, backslash, control, non-ASCII) must be found wherever it sits
+ * in the word, and in the tail shorter than a word. Agrees with jansson for
+ * each kind of byte at each offset of strings of 1 to 24 bytes. */
+static void test_scanner_special_byte_at_every_offset(void **state)
+{
+    const char *inserts[] = {"\\\"", "\\\\", "\t", "\x01", "\xc3\xa9", "\xc3", "\xff", "\\n", "\\u00e9", "\""};
+    char doc[64];
+    for (size_t k = 0; k < sizeof inserts / sizeof inserts[0]; k++)
+        for (int len = 1; len <= 24; len++)
+            for (int at = 0; at < len; at++) {
+                int n = 0;
+                doc[n++] = '"';
+                for (int i = 0; i < len; i++) {
+                    if (i == at)
+                        n += snprintf(doc + n, sizeof doc - (size_t)n, "%s", inserts[k]);
+                    else
+                        doc[n++] = (char)('a' + i % 26);
+                }
+                doc[n++] = '"';
+                doc[n] = '\0';
+                json_error_t e;
+                json_t *j = json_loadb(doc, (size_t)n, JSON_DECODE_ANY, &e);
+                int ours = ld_json_validate(doc, (size_t)n);
+                if ((j != NULL) != (ours == 0))
+                    fail_msg("disagree on insert %zu at %d of %d: jansson %s, ld_json %s", k, at, len,
+                             j ? "ok" : e.text, ours == 0 ? "ok" : "invalid");
+                json_decref(j);
+            }
+}
+
 static int setup(void **state)
 {
     const char *src = getenv("US_SOURCE_DIR");
@@ -343,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_text_safe),
         cmocka_unit_test(test_copy_escape),
         cmocka_unit_test(test_scanner_matches_jansson),
+        cmocka_unit_test(test_scanner_special_byte_at_every_offset),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
