@@ -49,6 +49,7 @@ unix_socket_directories = '$WORK'
 wal_level = logical
 shared_buffers = 256MB
 max_wal_size = 2GB
+wal_compression = lz4
 CONF
 as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w start >/dev/null
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PG_PORT" -U postgres)
