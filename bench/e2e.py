@@ -1,27 +1,31 @@
-"""bench/e2e.py: end-to-end numbers of the processing half, on the running stack.
+"""bench/e2e.py: end-to-end numbers of the whole pipeline, on the running stack.
 
-    $US_VENV/bin/python bench/e2e.py throughput [--users 200000]
+    ./userstream run            # the stack and the pipeline programs
+    ./userstream airflow dags pause userstream_ingest   # nothing else writes meanwhile
+    $US_VENV/bin/python bench/e2e.py throughput [--users 100000 --runs 3]
     $US_VENV/bin/python bench/e2e.py latency [--rate 1000 --seconds 60]
-    $US_VENV/bin/python bench/e2e.py seed [--users 3000]
+    $US_VENV/bin/python bench/e2e.py seed [--users 30000]
 
-throughput  with the spark_job service running, writes N change records to
-            Kafka the way the relay does (Confluent Avro, 5,000-row
-            transactions) and reads ops.stream_progress: users/s from the first
-            batch's start to the last batch's end (the backlog drained).
-latency     with the service running, commits users at a steady rate (a
-            transaction of rate/10 users every 100 ms, us.commit_ts = that
-            moment) and gives each record its batch (by partition/offset, from
-            ops.stream_progress): latency = batch finished (Cassandra written)
-            - commit time; p50/p99 over all records.
+throughput  userstream-load fetches N users from userstream-source (pages of
+            5,000, 4 concurrent fetches, a fresh seed) into PostgreSQL; the
+            relay streams them to Kafka; the spark_job service writes them to
+            Cassandra. users/s = N / (loader start -> the end of the Spark batch
+            that completes them, from ops.stream_progress); also the loader's
+            own rate and the Spark stage's (its first batch's start -> last end).
+latency     userstream-load --follow --rate R (R/10 users per page, 10 commits
+            a second) for S seconds; afterwards every record of the run is
+            read back from Kafka with its us.commit_ts header (the PostgreSQL
+            commit time the relay read from the WAL) and matched, by
+            partition and offset, to the Spark batch that wrote it:
+            latency = batch finished (Cassandra written) - commit time;
+            p50/p99/max over all records.
 seed        the seed project's design on the same engines, our code: one
             HTTP request per user to userstream-source (a new connection each,
             like requests.get), the flattened JSON straight to Kafka, a Spark
             job from_json -> Cassandra (bench/e2e_seed_job.py); users/s from the
             first request to the last row in Cassandra.
 
-Without the relay and loader on this branch, "commit" is the emulated relay's
-commit timestamp: the numbers cover Kafka -> Spark -> Cassandra (the relay's
-own benchmark covers PostgreSQL -> Kafka). Prints one JSON line per result.
+Prints one JSON line per result.
 """
 
 from __future__ import annotations
@@ -34,14 +38,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "spark", "tests"))
-sys.path.insert(0, os.path.join(ROOT, "spark"))
-
-from avro_util import encode, headers, user, users_schema  # noqa: E402
+LOADER = os.path.join(ROOT, "build", "src", "load", "userstream-load")
 
 
 def env() -> dict:
@@ -66,125 +66,114 @@ def psql(cfg, sql):
                           ).stdout  # fmt: skip
 
 
-def register(cfg, schema) -> int:
-    url = f"{cfg['US_REGISTRY_URL']}/subjects/{cfg['US_KAFKA_TOPIC_USERS']}-value/versions"
-    req = urllib.request.Request(url, data=json.dumps({"schema": json.dumps(schema)}).encode(), method="POST",
-                                 headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})  # fmt: skip
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)["id"]
-
-
-class Relay:
-    """Writes change records as userstream-relay does."""
-
-    def __init__(self, cfg, on_delivery=None):
-        from confluent_kafka import Producer
-
-        self.cfg = cfg
-        self.schema = users_schema()
-        self.sid = register(cfg, self.schema)
-        self.p = Producer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True,
-                           "linger.ms": 5, "partitioner": "murmur2_random"})  # fmt: skip
-        self.on_delivery = on_delivery
-        self.lsn = int(time.time() * 1000)  # increasing across runs (ms since the epoch), below 2^43
-
-    def txn(self, n, tag):
-        self.lsn += 0x10000
-        now = datetime.now(timezone.utc)
-        us = int(now.timestamp() * 1_000_000)
-        for seq in range(n):
-            uid = str(uuid.uuid4())
-            rec = user(user_id=uid, email=f"{tag}{seq}.{self.lsn}@example.com")
-            rec.update(__op="c", __lsn=self.lsn, __seq=seq, __commit_ts=now)
-            value = encode(self.schema, rec, self.sid)
-            while True:
-                try:
-                    self.p.produce(self.cfg["US_KAFKA_TOPIC_USERS"], key=uid.encode(), value=value,
-                                   headers=headers("c", self.lsn, seq, now),
-                                   on_delivery=(lambda e, m, us=us: self.on_delivery(e, m, us)) if self.on_delivery
-                                   else None)  # fmt: skip
-                    break
-                except BufferError:
-                    self.p.poll(0.05)
-        self.p.poll(0)
-
-    def flush(self):
-        assert self.p.flush(300) == 0
-
-
-def wait_caught_up(cfg, since_batch, timeout=1800):
-    """Until the users query has processed every record now in the topic."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "group.id": "bench-" + uuid.uuid4().hex})
-    topic = cfg["US_KAFKA_TOPIC_USERS"]
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    high = {str(p): c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    c.close()
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        row = psql(cfg, "SELECT end_offsets FROM ops.stream_progress WHERE query_name = 'users' "
-                        f"AND batch_id > {since_batch} AND end_offsets IS NOT NULL ORDER BY batch_id DESC LIMIT 1")
-        if row.strip():
-            ends = json.loads(row)
-            if all(int(ends.get(p, 0)) >= h for p, h in high.items()):
-                return
-        time.sleep(2)
-    raise SystemExit("the job did not catch up in time")
-
-
 def last_batch(cfg) -> int:
     return int(psql(cfg, "SELECT coalesce(max(batch_id), -1) FROM ops.stream_progress WHERE query_name = 'users'"))
 
 
+def processed_since(cfg, batch) -> int:
+    return int(psql(cfg, "SELECT coalesce(sum(input_rows), 0) FROM ops.stream_progress "
+                         f"WHERE query_name = 'users' AND batch_id > {batch}"))  # fmt: skip
+
+
+def wait_processed(cfg, batch, n, timeout=1800):
+    """Until the users query has processed n records in batches after `batch`."""
+    deadline = time.time() + timeout
+    while processed_since(cfg, batch) < n:
+        if time.time() > deadline:
+            raise SystemExit(f"the Spark job processed {processed_since(cfg, batch)} of {n} records in {timeout}s")
+        time.sleep(0.5)
+
+
+def load(cfg, *args) -> dict:
+    env = dict(os.environ, **{k: v for k, v in cfg.items() if k.startswith("US_") or k == "PGPASSFILE"})
+    p = subprocess.run([LOADER, *args], env=env, capture_output=True, text=True)
+    lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
+    if p.returncode != 0 or not lines:
+        raise SystemExit(f"userstream-load exited {p.returncode}: {p.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 def cmd_throughput(cfg, a):
-    # The service keeps running (warm, as in production); the emulated relay
-    # writes ~4x faster than the job drains, so a backlog builds at once.
-    before = last_batch(cfg)
-    r = Relay(cfg)
-    t0 = time.time()
-    for start in range(0, a.users, 5000):
-        r.txn(min(5000, a.users - start), "t")
-    r.flush()
-    produce_s = time.time() - t0
-    wait_caught_up(cfg, before)
-    row = psql(cfg, "SELECT sum(input_rows), extract(epoch FROM max(finished_at) - min(started_at)), count(*), "
-                    "sum(upserts) FROM ops.stream_progress WHERE query_name = 'users' "
-                    f"AND batch_id > {before} AND input_rows > 0").strip().split("|")  # fmt: skip
-    rows, secs, batches = int(row[0]), float(row[1]), int(row[2])
-    print(json.dumps({"bench": "throughput", "users": a.users, "records_processed": rows, "batches": batches,
-                      "seconds": round(secs, 1), "users_per_s": round(rows / secs),
-                      "relay_emulator_users_per_s": round(a.users / produce_s)}))  # fmt: skip
+    for run in range(a.runs):
+        before = last_batch(cfg)
+        pages = max(1, a.users // 5000)
+        n = pages * 5000
+        t0 = time.time()
+        s = load(cfg, "--seed", f"bench-e2e-{uuid.uuid4().hex[:12]}", "--pages", str(pages), "--results", "5000",
+                 "--run-id", f"bench-e2e-{run}")  # fmt: skip
+        wait_processed(cfg, before, n)
+        row = psql(cfg, "SELECT extract(epoch FROM max(finished_at)), extract(epoch FROM min(started_at)), count(*) "
+                        f"FROM ops.stream_progress WHERE query_name = 'users' AND batch_id > {before} "
+                        "AND input_rows > 0").strip().split("|")  # fmt: skip
+        end, first_start, batches = float(row[0]), float(row[1]), int(row[2])
+        print(json.dumps({"bench": "throughput", "run": run + 1, "users": n, "staged": s["staged"],
+                          "batches": batches, "seconds": round(end - t0, 1),
+                          "users_per_s": round(n / (end - t0)),
+                          "loader_users_per_s": round(s["users_per_second"]),
+                          "spark_stage_users_per_s": round(n / (end - first_start))}), flush=True)  # fmt: skip
+
+
+def kafka_marks(cfg) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = cfg["US_KAFKA_TOPIC_USERS"]
+    c = Consumer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "group.id": "bench-" + uuid.uuid4().hex})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+    finally:
+        c.close()
+
+
+def commit_times(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple[int, int, int]]:
+    """(partition, offset, us.commit_ts in microseconds) of every record in [start, end)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = cfg["US_KAFKA_TOPIC_USERS"]
+    c = Consumer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "group.id": "bench-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False})  # fmt: skip
+    out, left = [], {p for p in end if end[p] > start.get(p, 0)}
+    try:
+        c.assign([TopicPartition(topic, p, start.get(p, 0)) for p in left])
+        while left:
+            msgs = c.consume(1000, timeout=10)
+            if not msgs:
+                break
+            for m in msgs:
+                if m.error() or m.offset() >= end[m.partition()]:
+                    left.discard(m.partition())
+                    continue
+                h = dict(m.headers() or [])
+                if h.get("us.commit_ts"):
+                    out.append((m.partition(), m.offset(), int(h["us.commit_ts"])))
+                if m.offset() + 1 >= end[m.partition()]:
+                    left.discard(m.partition())
+        return out
+    finally:
+        c.close()
 
 
 def cmd_latency(cfg, a):
-    marks = []  # (partition, offset, commit_us)
-
-    def delivered(err, msg, us):
-        if err is None:
-            marks.append((msg.partition(), msg.offset(), us))
-
-    before = last_batch(cfg)
-    r = Relay(cfg, delivered)
-    per_txn = max(1, a.rate // 10)
-    t0 = time.time()
-    n = 0
-    while time.time() - t0 < a.seconds:
-        r.txn(per_txn, "l")
-        n += per_txn
-        time.sleep(max(0.0, t0 + n / a.rate - time.time()))
-    r.flush()
-    wait_caught_up(cfg, before)
+    before_batch = last_batch(cfg)
+    start = kafka_marks(cfg)
+    per_page = max(1, a.rate // 10)
+    pages = a.seconds * 10
+    s = load(cfg, "--seed", f"lat-{uuid.uuid4().hex[:12]}", "--follow", "--rate", str(a.rate), "--results",
+             str(per_page), "--max-pages", str(pages), "--concurrency", "2", "--run-id", "bench-latency")  # fmt: skip
+    wait_processed(cfg, before_batch, s["staged"])
+    time.sleep(5)  # the last batch's offsets reach ops.stream_progress right after it (ProgressListener)
+    end = kafka_marks(cfg)
+    recs = commit_times(cfg, start, end)
     rows = psql(cfg, "SELECT start_offsets, end_offsets, extract(epoch FROM finished_at) FROM ops.stream_progress "
-                     f"WHERE query_name = 'users' AND batch_id > {before} AND end_offsets IS NOT NULL")  # fmt: skip
+                     f"WHERE query_name = 'users' AND batch_id > {before_batch} AND end_offsets IS NOT NULL")  # fmt: skip
     batches = []
     for line in rows.splitlines():
-        s, e, fin = line.split("|")
-        batches.append((json.loads(s), json.loads(e), float(fin)))
+        so, eo, fin = line.split("|")
+        batches.append((json.loads(so), json.loads(eo), float(fin)))
     lat = []
-    for p, off, us in marks:
-        for s, e, fin in batches:
-            if int(s.get(str(p), -1)) <= off < int(e.get(str(p), -1)):
+    for p, off, us in recs:
+        for so, eo, fin in batches:
+            if int(so.get(str(p), -1)) <= off < int(eo.get(str(p), -1)):
                 lat.append(fin * 1000 - us / 1000)
                 break
     lat.sort()
@@ -192,8 +181,9 @@ def cmd_latency(cfg, a):
     def pct(q):
         return round(lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else None
 
-    print(json.dumps({"bench": "latency", "rate": a.rate, "seconds": a.seconds, "records": len(marks),
-                      "matched": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))  # fmt: skip
+    print(json.dumps({"bench": "latency", "rate": a.rate, "seconds": a.seconds, "staged": s["staged"],
+                      "records": len(recs), "matched": len(lat), "batches": len(batches),
+                      "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))  # fmt: skip
 
 
 def cmd_seed(cfg, a):
@@ -270,7 +260,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput")
-    t.add_argument("--users", type=int, default=200000)
+    t.add_argument("--users", type=int, default=100000)
+    t.add_argument("--runs", type=int, default=3)
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=int, default=1000)
     lat.add_argument("--seconds", type=int, default=60)
