@@ -6,6 +6,7 @@
 #include "us_log.h"
 #include "us_util.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -142,6 +143,34 @@ static const char *derive_run_id(us_config *cfg, derived *d)
     return d->run_id;
 }
 
+/* randomuser.me reads an 18-character seed as 16 characters plus a
+ * nationality index, parseInt(last two, 16), and fails every request whose
+ * index is not one of its 21 nationalities (HTTP 500). Such a seed is refused
+ * here with the reason, instead of every page being retried and rejected.
+ * Only ASCII seeds are judged: for others the server counts UTF-16 units. */
+static int check_seed(const char *seed, char *err, size_t errlen)
+{
+    size_t n = strlen(seed);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)seed[i] >= 0x80)
+            return 0;
+    if (n != 18)
+        return 0;
+    int idx = -1;
+    for (int i = 16; i < 18 && isxdigit((unsigned char)seed[i]); i++) {
+        int v = isdigit((unsigned char)seed[i]) ? seed[i] - '0' : tolower((unsigned char)seed[i]) - 'a' + 10;
+        idx = (idx < 0 ? 0 : idx * 16) + v;
+    }
+    if (idx >= 0 && idx <= 20)
+        return 0;
+    snprintf(err, errlen,
+             "seed \"%s\": randomuser.me reads an 18-character seed as 16 characters and a "
+             "nationality index 00-14 (hex), and answers HTTP 500 to every request for this one; "
+             "use a seed of another length",
+             seed);
+    return -1;
+}
+
 static int fetch_opts(us_config *cfg, derived *d, ld_run_opts *o, char *err, size_t errlen)
 {
     long results, conc, timeout, ctimeout, body;
@@ -155,6 +184,8 @@ static int fetch_opts(us_config *cfg, derived *d, ld_run_opts *o, char *err, siz
         return -1;
     o->fetch.extra_query = us_config_get(cfg, "US_LOAD_QUERY");
     o->fetch.seed = derive_seed(cfg, d);
+    if (check_seed(o->fetch.seed, err, errlen) < 0)
+        return -1;
     o->fetch.results = results;
     o->fetch.concurrency = (int)conc;
     o->fetch.timeout_ms = timeout * 1000;

@@ -111,6 +111,14 @@ def test_usage_and_database_errors(ing):
     assert rc == 2 and "Try" in err
     rc, s, err = ing.load("--rate", "5")
     assert rc == 2
+    # an 18-character seed is 16 characters + a nationality index for the API:
+    # one that is not an index fails every request, so it is refused up front ...
+    rc, s, err = ing.load("--seed", "bench-3f9a2b7c1d4e", "--pages", "1")
+    assert rc == 2 and "nationality index" in err, err
+    # ... and one that is one is an ordinary seed (users of that nationality)
+    seed18 = unique("seed18")[:16] + "0e"  # 18 characters; 0x0e: a nationality index
+    rc, s, err = ing.load("--seed", seed18, "--pages", "1", "--results", "5")
+    assert rc == 0 and s["staged"] == 5, err
     rc, s, err = ing.load("--seed", unique("it"), "--results", "5", US_PG_PORT="1",
                           US_LOAD_CONNECT_TIMEOUT_S="2")
     assert rc == 3 and s["status"] == "failed"
