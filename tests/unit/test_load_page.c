@@ -207,6 +207,32 @@ static void test_bad_pages(void **state)
     ld_page_out_free(&out);
 }
 
+/* An 18-character seed is answered with its nationality index appended again
+ * (randomuser-api.md §6.5): that page is the one asked for; other seeds are not. */
+static void test_seed18_info(void **state)
+{
+    size_t len;
+    char reason[256];
+    ld_page_out out;
+    ld_page_out_init(&out);
+    char *body = golden("16_", &len); /* info.seed "abcdefabcdefabcd0a0a" */
+    if (!body)
+        skip();
+    ld_page_ctx ctx = ctx_for("abcdefabcdefabcd0a", 1, 1);
+    assert_int_equal(ld_page_process(body, len, &ctx, &out, reason, sizeof reason), LD_PAGE_OK);
+    assert_int_equal(out.valid, 1);
+    const char *others[] = {"abcdefabcdefabcd", "abcdefabcdefabcd0b", "abcdefabcdefabcd0a0a0",
+                            "abcdefabcdefabc0a"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        ctx = ctx_for(others[i], 1, 1);
+        assert_int_equal(ld_page_process(body, len, &ctx, &out, reason, sizeof reason),
+                         LD_PAGE_BAD);
+        assert_non_null(strstr(reason, "info.seed"));
+    }
+    free(body);
+    ld_page_out_free(&out);
+}
+
 static void test_page_reject_scrubbed(void **state)
 {
     const char page[] = "{\"results\":[{\"login\":{\"uuid\":\"u\",\"password\":\"topsecret1\","
@@ -370,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_golden_pages),
         cmocka_unit_test(test_golden_partial_records),
         cmocka_unit_test(test_bad_pages),
+        cmocka_unit_test(test_seed18_info),
         cmocka_unit_test(test_page_reject_scrubbed),
         cmocka_unit_test(test_text_safe),
         cmocka_unit_test(test_copy_escape),
