@@ -40,3 +40,19 @@ def test_speed_up_is_idempotent_and_columns_still_work(spark):
     jvm_lookups.speed_up(spark)
     row = spark.range(3).select(F.sum(F.col("id") * 2).alias("s")).collect()[0]
     assert row["s"] == 6
+
+
+def test_cached_columns_are_built_once_and_apply_to_any_frame(spark):
+    calls = []
+
+    @jvm_lookups.cached_columns
+    def plus_one(name):
+        calls.append(name)
+        return (F.col(name) + 1).alias(name + "1")
+
+    a, b, c = plus_one("x"), plus_one("x"), plus_one("y")
+    assert a is b and a is not c and calls == ["x", "y"]
+    # the same expressions on two different DataFrames, each resolved anew
+    first = spark.createDataFrame([(1, 10)], "x int, y int").select(a, c).first()
+    second = spark.createDataFrame([(5, 7)], "x int, y int").select(plus_one("x"), plus_one("y")).first()
+    assert tuple(first) == (2, 11) and tuple(second) == (6, 8) and calls == ["x", "y"]

@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
 from pyspark.sql.types import DataType, StructType
 
+from .jvm_lookups import cached_columns
 from .schema import SOURCE_FIELDS, avro_field_names, project_avro_schema
 
 VALID_OPS = ("r", "c", "u", "d", "t")
@@ -50,11 +51,16 @@ def parse_envelope(kafka: DataFrame) -> DataFrame:
     """Kafka source rows -> one row per record with the framing and the change
     metadata parsed, still undecoded. Keeps the original key, value and
     headers for the dead-letter topic."""
+    return kafka.select(*_envelope_columns())
+
+
+@cached_columns
+def _envelope_columns() -> tuple:
     lsn_txt = header("us.lsn")
     seq_txt = header("us.seq")
     ts_txt = header("us.commit_ts")
     value = F.col("value")
-    return kafka.select(
+    return (
         F.col("topic").alias("src_topic"),
         F.col("partition").alias("src_partition"),
         F.col("offset").alias("src_offset"),
@@ -111,24 +117,31 @@ def with_decoded(
     access down into the decoder (SimplifyExtractValueOps), so from_avro would
     run once per field reference (~80 times per record) and planning alone
     takes tens of seconds."""
+    if not writer_schemas:
+        return envelope.withColumn("rec", F.lit(None).cast(null_struct_type(fields)))
+    generator, rec, drop = _decoder_columns(tuple(sorted(writer_schemas.items())), tuple(fields))
+    return envelope.select("*", generator).withColumn("rec", rec).drop(*drop)
+
+
+@cached_columns
+def _decoder_columns(writer_schemas: tuple, fields: tuple) -> tuple:
+    """(the generator column, the `rec` column, the generator's columns to
+    drop) for writer_schemas = ((id, schema json), ...) in id order."""
     wanted = [n for n, _ in fields]
     none = F.lit(None).cast(null_struct_type(fields))
-    if not writer_schemas:
-        return envelope.withColumn("rec", none)
     decoders, present = [], {}
-    for sid in sorted(writer_schemas):
-        writer = writer_schemas[sid]
+    for sid, writer in writer_schemas:
         present[sid] = [n for n in avro_field_names(writer) if n in wanted]
         reader = project_avro_schema(writer, present[sid])
         decoded = from_avro(F.col("payload"), writer, {"mode": "PERMISSIVE", "avroSchema": reader})
         decoders.append(F.when(F.col("schema_id") == F.lit(sid), decoded).alias(_decoder_name(sid)))
-    df = envelope.select("*", F.inline(F.array(F.struct(*decoders))))
     expr: Optional[Column] = None
-    for sid in sorted(writer_schemas):
+    for sid, _ in writer_schemas:
         branch = _projection(F.col(_decoder_name(sid)), present[sid], fields)
         cond = F.col("schema_id") == F.lit(sid)
         expr = F.when(cond, branch) if expr is None else expr.when(cond, branch)
-    return df.withColumn("rec", expr.otherwise(none)).drop(*[_decoder_name(s) for s in writer_schemas])
+    generator = F.inline(F.array(F.struct(*decoders)))
+    return generator, expr.otherwise(none), tuple(_decoder_name(sid) for sid, _ in writer_schemas)
 
 
 def null_struct_type(fields: Sequence[tuple[str, DataType]]) -> StructType:
@@ -141,18 +154,21 @@ def null_struct_type(fields: Sequence[tuple[str, DataType]]) -> StructType:
 def decode(envelope: DataFrame, writer_schemas: Mapping[int, str], fields=SOURCE_FIELDS) -> DataFrame:
     """parse_envelope rows + `rec` (the decoded record, or NULL) and
     `decode_error` (why a non-tombstone could not be decoded, or NULL)."""
-    known = sorted(writer_schemas)
     df = with_decoded(envelope, writer_schemas, fields)
+    return df.withColumn("decode_error", _decode_error_column(tuple(sorted(writer_schemas)), tuple(fields)))
+
+
+@cached_columns
+def _decode_error_column(known: tuple, fields: tuple) -> Column:
     all_null = ~F.greatest(*[F.col("rec")[n].isNotNull() for n, _ in fields])
-    known_id = F.col("schema_id").isin(known) if known else F.lit(False)
-    err = (
+    known_id = F.col("schema_id").isin(*known) if known else F.lit(False)
+    return (
         F.when(F.col("is_tombstone"), F.lit(None))
         .when(F.col("bad_frame"), F.lit("value is not Confluent-framed Avro (magic byte 0 + 4-byte schema id)"))
         .when(~known_id, F.concat(F.lit("unknown schema id "), F.col("schema_id").cast("string")))
         .when(F.col("rec").isNull() | all_null, F.concat(
             F.lit("Avro decoding failed with writer schema id "), F.col("schema_id").cast("string")))
     )
-    return df.withColumn("decode_error", err)
 
 
 def schema_ids(envelope: DataFrame) -> DataFrame:

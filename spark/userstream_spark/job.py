@@ -152,7 +152,9 @@ class UsersBatch:
         started = datetime.now(timezone.utc)
         steps = Steps(time.monotonic())
         env = dec.parse_envelope(batch)
-        classified = transform.classify(dec.decode(env, self.registry.known())).persist()
+        classified = transform.classify(dec.decode(env, self.registry.known()))
+        steps.mark("plan")
+        classified = classified.persist()
         try:
             st = _users_stats(classified)
             steps.mark("decode")
@@ -246,6 +248,7 @@ class UsersBatch:
                 "end_offsets": None,
             }
         )
+        steps.mark("progress")
         log.info(
             "users batch %d: %d records, %d upserts, %d deletes, %d dead letters, %d ms (%s)",
             batch_id, st["n"], n_upserts, n_deletes, st["rejects"] or 0, steps.total_ms(), steps,
@@ -261,6 +264,7 @@ class UsersBatch:
             (transform.email_index_rows(users), "users_by_email_hash"),
             (transform.country_index_rows(users), "users_by_country"),
         ]
+        steps.mark("wplan")
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
             futures = [pool.submit(sinks.write_cassandra, df, ks, table, ignore_nulls=ignore_nulls)
                        for df, table in writes]  # fmt: skip
@@ -309,10 +313,15 @@ def _users_stats(classified: DataFrame):
     """One pass over the batch: counts, schema ids nobody knew, and the
     commit-time percentiles from which latencies follow (latency is
     decreasing in commit time: p99 latency = written - p1 commit time)."""
+    return classified.agg(*_users_stats_columns()).collect()[0]
+
+
+@jvm_lookups.cached_columns
+def _users_stats_columns() -> tuple:
     ok = F.col("reject_reason").isNull()
     us = F.unix_micros(F.col("commit_ts"))
     unknown = F.col("decode_error").startswith("unknown schema id")
-    return classified.agg(
+    return (
         F.count(F.lit(1)).alias("n"),
         F.sum(F.when(~ok, 1).otherwise(0)).alias("rejects"),
         F.sum(F.when(ok, 1).otherwise(0)).alias("good"),
@@ -326,7 +335,7 @@ def _users_stats(classified: DataFrame):
         F.min(us).alias("min_us"),
         F.max(us).alias("max_us"),
         F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
-    ).collect()[0]
+    )
 
 
 class Steps:

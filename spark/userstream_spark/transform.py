@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from .decode import MAX_LSN, MAX_SEQ, SEQ_BITS, UUID_RE, VALID_OPS
+from .jvm_lookups import cached_columns
 
 # location.country (randomuser 1.4 fullNatName) -> ISO 3166-1 alpha-2.
 COUNTRY_CODES = {
@@ -67,6 +68,11 @@ def classify(decoded: DataFrame) -> DataFrame:
     """Adds `uid` (the key as a lower-case uuid), `version`, and
     `reject_stage` / `reject_reason`: the first rule a record breaks, or NULL
     for a good record. Reasons never contain field values (PII)."""
+    return decoded.withColumns(_classify_columns())
+
+
+@cached_columns
+def _classify_columns() -> dict:
     rec = F.col("rec")
     op = F.col("op")
     key_ok = F.col("key_text").isNotNull() & F.col("key_text").rlike(UUID_RE)
@@ -111,20 +117,25 @@ def classify(decoded: DataFrame) -> DataFrame:
         stage = stage.when(not_tomb & cond, F.lit("validate"))
         reason = reason.when(not_tomb & cond, why)
 
-    return (
-        decoded.withColumn("uid", F.when(key_ok, F.lower(F.col("key_text"))))
-        .withColumn("version", version_column(F.col("lsn"), F.col("seq")))
-        .withColumn("reject_stage", stage)
-        .withColumn("reject_reason", reason)
-    )
+    return {
+        "uid": F.when(key_ok, F.lower(F.col("key_text"))),
+        "version": version_column(F.col("lsn"), F.col("seq")),
+        "reject_stage": stage,
+        "reject_reason": reason,
+    }
 
 
 def good(classified: DataFrame) -> DataFrame:
-    return classified.where(F.col("reject_reason").isNull())
+    return classified.where(_is_good())
 
 
 def rejected(classified: DataFrame) -> DataFrame:
-    return classified.where(F.col("reject_reason").isNotNull())
+    return classified.where(~_is_good())
+
+
+@cached_columns
+def _is_good() -> Column:
+    return F.col("reject_reason").isNull()
 
 
 def delete_rows(deletes: DataFrame) -> DataFrame:
@@ -223,6 +234,11 @@ def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tu
     + the `keep` input columns). In "hmac" mode the raw email and phone
     numbers are not written at all; in "raw" mode they are written beside
     their HMACs."""
+    return upserts.select(*_user_columns(hmac, pii_mode, tuple(keep)))
+
+
+@cached_columns
+def _user_columns(hmac: HmacFn, pii_mode: str, keep: tuple) -> list:
     r = F.col("rec")
     email_norm = F.lower(F.trim(r["email"]))
     phone_d = phone_digits(r["phone"])
@@ -282,20 +298,20 @@ def user_rows(upserts: DataFrame, hmac: HmacFn, pii_mode: str = "hmac", keep: tu
         cols += [email_norm.alias("email"), phone_d.alias("phone_digits"), cell_d.alias("cell_digits")]
     elif pii_mode != "hmac":
         raise ValueError(f"pii_mode must be hmac or raw, not {pii_mode!r}")
-    return upserts.select(*cols, *[F.col(k) for k in keep])
+    return cols + [F.col(k) for k in keep]
 
 
 def email_index_rows(users: DataFrame) -> DataFrame:
     """users_by_email_hash: the lookup "which user(s) have this email"."""
-    return users.where(F.col("email_hmac").isNotNull()).select(
+    return users.where(_not_null("email_hmac")).select(
         "email_hmac", "user_id", "full_name", "country_code", "email_domain", "registered_at", "writetime")
 
 
 def country_index_rows(users: DataFrame) -> DataFrame:
     """users_by_country: "users of country X", spread over 16 buckets."""
-    return users.where(F.col("country_code").isNotNull()).select(
+    return users.where(_not_null("country_code")).select(
         "country_code",
-        country_bucket(F.col("user_id")).alias("bucket"),
+        _bucket_column(),
         "user_id",
         "full_name",
         "city",
@@ -303,6 +319,16 @@ def country_index_rows(users: DataFrame) -> DataFrame:
         "registered_at",
         "writetime",
     )
+
+
+@cached_columns
+def _not_null(name: str) -> Column:
+    return F.col(name).isNotNull()
+
+
+@cached_columns
+def _bucket_column() -> Column:
+    return country_bucket(F.col("user_id")).alias("bucket")
 
 
 def signup_events(decoded: DataFrame) -> DataFrame:
