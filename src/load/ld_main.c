@@ -1,12 +1,12 @@
 /* userstream-load: fetches users from a randomuser-compatible API, validates
  * and flattens them, and loads them into PostgreSQL staging idempotently.
  * See src/load/README.md for options, output and exit codes. */
+#include "ld_page.h"
 #include "ld_run.h"
 #include "us_config.h"
 #include "us_log.h"
 #include "us_util.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -143,25 +143,11 @@ static const char *derive_run_id(us_config *cfg, derived *d)
     return d->run_id;
 }
 
-/* randomuser.me reads an 18-character seed as 16 characters plus a
- * nationality index, parseInt(last two, 16), and fails every request whose
- * index is not one of its 21 nationalities (HTTP 500). Such a seed is refused
- * here with the reason, instead of every page being retried and rejected.
- * Only ASCII seeds are judged: for others the server counts UTF-16 units. */
+/* A seed the API cannot read (ld_seed_nat_index) is refused here with the
+ * reason, instead of every page being retried and rejected. */
 static int check_seed(const char *seed, char *err, size_t errlen)
 {
-    size_t n = strlen(seed);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)seed[i] >= 0x80)
-            return 0;
-    if (n != 18)
-        return 0;
-    int idx = -1;
-    for (int i = 16; i < 18 && isxdigit((unsigned char)seed[i]); i++) {
-        int v = isdigit((unsigned char)seed[i]) ? seed[i] - '0' : tolower((unsigned char)seed[i]) - 'a' + 10;
-        idx = (idx < 0 ? 0 : idx * 16) + v;
-    }
-    if (idx >= 0 && idx <= 20)
+    if (ld_seed_nat_index(seed) != LD_SEED_BAD_NAT)
         return 0;
     snprintf(err, errlen,
              "seed \"%s\": randomuser.me reads an 18-character seed as 16 characters and a "

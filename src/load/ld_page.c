@@ -130,6 +130,23 @@ static int on_record(const ld_record *rec, long index, void *arg)
     return reject_line(fc->ctx, index, why, rec->raw, rec->raw_len, &out->rejects);
 }
 
+int ld_seed_nat_index(const char *seed)
+{
+    size_t n = strlen(seed);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)seed[i] >= 0x80)
+            return LD_SEED_PLAIN;
+    if (n != 18)
+        return LD_SEED_PLAIN;
+    /* parseInt(s, 16): the leading hex digits, NaN when there are none */
+    int idx = -1;
+    for (int i = 16; i < 18 && isxdigit((unsigned char)seed[i]); i++) {
+        int c = tolower((unsigned char)seed[i]);
+        idx = (idx < 0 ? 0 : idx * 16) + (isdigit(c) ? c - '0' : c - 'a' + 10);
+    }
+    return idx >= 0 && idx <= 20 ? idx : LD_SEED_BAD_NAT;
+}
+
 /* Checks info against the request: a page of another seed or page number
  * (e.g. an outage page, randomuser-api.md §4) must not be stored as this one. */
 static int check_info(const ld_json_page *jp, const ld_page_ctx *ctx, char *reason, size_t rlen)
@@ -138,14 +155,13 @@ static int check_info(const ld_json_page *jp, const ld_page_ctx *ctx, char *reas
         return 0;
     const ld_jval *seed = &jp->info_seed, *page = &jp->info_page;
     size_t want = strlen(ctx->seed);
-    /* an 18-character seed comes back with its nationality index appended
-     * again as two hex digits (randomuser-api.md §6.5): 20 characters */
-    size_t extra = (want == 18 && seed->type == LD_J_STRING && seed->n == 20 &&
-                    isxdigit((unsigned char)seed->s[18]) && isxdigit((unsigned char)seed->s[19]))
-                       ? 2
-                       : 0;
+    char suffix[9] = ""; /* two hex digits: the index is 0-20 */
+    int nat = ld_seed_nat_index(ctx->seed);
+    if (nat >= 0)
+        snprintf(suffix, sizeof suffix, "%02x", nat);
+    size_t extra = strlen(suffix);
     if (seed->type != LD_J_STRING || seed->n != want + extra ||
-        memcmp(seed->s, ctx->seed, want) != 0) {
+        memcmp(seed->s, ctx->seed, want) != 0 || memcmp(seed->s + want, suffix, extra) != 0) {
         snprintf(reason, rlen, "page: info.seed does not match the requested seed");
         return -1;
     }

@@ -54,6 +54,17 @@ void ld_page_out_free(ld_page_out *out);
 int ld_page_process(const char *body, size_t len, const ld_page_ctx *ctx, ld_page_out *out,
                     char *reason, size_t reasonlen);
 
+/* randomuser.me reads a seed of exactly 18 characters as 16 characters and a
+ * nationality index, parseInt(last two, 16) (randomuser-api.md §6.1, §6.5),
+ * and answers it with info.seed = seed + the index as two hex digits.
+ * Returns that index (0-20), LD_SEED_PLAIN for a seed of another length (or
+ * with non-ASCII bytes: the server counts UTF-16 units, not judged here), or
+ * LD_SEED_BAD_NAT for an 18-character seed whose index is no nationality
+ * (the server fails every request for it). */
+#define LD_SEED_PLAIN (-1)
+#define LD_SEED_BAD_NAT (-2)
+int ld_seed_nat_index(const char *seed);
+
 /* Appends one whole-page reject line (record_index NULL) to out->rejects. */
 int ld_page_reject(const ld_page_ctx *ctx, const char *reason, const char *body, size_t len,
                    ld_page_out *out);

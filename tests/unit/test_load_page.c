@@ -211,6 +211,16 @@ static void test_bad_pages(void **state)
  * (randomuser-api.md §6.5): that page is the one asked for; other seeds are not. */
 static void test_seed18_info(void **state)
 {
+    /* the index as JavaScript's parseInt(last two, 16) reads it */
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcd0a"), 10);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcd14"), 20);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcd0z"), 0);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcd15"), LD_SEED_BAD_NAT);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcdz0"), LD_SEED_BAD_NAT);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefabcd"), LD_SEED_PLAIN);
+    assert_int_equal(ld_seed_nat_index("abcdefabcdefab\xc3\xa9"
+                                       "0a"),
+                     LD_SEED_PLAIN);
     size_t len;
     char reason[256];
     ld_page_out out;
@@ -358,7 +368,8 @@ static void test_scanner_matches_jansson(void **state)
  * each kind of byte at each offset of strings of 1 to 24 bytes. */
 static void test_scanner_special_byte_at_every_offset(void **state)
 {
-    const char *inserts[] = {"\\\"", "\\\\", "\t", "\x01", "\xc3\xa9", "\xc3", "\xff", "\\n", "\\u00e9", "\""};
+    const char *inserts[] = {"\\\"", "\\\\", "\t",  "\x01",    "\xc3\xa9",
+                             "\xc3", "\xff", "\\n", "\\u00e9", "\""};
     char doc[64];
     for (size_t k = 0; k < sizeof inserts / sizeof inserts[0]; k++)
         for (int len = 1; len <= 24; len++)
@@ -377,8 +388,8 @@ static void test_scanner_special_byte_at_every_offset(void **state)
                 json_t *j = json_loadb(doc, (size_t)n, JSON_DECODE_ANY, &e);
                 int ours = ld_json_validate(doc, (size_t)n);
                 if ((j != NULL) != (ours == 0))
-                    fail_msg("disagree on insert %zu at %d of %d: jansson %s, ld_json %s", k, at, len,
-                             j ? "ok" : e.text, ours == 0 ? "ok" : "invalid");
+                    fail_msg("disagree on insert %zu at %d of %d: jansson %s, ld_json %s", k, at,
+                             len, j ? "ok" : e.text, ours == 0 ? "ok" : "invalid");
                 json_decref(j);
             }
 }
