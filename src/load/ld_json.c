@@ -264,20 +264,22 @@ static size_t decode(const char *in, size_t n, char *out)
     return k;
 }
 
-/* String at s->p == '"'. With out, stores its decoded text. */
 /* Non-zero when one of the 8 bytes of v is a quote, a backslash, a control
  * character (< 0x20) or not ASCII (>= 0x80): the bytes scan_string must look
  * at one by one. Bit tricks on a 64-bit word ("determine if a word has a
- * byte less than n"): a byte b has its high bit set in (b - n) & ~b exactly
- * when b < n, for n <= 0x80. */
+ * byte less than n", n <= 0x80): (v - n * ones) & ~v & high is non-zero
+ * whenever some byte is < n. A borrow can also flag a plain byte next to a
+ * special one; that only stops the fast loop, the byte loop then decides. */
 static uint64_t special_bytes(uint64_t v)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
-    return (((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | ((v - ones * 0x20) & ~v) | v) &
-           high;
+    uint64_t is_quote = (quote - ones) & ~quote, is_bslash = (bslash - ones) & ~bslash;
+    uint64_t is_ctrl = (v - ones * 0x20) & ~v;
+    return (is_quote | is_bslash | is_ctrl | v) & high;
 }
 
+/* String at s->p == '"'. With out, stores its decoded text. */
 static int scan_string(scanner *s, ld_jval *out)
 {
     const char *start = ++s->p;

@@ -116,8 +116,8 @@ int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *e
 
 /* COPY <target> FROM STDIN with the given text-format data. On a server
  * error, its SQLSTATE goes to `state` (when given); `rows` gets the row count. */
-static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *rows,
-                         char state[6], char *err, size_t errlen)
+static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *rows, char state[6],
+                         char *err, size_t errlen)
 {
     if (state)
         state[0] = '\0';
