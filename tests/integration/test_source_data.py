@@ -34,9 +34,11 @@ def test_no_generated_list_in_the_source_tree():
     assert not list((ROOT / "src" / "source" / "data").glob("*.tsv"))
 
 
-def test_lists_are_not_empty_and_well_formed(tmp_path):
-    generate(tmp_path)
-    for f in sorted(tmp_path.glob("*.tsv")):
+def test_lists_are_not_empty_and_well_formed():
+    # the build's own lists: the test above checks they are the generator's
+    files = sorted(BUILT.glob("*.tsv"))
+    assert len(files) == 22
+    for f in files:
         kinds = set()
         for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             if line.startswith("#"):

@@ -330,11 +330,15 @@ def main():
     ap.add_argument("--check", action="store_true", help="compare instead of writing")
     ap.add_argument("--out", required=True, help="output directory (the build's, never the source tree)")
     args = ap.parse_args()
-    check_pins()
     files = {"common.tsv": common_file()}
     for cc, spec in NATS.items():
         files[f"nat_{cc}.tsv"] = nat_file(cc, spec)
     out = pathlib.Path(args.out)
+    if not args.check:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            sys.exit(f"gen_data.py: cannot create the output directory {out}: {e.strerror}")
     differ = []
     for name, text in files.items():
         path = out / name
