@@ -84,6 +84,18 @@ def wait_processed(cfg, batch, n, timeout=1800):
         time.sleep(0.5)
 
 
+def wait_offsets(cfg, batch, timeout=60):
+    """Until every users batch after `batch` has its Kafka offsets: the
+    ProgressListener adds them to the row right after the batch."""
+    deadline = time.time() + timeout
+    sql = ("SELECT count(*) FROM ops.stream_progress WHERE query_name = 'users' "
+           f"AND batch_id > {batch} AND input_rows > 0 AND end_offsets IS NULL")  # fmt: skip
+    while int(psql(cfg, sql)) > 0:
+        if time.time() > deadline:
+            raise SystemExit(f"batches after {batch} still have no offsets in ops.stream_progress after {timeout}s")
+        time.sleep(0.2)
+
+
 def load(cfg, *args) -> dict:
     env = dict(os.environ, **{k: v for k, v in cfg.items() if k.startswith("US_") or k == "PGPASSFILE"})
     p = subprocess.run([LOADER, *args], env=env, capture_output=True, text=True)
@@ -161,7 +173,7 @@ def cmd_latency(cfg, a):
     s = load(cfg, "--seed", f"lat-{uuid.uuid4().hex[:12]}", "--follow", "--rate", str(a.rate), "--results",
              str(per_page), "--max-pages", str(pages), "--concurrency", "2", "--run-id", "bench-latency")  # fmt: skip
     wait_processed(cfg, before_batch, s["staged"])
-    time.sleep(5)  # the last batch's offsets reach ops.stream_progress right after it (ProgressListener)
+    wait_offsets(cfg, before_batch)
     end = kafka_marks(cfg)
     recs = commit_times(cfg, start, end)
     rows = psql(cfg, "SELECT start_offsets, end_offsets, extract(epoch FROM finished_at) FROM ops.stream_progress "
