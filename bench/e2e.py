@@ -45,12 +45,11 @@ LOADER = os.path.join(ROOT, "build", "src", "load", "userstream-load")
 
 
 def env() -> dict:
-    out = subprocess.run([os.path.join(ROOT, "userstream"), "env"], capture_output=True, text=True, check=True)
-    cfg = {}
-    for line in out.stdout.splitlines():
-        k, _, v = line.partition("=")
-        cfg[k] = v.strip("'\"")
-    return cfg
+    """The stack's effective configuration (stack/lib/us_config.py)."""
+    sys.path.insert(0, os.path.join(ROOT, "stack", "lib"))
+    import us_config
+
+    return us_config.load()
 
 
 def supervisorctl(cfg, *args):

@@ -1,58 +1,31 @@
-"""The project's one configuration (userstream.conf), read the way the C programs read it.
+"""The DAGs' view of the project's one configuration (userstream.conf).
 
-Layers: built-in defaults -> the KEY=value file ($US_CONFIG, else userstream.conf at the
-repository root) -> environment (an empty variable counts as unset). Reading a small local
-file is all this does: no network, no database, so DAG files may call it at import time.
+The values come from stack/lib/us_config.py, which every Python part of the project
+shares: the environment when ./userstream started this process (the scheduler, the
+dag-processor and their task processes: every US_* value is there), else the output of
+`./userstream env`. Neither opens a socket or a database, so DAG files may call it at
+import time. Every key has its default in userstream.conf.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "stack" / "lib") not in sys.path:
+    sys.path.insert(0, str(REPO / "stack" / "lib"))
 
+import us_config  # noqa: E402
 
-def _parse(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return values
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        if value.startswith("~/"):
-            value = str(Path.home() / value[2:])
-        values[key] = value
-    return values
+ConfigError = us_config.ConfigError
+require = us_config.require
 
 
 def load() -> dict[str, str]:
-    """Effective settings: file, then environment. As in the stack scripts, US_PORT_OFFSET
-    is added to every *_PORT read from the file; a port from the environment is taken as is
-    (so the output of `./userstream env` can be fed back without shifting twice)."""
-    path = Path(os.environ.get("US_CONFIG") or REPO / "userstream.conf")
-    values = _parse(path)
-    offset = os.environ.get("US_PORT_OFFSET") or values.get("US_PORT_OFFSET") or "0"
-    if offset.isdigit() and int(offset):
-        for key, value in values.items():
-            if key.endswith("_PORT") and value.isdigit():
-                values[key] = str(int(value) + int(offset))
-    for key, value in os.environ.items():
-        if key.startswith("US_") and value:
-            values[key] = value
-    return values
-
-
-def get(conf: dict[str, str], key: str, default: str) -> str:
-    value = conf.get(key, "")
-    return value if value else default
+    """The effective configuration (stack/lib/us_config.py)."""
+    return us_config.load()
 
 
 def loader_binary(conf: dict[str, str]) -> str:
@@ -70,10 +43,10 @@ def pg_params(conf: dict[str, str], role_key: str = "US_PG_OPS_USER", role: str 
     """libpq keywords for the staging database as one of the stack's roles (default: ops,
     which reads staging and reads/writes ops); the password comes from PGPASSFILE."""
     return {
-        "host": get(conf, "US_PG_HOST", get(conf, "US_BIND", "127.0.0.1")),
-        "port": get(conf, "US_PG_PORT", "5433"),
-        "dbname": get(conf, "US_PG_DATABASE", "userstream"),
-        "user": get(conf, role_key, role),
+        "host": require(conf, "US_PG_HOST"),
+        "port": require(conf, "US_PG_PORT"),
+        "dbname": require(conf, "US_PG_DATABASE"),
+        "user": conf.get(role_key) or role,
         "application_name": "userstream-airflow",
         "connect_timeout": "10",
     }

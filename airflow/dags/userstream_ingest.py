@@ -32,10 +32,10 @@ if _HERE not in sys.path:  # Airflow adds its dags_folder; a DagBag of another f
 import userstream_conf  # noqa: E402
 
 CONF = userstream_conf.load()
-SCHEDULE = userstream_conf.get(CONF, "US_INGEST_SCHEDULE", "* * * * *")
-USERS = int(userstream_conf.get(CONF, "US_INGEST_USERS", "1000"))
-RESULTS = min(5000, int(userstream_conf.get(CONF, "US_INGEST_RESULTS", "1000")))
-RETRIES = int(userstream_conf.get(CONF, "US_INGEST_RETRIES", "3"))
+SCHEDULE = userstream_conf.require(CONF, "US_INGEST_SCHEDULE")
+USERS = int(userstream_conf.require(CONF, "US_INGEST_USERS"))
+RESULTS = min(5000, int(userstream_conf.require(CONF, "US_INGEST_RESULTS")))
+RETRIES = int(userstream_conf.require(CONF, "US_INGEST_RETRIES"))
 
 
 def seed_for(interval_start: pendulum.DateTime) -> str:

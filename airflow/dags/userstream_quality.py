@@ -26,7 +26,7 @@ if _HERE not in sys.path:  # Airflow adds its dags_folder; a DagBag of another f
 import userstream_conf  # noqa: E402
 
 CONF = userstream_conf.load()
-SCHEDULE = userstream_conf.get(CONF, "US_QUALITY_SCHEDULE", "*/5 * * * *")
+SCHEDULE = userstream_conf.require(CONF, "US_QUALITY_SCHEDULE")
 
 RUN_TOTALS = """
 SELECT r.run_id,
@@ -151,7 +151,7 @@ def userstream_quality():
     def check() -> dict:
         ctx = get_current_context()
         conf = userstream_conf.load()
-        max_age = float(userstream_conf.get(conf, "US_QUALITY_MAX_AGE_S", "900"))
+        max_age = float(userstream_conf.require(conf, "US_QUALITY_MAX_AGE_S"))
         wanted = (ctx["dag_run"].conf or {}).get("run_id")
         db = userstream_conf.connect(conf)
         with db, db.cursor() as cur:

@@ -18,8 +18,8 @@ struct us_config {
     const us_option *opts;
     size_t n_opts;
     char *file_port_offset; /* US_PORT_OFFSET as read from the file, owned */
-    char **values;      /* n_opts entries, owned; NULL = unset */
-    us_origin *origins; /* n_opts entries */
+    char **values;          /* n_opts entries, owned; NULL = unset */
+    us_origin *origins;     /* n_opts entries */
 };
 
 static const char *const origin_names[] = {"unset", "default", "file", "env", "flag"};
@@ -123,8 +123,48 @@ static bool valid_key(const char *s, size_t n)
     return true;
 }
 
+/* The value part of a line, in place: a quoted value is the text between its
+ * quotes followed by nothing but whitespace or a comment; an unquoted one ends
+ * at whitespace followed by '#'. "${" is refused: nothing is expanded. Returns
+ * the value, or NULL with a reason in err. */
+static char *parse_value(char *raw, const char *key, char *err, size_t errlen)
+{
+    char *v = raw;
+    while (isspace((unsigned char)*v))
+        v++;
+    if (*v == '"' || *v == '\'') {
+        char *close = strchr(v + 1, *v);
+        if (!close) {
+            snprintf(err, errlen, "unterminated quote in value of %s", key);
+            return NULL;
+        }
+        char *rest = close + 1;
+        while (isspace((unsigned char)*rest))
+            rest++;
+        if (*rest != '\0' && (*rest != '#' || rest == close + 1)) {
+            snprintf(err, errlen, "text after the closing quote in value of %s", key);
+            return NULL;
+        }
+        *close = '\0';
+        v++;
+    } else {
+        for (char *p = v; *p; p++)
+            if (*p == '#' && p > raw && isspace((unsigned char)p[-1])) {
+                *p = '\0';
+                break;
+            }
+        v = us_str_trim(v);
+    }
+    if (strstr(v, "${")) {
+        snprintf(err, errlen, "${...} is not expanded; remove it from the value of %s", key);
+        return NULL;
+    }
+    return v;
+}
+
 /* Parses one line in place. Returns 1 with key and value set, 0 for a blank or
- * comment line, -1 with a reason in err. */
+ * comment line, -1 with a reason in err. The rules are stack/lib/config.sh's
+ * (us_conf_parse), with the same messages. */
 static int parse_line(char *line, char **key, char **value, char *err, size_t errlen)
 {
     char *s = us_str_trim(line);
@@ -138,19 +178,12 @@ static int parse_line(char *line, char **key, char **value, char *err, size_t er
     *eq = '\0';
     char *k = us_str_trim(s);
     if (!valid_key(k, strlen(k))) {
-        snprintf(err, errlen, "invalid key \"%.64s\"", k);
+        snprintf(err, errlen, "expected KEY=value");
         return -1;
     }
-    char *v = us_str_trim(eq + 1);
-    size_t vn = strlen(v);
-    if (vn > 0 && (v[0] == '"' || v[0] == '\'')) {
-        if (vn < 2 || v[vn - 1] != v[0]) {
-            snprintf(err, errlen, "unterminated quote in value of %s", k);
-            return -1;
-        }
-        v[vn - 1] = '\0';
-        v++;
-    }
+    char *v = parse_value(eq + 1, k, err, errlen);
+    if (!v)
+        return -1;
     *key = k;
     *value = v;
     return 1;
@@ -276,8 +309,8 @@ int us_config_get_int(const us_config *cfg, const char *key, long min, long max,
     return 0;
 }
 
-int us_config_get_double(const us_config *cfg, const char *key, double min, double max,
-                         double *out, char *err, size_t errlen)
+int us_config_get_double(const us_config *cfg, const char *key, double min, double max, double *out,
+                         char *err, size_t errlen)
 {
     const char *v = us_config_get(cfg, key);
     if (!v) {
@@ -329,8 +362,9 @@ void us_config_print(const us_config *cfg, void *stream)
 void us_config_print_help(const us_config *cfg, const us_program *prog, void *stream)
 {
     FILE *f = stream;
-    fprintf(f, "%s - %s\n\nUsage: %s %s\n\nOptions (flag / setting in the config file and "
-               "environment):\n",
+    fprintf(f,
+            "%s - %s\n\nUsage: %s %s\n\nOptions (flag / setting in the config file and "
+            "environment):\n",
             prog->name, prog->summary, prog->name, prog->usage ? prog->usage : "[OPTION]...");
     for (size_t i = 0; i < cfg->n_opts; i++) {
         const us_option *o = &cfg->opts[i];
@@ -343,8 +377,7 @@ void us_config_print_help(const us_config *cfg, const us_program *prog, void *st
                      o->short_flag ? o->short_flag : ' ', o->short_flag ? ',' : ' ', o->flag);
         else
             snprintf(left, sizeof left, "%c%c%c --%s %s", o->short_flag ? '-' : ' ',
-                     o->short_flag ? o->short_flag : ' ', o->short_flag ? ',' : ' ', o->flag,
-                     meta);
+                     o->short_flag ? o->short_flag : ' ', o->short_flag ? ',' : ' ', o->flag, meta);
         fprintf(f, "  %-30s %s\n  %-30s   [%s%s%s]\n", left, o->help ? o->help : "", "", o->key,
                 o->def ? ", default " : "", o->def ? o->def : "");
     }

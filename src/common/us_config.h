@@ -7,11 +7,14 @@
  * keys a program does not know are ignored there, while a malformed line is an
  * error that names path:line.
  *
- * File syntax (a subset of POSIX shell, so bash and Python read it alike):
+ * File syntax, the same as stack/lib/config.sh's us_conf_parse (the rules are
+ * in docs/development.md; tests/unit/test_conf_conformance.py holds them to it):
  *   # comment
  *   KEY=value            whitespace around KEY and value is trimmed
- *   KEY="value"          or 'value': quotes are removed, no escapes
+ *   KEY=value # note     an unquoted value ends at whitespace + '#'
+ *   KEY="value" # note   or 'value': the text between the quotes, no escapes
  *   KEY=~/dir            a leading "~/" becomes $HOME/
+ *   "${" in a value is refused: nothing is expanded
  */
 #ifndef US_CONFIG_H
 #define US_CONFIG_H
@@ -76,7 +79,8 @@ int us_config_set(us_config *cfg, const char *key, const char *value, us_origin 
 
 /* The whole layering. The file comes from --config FILE, else $US_CONFIG,
  * else none. US_PORT_OFFSET (environment, else file) is added to every
- * *_PORT setting that holds its default or file value. Handles --help, --version, --log-level LEVEL and
+ * *_PORT setting that holds its default or file value. Handles --help, --version, --log-level LEVEL
+ * and
  * --print-config (every key, value and origin; secrets masked). On
  * US_PARSE_OK, *first_arg is the index of the first positional argument. */
 int us_config_parse_args(us_config *cfg, const us_program *prog, int argc, char **argv,
@@ -86,10 +90,9 @@ const char *us_config_get(const us_config *cfg, const char *key);
 us_origin us_config_origin(const us_config *cfg, const char *key);
 int us_config_get_int(const us_config *cfg, const char *key, long min, long max, long *out,
                       char *err, size_t errlen);
-int us_config_get_double(const us_config *cfg, const char *key, double min, double max,
-                         double *out, char *err, size_t errlen);
-int us_config_get_bool(const us_config *cfg, const char *key, bool *out, char *err,
-                       size_t errlen);
+int us_config_get_double(const us_config *cfg, const char *key, double min, double max, double *out,
+                         char *err, size_t errlen);
+int us_config_get_bool(const us_config *cfg, const char *key, bool *out, char *err, size_t errlen);
 
 /* Writes "KEY=value  # origin" lines; values of keys naming a password,
  * secret, token or key file content are masked. */

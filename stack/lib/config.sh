@@ -14,9 +14,18 @@
 US_ENV_KEYS=""
 
 # us_conf_parse FILE: prints KEY<TAB>value for each assignment; dies on a
-# malformed line with path:line.
+# malformed line with path:line. The file syntax, the same in C
+# (src/common/us_config.c) and the rules docs/development.md states:
+#   blank lines and lines starting with '#' are skipped;
+#   KEY=value, KEY = [A-Za-z_][A-Za-z0-9_]*, whitespace around both trimmed;
+#   an unquoted value ends at ' #' (whitespace then '#'): a trailing comment;
+#   "value" or 'value': the text between the quotes, no escapes, then only
+#   whitespace or a trailing comment;
+#   '${' is refused (no expansion: a value that follows another value is a
+#   derived value, computed by ./userstream and the programs);
+#   a leading ~/ becomes $HOME/.
 us_conf_parse() {
-    local file=$1 line n=0 key val
+    local file=$1 line n=0 key val rest q
     while IFS= read -r line || [[ -n $line ]]; do
         n=$((n + 1))
         line=${line#"${line%%[![:space:]]*}"}
@@ -26,13 +35,21 @@ us_conf_parse() {
         fi
         key=${BASH_REMATCH[1]}
         val=${BASH_REMATCH[2]}
+        [[ $val == [[:space:]]*\#* && ${val%%\#*} != *[![:space:]]* ]] && val=
         val=${val#"${val%%[![:space:]]*}"}
-        val=${val%"${val##*[![:space:]]}"}
         if [[ $val == [\"\']* ]]; then
-            [[ ${#val} -ge 2 && ${val: -1} == "${val:0:1}" ]] ||
-                us_die "$file:$n: unterminated quote in value of $key"
-            val=${val:1:${#val}-2}
+            q=${val:0:1}
+            rest=${val:1}
+            [[ $rest == *"$q"* ]] || us_die "$file:$n: unterminated quote in value of $key"
+            val=${rest%%"$q"*}
+            rest=${rest#*"$q"}
+            [[ $rest =~ ^([[:space:]]+#.*)?[[:space:]]*$ ]] ||
+                us_die "$file:$n: text after the closing quote in value of $key"
+        else
+            val=${val%%[[:space:]]#*}
+            val=${val%"${val##*[![:space:]]}"}
         fi
+        [[ $val == *'${'* ]] && us_die "$file:$n: \${...} is not expanded; remove it from the value of $key"
         [[ $val == "~/"* ]] && val=$HOME/${val#\~/}
         printf '%s\t%s\n' "$key" "$val"
     done <"$file"
@@ -54,20 +71,24 @@ us_config_load() {
 
     US_CONF_KEYS=()
     local -a file_ports=()
+    local parsed
+    parsed=$(us_conf_parse "$conf") || exit 1 # us_die has said which line
     while IFS=$'\t' read -r key val; do
+        [[ -n $key ]] || continue
         US_CONF_KEYS+=("$key")
         if [[ $US_ENV_KEYS != *" $key "* ]]; then
             printf -v "$key" '%s' "$val"
             export "${key?}"
             [[ $key == *_PORT ]] && file_ports+=("$key")
         fi
-    done < <(us_conf_parse "$conf")
+    done <<<"$parsed"
 
     : "${US_PORT_OFFSET:=0}"
     [[ $US_PORT_OFFSET =~ ^[0-9]+$ ]] || us_die "US_PORT_OFFSET must be a number, not '$US_PORT_OFFSET'"
     for key in "${file_ports[@]}"; do
         [[ ${!key} =~ ^[0-9]+$ ]] || us_die "$key must be a number, not '${!key}'"
-        printf -v "$key" '%s' $((${!key} + US_PORT_OFFSET))
+        # 0 means "off" or "any free port": it stays 0 (as in us_config.c)
+        [[ ${!key} =~ ^0+$ ]] || printf -v "$key" '%s' $((10#${!key} + US_PORT_OFFSET))
     done
 
     : "${US_HOME:=$HOME/.local/state/userstream}" "${US_CACHE:=$HOME/.cache/userstream}"
@@ -75,6 +96,7 @@ us_config_load() {
     us_derive US_PG_HOST "$US_BIND"
     us_derive US_KAFKA_BOOTSTRAP "$US_BIND:$US_KAFKA_PORT"
     us_derive US_REGISTRY_URL "http://$US_BIND:$US_REGISTRY_PORT/apis/ccompat/v7"
+    us_derive US_REGISTRY_SUBJECT "$US_KAFKA_TOPIC_USERS-value"
     us_derive US_CASSANDRA_HOST "$US_BIND"
     us_derive US_SOURCE_URL "http://$US_BIND:$US_SOURCE_PORT/api/1.4/"
     us_derive US_SPARK_MASTER_URL "spark://$US_BIND:$US_SPARK_MASTER_PORT"
@@ -96,6 +118,14 @@ us_config_load() {
     us_derive US_PG_AIRFLOW_DATABASE airflow
     us_derive US_PG_REGISTRY_DATABASE registry
     us_derive US_ROOT "$US_ROOT"
+    # The Spark job's paths and role follow the values above.
+    us_derive US_SPARK_PII_KEY_FILE "$US_SECRETS_DIR/pii_hmac_key"
+    us_derive US_SPARK_CHECKPOINT_DIR "$US_HOME/spark/checkpoints"
+    us_derive US_SPARK_PG_USER "$US_PG_OPS_USER"
+    # Marks an environment that holds this whole effective configuration (every
+    # process ./userstream starts, or `env` output fed back): Python takes it as
+    # it is (stack/lib/us_config.py).
+    export US_CONFIG_EFFECTIVE=1
 
     # Every JVM engine runs on OpenJDK 17, whatever else is installed.
     us_versions_load
@@ -111,9 +141,10 @@ us_venv_hash() {
         sha256sum | cut -c1-12
 }
 
-# us_derive KEY VALUE: sets and exports KEY unless the environment set it.
+# us_derive KEY VALUE: sets and exports KEY unless the environment or the file
+# set it (a derived value written in userstream.conf is taken as it is).
 us_derive() {
-    if [[ $US_ENV_KEYS != *" $1 "* ]]; then
+    if [[ $US_ENV_KEYS != *" $1 "* && " ${US_CONF_KEYS[*]} " != *" $1 "* ]]; then
         printf -v "$1" '%s' "$2"
     fi
     export "${1?}"

@@ -25,6 +25,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USERSTREAM = os.path.join(ROOT, "userstream")
 LOCK_PATH = "/tmp/userstream-integration.lock"
+sys.path.insert(0, os.path.join(ROOT, "stack", "lib"))
+
+import us_config  # noqa: E402
 
 
 class Stack:
@@ -69,16 +72,8 @@ class Stack:
 
 
 def parse_env(text):
-    """Parses `./userstream env` output (KEY=value, values maybe quoted, no escapes)."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        key, _, val = line.partition("=")
-        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
-            val = val[1:-1]
-        out[key] = val
-    return out
+    """Parses `./userstream env` output with the project's one reader of it."""
+    return us_config.parse_env_output(text)
 
 
 def effective_env(base):

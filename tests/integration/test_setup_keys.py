@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import us_config  # stack/lib, on sys.path by conftest.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,7 +28,7 @@ def copy(tmp_path):
 def us_env(root, env, key):
     out = subprocess.run([str(root / "userstream"), "env"], env=env, capture_output=True,
                          text=True, check=True, timeout=60).stdout
-    return dict(line.split("=", 1) for line in out.splitlines())[key]
+    return us_config.parse_env_output(out)[key]
 
 
 def append(path, text):

@@ -63,7 +63,7 @@ static void test_layers(void **state)
 {
     (void)state;
     clear_env();
-    char *path = write_tmp("# comment\n\n  US_T_HOST = 10.0.0.1 \nUS_T_PORT=\"6000\"\n"
+    char *path = write_tmp("# comment\n\n  US_T_HOST = 10.0.0.1 # note\nUS_T_PORT=\"6000\" # n\n"
                            "OTHER_PROGRAM_KEY=ignored\nUS_T_DIR=~/x\n");
     setenv("US_T_PORT", "7000", 1);
     setenv("US_T_HOST", "", 1); /* empty counts as unset */
@@ -183,8 +183,10 @@ static void test_file_errors(void **state)
 {
     (void)state;
     expect_file_error("US_T_HOST=a\nno equals sign\n", ":2: expected KEY=value");
-    expect_file_error("1BAD=x\n", ":1: invalid key");
+    expect_file_error("1BAD=x\n", ":1: expected KEY=value");
     expect_file_error("US_T_HOST=\"open\n", ":1: unterminated quote");
+    expect_file_error("US_T_HOST=\"a\"b\n", ":1: text after the closing quote");
+    expect_file_error("US_T_HOST=${HOME}/x\n", ":1: ${...} is not expanded");
     char big[6000];
     memset(big, 'a', sizeof big - 2);
     memcpy(big, "US_T_HOST=", 10);
@@ -284,10 +286,15 @@ static void test_parse_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_layers),
-        cmocka_unit_test(test_env_over_file), cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_flag_errors),   cmocka_unit_test(test_typed_getters),
-        cmocka_unit_test(test_print_masks_secrets), cmocka_unit_test(test_parse_helpers), cmocka_unit_test(test_port_offset),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_env_over_file),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_print_masks_secrets),
+        cmocka_unit_test(test_parse_helpers),
+        cmocka_unit_test(test_port_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
