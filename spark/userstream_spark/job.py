@@ -108,7 +108,7 @@ def ship_package(spark: SparkSession, work_dir: str) -> None:
     path = os.path.join(work_dir, "userstream_spark.zip")
     with zipfile.ZipFile(path + ".tmp", "w") as z:
         for name in sorted(os.listdir(here)):
-            if name.endswith(".py"):
+            if name.endswith((".py", ".avsc")):  # users.avsc: the data contract (schema.py)
                 z.write(os.path.join(here, name), os.path.join("userstream_spark", name))
     os.replace(path + ".tmp", path)
     spark.sparkContext.addPyFile(path)

@@ -1,21 +1,26 @@
 """The explicit schemas of the job: what it reads from a change record.
 
-The Avro record on `userstream.users` (docs/data-contracts.md §3) has one
-field per column of staging.users (stack/sql/001_staging.sql) plus the change
-metadata __op, __lsn, __seq, __commit_ts. The job does not trust whatever
-schema version a record was written with: every decoded record is projected
-onto SOURCE_FIELDS below, a field missing from an (older or newer) writer
-schema becomes NULL, and a differently typed one is cast.
+The Avro record on `userstream.users` (docs/data-contracts.md §3) is stated once,
+in stack/avro/users.avsc (this package's users.avsc links to it and travels with
+the package to the executors): one field per column of staging.users plus the
+change metadata __op, __lsn, __seq, __commit_ts. The job does not trust whatever
+schema version a record was written with: every decoded record is projected onto
+SOURCE_FIELDS, made from that file below; a field missing from an (older or
+newer) writer schema becomes NULL, and a differently typed one is cast.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Iterable
+import pkgutil
+from typing import Any, Iterable
 
 from pyspark.sql.types import (
+    BooleanType,
     DataType,
+    DateType,
     DoubleType,
+    FloatType,
     IntegerType,
     LongType,
     StringType,
@@ -24,48 +29,41 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-# Column of staging.users -> Spark type after Avro decoding (uuid -> string,
-# timestamp-micros -> timestamp, ...). Order follows 001_staging.sql.
-SOURCE_FIELDS: list[tuple[str, DataType]] = [
-    ("user_id", StringType()),
-    ("gender", StringType()),
-    ("title", StringType()),
-    ("first_name", StringType()),
-    ("last_name", StringType()),
-    ("street_number", IntegerType()),
-    ("street_name", StringType()),
-    ("city", StringType()),
-    ("state", StringType()),
-    ("country", StringType()),
-    ("postcode", StringType()),
-    ("latitude", DoubleType()),
-    ("longitude", DoubleType()),
-    ("tz_offset", StringType()),
-    ("tz_description", StringType()),
-    ("email", StringType()),
-    ("username", StringType()),
-    ("dob", TimestampType()),
-    ("registered_at", TimestampType()),
-    ("phone", StringType()),
-    ("cell", StringType()),
-    ("id_name", StringType()),
-    ("id_value", StringType()),
-    ("picture_large", StringType()),
-    ("picture_medium", StringType()),
-    ("picture_thumbnail", StringType()),
-    ("nat", StringType()),
-    ("source_url", StringType()),
-    ("source_seed", StringType()),
-    ("source_page", IntegerType()),
-    ("fetched_at", TimestampType()),
-    ("run_id", StringType()),
-    ("loaded_at", TimestampType()),
-    # change metadata (the headers carry the same values; headers win)
-    ("__op", StringType()),
-    ("__lsn", LongType()),
-    ("__seq", IntegerType()),
-    ("__commit_ts", TimestampType()),
-]
+# The data contract: stack/avro/users.avsc.
+CONTRACT: dict = json.loads(pkgutil.get_data(__name__.rpartition(".")[0] or "userstream_spark", "users.avsc"))
+
+# Avro type (or (type, logicalType)) -> Spark type after Avro decoding.
+_SPARK_TYPES: dict[Any, DataType] = {
+    "string": StringType(),
+    ("string", "uuid"): StringType(),
+    "int": IntegerType(),
+    ("int", "date"): DateType(),
+    "long": LongType(),
+    ("long", "timestamp-micros"): TimestampType(),
+    "float": FloatType(),
+    "double": DoubleType(),
+    "boolean": BooleanType(),
+}
+
+
+def spark_type(avro_type: Any) -> DataType:
+    """The Spark type of an Avro field type (a ["null", T] union counts as T)."""
+    t = avro_type
+    if isinstance(t, list):
+        rest = [x for x in t if x != "null"]
+        if len(rest) != 1:
+            raise ValueError(f"unsupported Avro union {t!r}")
+        t = rest[0]
+    if isinstance(t, dict):
+        t = (t["type"], t["logicalType"]) if "logicalType" in t else t["type"]
+    if t not in _SPARK_TYPES:
+        raise ValueError(f"unsupported Avro type {avro_type!r}")
+    return _SPARK_TYPES[t]
+
+
+# Column of staging.users -> Spark type, in table order, then the change metadata
+# (the headers carry the same values; headers win).
+SOURCE_FIELDS: list[tuple[str, DataType]] = [(f["name"], spark_type(f["type"])) for f in CONTRACT["fields"]]
 
 SOURCE_SCHEMA = StructType([StructField(n, t, True) for n, t in SOURCE_FIELDS])
 
