@@ -1,7 +1,7 @@
 /* ld_user: validation and flattening of one randomuser 1.4 user record.
  *
- * A record is a JSON object (docs/data-contracts.md §1, ../shared/notes/
- * randomuser-api.md §5.2), scanned by ld_json into an ld_record.
+ * A record is a JSON object (docs/data-contracts.md §1, docs/randomuser-api.md
+ * "The JSON answer"), scanned by ld_json into an ld_record.
  * ld_user_flatten checks every field the pipeline keeps (presence, JSON type,
  * format) and fills an ld_row whose values point into the record (valid while
  * it lives) or into the row's own scratch space. Credentials (login.password,

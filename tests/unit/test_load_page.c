@@ -1,5 +1,6 @@
 /* Unit tests of ld_page, ld_json (page level), ld_text and ld_copy, with the
- * reference responses in ../shared/randomuser-golden when present. */
+ * reference responses of the real service in ../shared/randomuser-golden
+ * (beside the clone) when present; the tests that need them skip otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
