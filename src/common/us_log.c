@@ -31,7 +31,7 @@ int us_log_level_parse(const char *name, us_log_level *out)
     static const struct {
         const char *name;
         us_log_level level;
-    } table[] = {{"debug", US_LOG_DEBUG}, {"info", US_LOG_INFO},   {"warn", US_LOG_WARN},
+    } table[] = {{"debug", US_LOG_DEBUG},  {"info", US_LOG_INFO},   {"warn", US_LOG_WARN},
                  {"warning", US_LOG_WARN}, {"error", US_LOG_ERROR}, {"off", US_LOG_OFF}};
     if (!name)
         return -1;
