@@ -81,7 +81,7 @@ def run_source(env: dict[str, str], *flags: str):
 
 @contextlib.contextmanager
 def clean_source(env: dict[str, str]):
-    url = env.get("US_SOURCE_URL", "")
+    url = env["US_SOURCE_URL"]
     if url and answers(url):
         yield url
     else:
@@ -95,11 +95,12 @@ class Ingest:
     def __init__(self, env: dict[str, str], url: str):
         self.env = dict(env)
         self.url = url
-        self.host = env.get("US_PG_HOST", "127.0.0.1")
+        # every key is in the effective configuration (./userstream env): no defaults here
+        self.host = env["US_PG_HOST"]
         self.port = env["US_PG_PORT"]
-        self.db = env.get("US_PG_DATABASE", "userstream")
-        self.loader_role = env.get("US_PG_LOADER_USER", "loader")
-        self.ops_role = env.get("US_PG_OPS_USER", "ops")
+        self.db = env["US_PG_DATABASE"]
+        self.loader_role = env["US_PG_LOADER_USER"]
+        self.ops_role = env["US_PG_OPS_USER"]
 
     def sql(self, query: str, role: str | None = None) -> list[list[str]]:
         """Rows of a query through psql (as the ops role: it reads staging and ops)."""
