@@ -28,6 +28,13 @@ def load() -> dict[str, str]:
     return us_config.load()
 
 
+def get(conf: dict[str, str], key: str, default: str) -> str:
+    """conf[key] unless it is empty. Every key has its default in userstream.conf: use
+    require() for those; a default here is only for keys that may be absent on purpose."""
+    value = conf.get(key, "")
+    return value if value else default
+
+
 def loader_binary(conf: dict[str, str]) -> str:
     """userstream-load: US_LOAD_BIN, else on PATH, else the repository's build."""
     explicit = conf.get("US_LOAD_BIN")
