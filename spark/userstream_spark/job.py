@@ -404,7 +404,8 @@ _kill_seen: dict[str, int] = {}
 def kill_point(name: str) -> None:
     """Test-only: kill -9 of this driver (its JVM, then this Python process)
     when US_SPARK_TEST_KILL_AT names this point ("POINT" or "POINT@N": the Nth
-    time it is reached in this process). Without the variable it does nothing."""
+    time it is reached in this process), after appending the spec to
+    $US_HOME/test-kills.log. Without the variable it does nothing."""
     spec = os.environ.get(KILL_AT_ENV)
     if not spec:
         return
@@ -415,8 +416,12 @@ def kill_point(name: str) -> None:
         return
     _kill_seen[name] = _kill_seen.get(name, 0) + 1
     if _kill_seen[name] >= int(nth or 1):
-        log.warning("%s=%s: kill -9 of the driver here", KILL_AT_ENV, spec)
-        logging.shutdown()
+        # Our stderr reaches the log through the JVM, which dies first: the
+        # test reads this file instead ($US_HOME is the test's own directory).
+        with open(os.path.join(os.environ.get("US_HOME", "."), "test-kills.log"), "a") as f:
+            f.write(f"{spec}\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.kill(os.getppid(), signal.SIGKILL)  # the driver JVM (spark-submit) that runs this Python
         os.kill(os.getpid(), signal.SIGKILL)
 

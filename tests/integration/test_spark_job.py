@@ -327,7 +327,8 @@ def test_kill9_at_each_point_of_a_batch_gives_exact_signups(stack, kenv):
         cdc.txn([("c", uid(i), person(i)) for i in range(start, start + 500)])
     cdc.flush()
     first_lsn = cdc.lsn - 3 * 0x10000
-    for n, point in enumerate(["signups-before-write@2", "signups-after-write", "signups-mid-counts", "batch-end"]):
+    points = ["signups-before-write@2", "signups-after-write", "signups-mid-counts", "batch-end"]
+    for n, point in enumerate(points):
         job.start("--available-now", env={"US_SPARK_TEST_KILL_AT": point})
         rc = job.proc.wait(timeout=600)
         assert rc == -signal.SIGKILL, f"expected a kill -9 at {point}, the job exited {rc}; see {job.log.name}"
@@ -336,8 +337,8 @@ def test_kill9_at_each_point_of_a_batch_gives_exact_signups(stack, kenv):
             cdc.txn([("c", uid(i), person(i)) for i in range(0, 500)])
             cdc.lsn = saved
             cdc.flush()
-    log = open(job.log.name, encoding="utf-8", errors="replace").read()
-    assert log.count("kill -9 of the driver here") == 4
+    with open(os.path.join(job.env["US_HOME"], "test-kills.log"), encoding="utf-8") as f:
+        assert f.read().split() == points, "the driver killed itself at each point, in turn"
     job.run_until_done()
     assert count(stack, "users", ks=K_KS) == K_N
     assert count(stack, "signup_events", ks=K_KS) == K_N
