@@ -1,19 +1,18 @@
 """userstream-spark: Kafka `userstream.users` -> Cassandra, dead letters to
 `userstream.users.dlq`, progress to ops.stream_progress.
 
-Two streaming queries in one driver, each with its own checkpoint:
-
-  users    foreachBatch: decode (writer schema by id), validate, transform,
-           one change per user, upserts/deletes USING TIMESTAMP from
-           (us.lsn, us.seq), dead letters, one progress row per batch.
-  signups  stateful: inserts by event time (commit time), watermark,
-           dedupe of replays, count per country per minute -> Cassandra.
+One streaming query (`users`, foreachBatch): decode (writer schema by id),
+validate, transform, one change per user, upserts/deletes USING TIMESTAMP
+from (us.lsn, us.seq), dead letters, sign-ups per minute, one progress row
+per batch.
 
 Exactly-once effect = checkpointed Kafka offsets (replay after a crash) +
-idempotent writes (deterministic values and write timestamps).
+idempotent writes (deterministic values and write timestamps). Sign-ups per
+minute are recounted from one row per sign-up, not kept in Spark state
+(docs/spark.md, "Sign-ups per minute").
 
 Usage (normally through the spark-job service / spark-submit):
-  spark-submit ... spark/job.py [--available-now] [--master URL] [--queries users,signups]
+  spark-submit ... spark/job.py [--available-now] [--master URL]
 Exit codes: 0 stopped (SIGTERM/SIGINT or --available-now done), 1 a query
 failed, 2 bad configuration.
 """
@@ -25,7 +24,6 @@ import glob
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -43,14 +41,12 @@ from . import config as config_mod
 from . import decode as dec
 from . import jvm_lookups, pii, sinks, transform
 from .registry import Registry
-from .schema import SOURCE_FIELDS
 
 log = logging.getLogger("userstream.spark")
-UNKNOWN_ID_MARK = "userstream: unknown schema id "
-# What the sign-ups query decodes: the country, and what validation reads, so
-# a record the users query dead-letters is not counted as a sign-up either.
-SIGNUP_SOURCE_FIELDS = [(n, t) for n, t in SOURCE_FIELDS if n in (
-    "user_id", "first_name", "last_name", "email", "nat", "country", "latitude", "longitude", "dob")]
+# Test-only fault injection: "POINT" or "POINT@N" makes the driver kill -9
+# itself (JVM and Python) the Nth time it reaches POINT. Unset: no effect.
+KILL_AT_ENV = "US_SPARK_TEST_KILL_AT"
+KILL_POINTS = ("signups-before-write", "signups-after-write", "signups-mid-counts", "batch-end")
 
 
 # ---------------------------------------------------------------- session
@@ -147,6 +143,7 @@ class UsersBatch:
         self.keys = keys
         self.progress = progress
         self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
+        self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = datetime.now(timezone.utc)
@@ -209,8 +206,13 @@ class UsersBatch:
                          (upserts.where(F.col("unchanged").isNotNull()), True)]  # fmt: skip
             else:
                 parts = [(upserts, False)]
+            windows = [sinks.SignupWindow(int(w["minute_ms"]), w["country_code"]) for w in st["signup_windows"]]
+            extra = [(transform.signup_rows(good), "signup_events")] if windows else []
+            kill_point("signups-before-write")
             for part, ignore_nulls in parts:
-                self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps)
+                self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps, extra)
+                extra = []  # once
+            kill_point("signups-after-write")
             if not simple:
                 dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
@@ -220,6 +222,8 @@ class UsersBatch:
         if st["truncate_version"] is not None:
             n_deletes += self._truncate(int(st["truncate_version"]))
             steps.mark("truncate")
+        n_signups = self._count_signups(windows)
+        steps.mark("signups")
         done_ms = time.time() * 1000.0
         p01, p50 = (st["pcts"] or [None, None])[:2]
 
@@ -250,24 +254,39 @@ class UsersBatch:
         )
         steps.mark("progress")
         log.info(
-            "users batch %d: %d records, %d upserts, %d deletes, %d dead letters, %d ms (%s)",
-            batch_id, st["n"], n_upserts, n_deletes, st["rejects"] or 0, steps.total_ms(), steps,
+            "users batch %d: %d records, %d upserts, %d deletes, %d dead letters, %d sign-up windows "
+            "(%d sign-ups in them), %d ms (%s)",
+            batch_id, st["n"], n_upserts, n_deletes, st["rejects"] or 0, len(windows), n_signups,
+            steps.total_ms(), steps,
         )  # fmt: skip
+        kill_point("batch-end")
 
-    def _upsert(self, users: DataFrame, ignore_nulls: bool, steps) -> None:
-        """The three tables are written by three concurrent Spark jobs: they
-        are independent, and each mostly waits on Cassandra, so overlapping
-        them hides two jobs' scheduling and I/O time. All must succeed."""
+    def _count_signups(self, windows) -> int:
+        """Recounts every sign-up window this batch wrote into (its rows are
+        in Cassandra by now) and writes the counts: idempotent, so a replay
+        of the batch, or of any of its records later, writes the same."""
+        counts = self.signups.read(windows)
+        half = len(counts) // 2
+        self.signups.write(counts[:half])
+        kill_point("signups-mid-counts")
+        self.signups.write(counts[half:])
+        return sum(n for _, n, _ in counts)
+
+    def _upsert(self, users: DataFrame, ignore_nulls: bool, steps, extra=()) -> None:
+        """The three tables (and `extra` (frame, table) writes: the batch's
+        sign-up rows) are written by concurrent Spark jobs: they are
+        independent, and each mostly waits on Cassandra, so overlapping them
+        hides the jobs' scheduling and I/O time. All must succeed."""
         ks = self.cfg.keyspace
         writes = [
-            (users, "users"),
-            (transform.email_index_rows(users), "users_by_email_hash"),
-            (transform.country_index_rows(users), "users_by_country"),
-        ]
+            (users, "users", ignore_nulls),
+            (transform.email_index_rows(users), "users_by_email_hash", ignore_nulls),
+            (transform.country_index_rows(users), "users_by_country", ignore_nulls),
+        ] + [(df, table, False) for df, table in extra]
         steps.mark("wplan")
         with ThreadPoolExecutor(max_workers=len(writes)) as pool:
-            futures = [pool.submit(sinks.write_cassandra, df, ks, table, ignore_nulls=ignore_nulls)
-                       for df, table in writes]  # fmt: skip
+            futures = [pool.submit(sinks.write_cassandra, df, ks, table, ignore_nulls=nulls)
+                       for df, table, nulls in writes]  # fmt: skip
             for f in futures:
                 f.result()
         steps.mark("cassandra")
@@ -335,6 +354,7 @@ def _users_stats_columns() -> tuple:
         F.min(us).alias("min_us"),
         F.max(us).alias("max_us"),
         F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
+        F.collect_set(F.when(ok, transform.signup_window_key())).alias("signup_windows"),
     )
 
 
@@ -375,158 +395,78 @@ def start_users_query(spark, cfg, registry, keys, progress, available_now=False)
     return w.start()
 
 
-# ---------------------------------------------------------------- signups query
+# ---------------------------------------------------------------- test hooks
 
 
-class SignupsBatch:
-    def __init__(self, cfg, progress):
-        self.cfg = cfg
-        self.progress = progress
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = datetime.now(timezone.utc)
-        t0 = time.monotonic()
-        rows = batch.persist()
-        try:
-            n = rows.count()
-            if n:
-                sinks.write_cassandra(rows, self.cfg.keyspace, "signups_per_minute")
-        finally:
-            rows.unpersist()
-        if n:
-            self.progress.write(
-                {
-                    "query_name": self.cfg.query_prefix + "signups", "batch_id": batch_id, "started_at": started,
-                    "finished_at": datetime.now(timezone.utc),
-                    "duration_ms": int((time.monotonic() - t0) * 1000), "input_rows": n, "upserts": n,
-                    "deletes": 0, "dead_letters": 0, "superseded": 0, "min_commit_ts": None,
-                    "max_commit_ts": None, "max_commit_lsn": None, "latency_p50_ms": None,
-                    "latency_p99_ms": None, "latency_max_ms": None, "start_offsets": None,
-                    "end_offsets": None,
-                }
-            )  # fmt: skip
+_kill_seen: dict[str, int] = {}
 
 
-def signups_frame(spark, cfg, schemas: dict, garbage_ids: set) -> DataFrame:
-    """The streaming sign-ups aggregation. Its decoders are fixed when the
-    query starts; a record with a schema id registered later stops the query
-    with UNKNOWN_ID_MARK (never skipped), and the driver restarts it with the
-    new schema. Ids the registry does not have are garbage: the users query
-    dead-letters them, this one ignores them."""
-    env = dec.parse_envelope(kafka_stream(spark, cfg))
-    env = env.where(F.col("op").isin("c", "r") & ~F.col("is_tombstone") & ~F.col("bad_frame"))
-    handled = sorted(set(schemas) | set(garbage_ids))
-    unknown = ~F.col("schema_id").isin(handled) if handled else F.lit(True)
-    guard = F.when(unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_MARK), F.col("schema_id").cast("string"))))
-    env = env.where(guard.isNull())
-    decoded = transform.good(transform.classify(dec.decode(env, schemas, SIGNUP_SOURCE_FIELDS)))
-    return transform.signups_per_minute(transform.signup_events(decoded), cfg.signups_watermark)
-
-
-def start_signups_query(spark, cfg, schemas, garbage_ids, progress, available_now=False):
-    w = (
-        signups_frame(spark, cfg, schemas, garbage_ids)
-        .writeStream.queryName(cfg.query_prefix + "signups")
-        .outputMode("update")
-        .option("checkpointLocation", os.path.join(cfg.checkpoint_dir, "signups"))
-        .foreachBatch(SignupsBatch(cfg, progress))
-    )
-    if available_now:
-        w = w.trigger(availableNow=True)
-    else:
-        # Per-minute counts need no sub-second freshness; a slower trigger
-        # leaves the two cores to the users query.
-        w = w.trigger(processingTime=cfg.signups_trigger)
-    return w.start()
+def kill_point(name: str) -> None:
+    """Test-only: kill -9 of this driver (its JVM, then this Python process)
+    when US_SPARK_TEST_KILL_AT names this point ("POINT" or "POINT@N": the Nth
+    time it is reached in this process), after appending the spec to
+    $US_HOME/test-kills.log. Without the variable it does nothing."""
+    spec = os.environ.get(KILL_AT_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition("@")
+    if point not in KILL_POINTS:
+        raise ValueError(f"{KILL_AT_ENV}={spec!r}: the point must be one of {', '.join(KILL_POINTS)}")
+    if point != name:
+        return
+    _kill_seen[name] = _kill_seen.get(name, 0) + 1
+    if _kill_seen[name] >= int(nth or 1):
+        # Our stderr reaches the log through the JVM, which dies first: the
+        # test reads this file instead ($US_HOME is the test's own directory).
+        with open(os.path.join(os.environ.get("US_HOME", "."), "test-kills.log"), "a") as f:
+            f.write(f"{spec}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.kill(os.getppid(), signal.SIGKILL)  # the driver JVM (spark-submit) that runs this Python
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---------------------------------------------------------------- driver
 
 
 class Driver:
-    """Starts the queries, restarts `signups` when a new schema version
-    appears, stops everything on SIGTERM/SIGINT (handlers only set a flag)."""
+    """Starts the query, stops it on SIGTERM/SIGINT (handlers only set a flag)."""
 
-    def __init__(self, spark, cfg, queries, available_now):
+    def __init__(self, spark, cfg, available_now):
         self.spark = spark
         self.cfg = cfg
-        self.queries_wanted = queries
         self.available_now = available_now
         self.registry = Registry(cfg.registry_url)
         self.stop_requested = threading.Event()
-        self.garbage_ids: set[int] = set()
         self.queries = {}
 
     def start(self) -> None:
         cfg = self.cfg
         keys = pii.key_frame(self.spark, pii.load_key(cfg.pii_key_file))
         self.registry.subject_schema_ids(cfg.subject)  # every version known so far
-        self.spark.streams.addListener(
-            sinks.ProgressListener(cfg.pg_conninfo, (cfg.query_prefix + "users", cfg.query_prefix + "signups")))
-        if "users" in self.queries_wanted:
-            self.queries["users"] = start_users_query(
-                self.spark, cfg, self.registry, keys, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
-            )
-        if "signups" in self.queries_wanted:
-            self._start_signups()
-
-    def _start_signups(self) -> None:
-        self.registry.subject_schema_ids(self.cfg.subject)
-        schemas = self.registry.known()  # every version of the subject, + ids met since
-        log.info("signups query: writer schemas %s", dec.describe_writer_schemas(schemas) or "none yet")
-        self.queries["signups"] = start_signups_query(
-            self.spark, self.cfg, schemas, self.garbage_ids,
-            sinks.ProgressWriter(self.cfg.pg_conninfo), self.available_now,
-        )  # fmt: skip
+        self.spark.streams.addListener(sinks.ProgressListener(cfg.pg_conninfo, (cfg.query_prefix + "users",)))
+        self.queries["users"] = start_users_query(
+            self.spark, cfg, self.registry, keys, sinks.ProgressWriter(cfg.pg_conninfo), self.available_now
+        )
 
     def run(self) -> int:
+        q = self.queries["users"]
         while True:
             if self.stop_requested.is_set():
                 log.info("stopping (signal)")
-                for q in self.queries.values():
-                    q.stop()
+                q.stop()
                 return 0
             try:
-                self.spark.streams.awaitAnyTermination(1)
-            except Exception as e:  # StreamingQueryException from a failed query
+                if q.awaitTermination(1):
+                    break
+            except Exception as e:  # StreamingQueryException from the failed query
                 err = str(e)
-                self.spark.streams.resetTerminated()
-                if self._handle_failure(err):
-                    continue
-                log.error("a streaming query failed: %s", err.splitlines()[0] if err else e)
-                for q in self.queries.values():
-                    if q.isActive:
-                        q.stop()
+                log.error("the streaming query failed: %s", err.splitlines()[0] if err else e)
                 return 1
-            # Forget ended queries, so the next wait blocks again.
-            self.spark.streams.resetTerminated()
-            active = [n for n, q in self.queries.items() if q.isActive]
-            if not active:
-                return 0
-            if not self.available_now and len(active) < len(self.queries):
-                log.error("query stopped: %s", sorted(set(self.queries) - set(active)))
-                for n in active:
-                    self.queries[n].stop()
-                return 1
-
-    def _handle_failure(self, err: str) -> bool:
-        """True if the failure was the signups query meeting a schema id it
-        did not know, and it has been restarted."""
-        m = re.search(re.escape(UNKNOWN_ID_MARK) + r"(-?\d+)", err)
-        q = self.queries.get("signups")
-        if not m or q is None or q.isActive:
-            return False
-        sid = int(m.group(1))
-        if self.registry.schema_by_id(sid) is None:
-            log.warning("schema id %d is not in the registry: its records are dead letters", sid)
-            self.garbage_ids.add(sid)
-        else:
-            log.info("schema id %d registered after start: restarting the signups query", sid)
-        users = self.queries.get("users")
-        if users is not None and not users.isActive:
-            return False
-        self._start_signups()
-        return True
+        if self.available_now:
+            return 0
+        log.error("query stopped: users")
+        return 1
 
 
 def parse_args(argv):
@@ -534,7 +474,6 @@ def parse_args(argv):
     p.add_argument("--master", help="Spark master URL (default: whatever spark-submit set, else local[2])")
     p.add_argument("--available-now", action="store_true",
                    help="process what Kafka holds now, then stop (deterministic stop for tests)")
-    p.add_argument("--queries", default="users,signups", help="comma list of users,signups")
     p.add_argument("--init-key", action="store_true",
                    help="create the PII key file if missing, then exit")
     return p.parse_args(argv)
@@ -557,16 +496,15 @@ def main(argv=None) -> int:
         created = pii.generate_key_file(cfg.pii_key_file)
         print(f"userstream-spark: PII key file {cfg.pii_key_file} {'created' if created else 'exists'}")
         return 0
-    queries = {q.strip() for q in args.queries.split(",") if q.strip()}
-    if not queries <= {"users", "signups"}:
-        print("userstream-spark: --queries takes users and/or signups. Try --help", file=sys.stderr)
+    if os.environ.get(KILL_AT_ENV, "").partition("@")[0] not in ("", *KILL_POINTS):
+        print(f"userstream-spark: {KILL_AT_ENV} must name one of {', '.join(KILL_POINTS)}", file=sys.stderr)
         return 2
     marker = os.path.join(cfg.state_dir, "spark", "job.ready")
     _remove(marker)
     spark = build_session(cfg, args.master)
     spark.sparkContext.setLogLevel("WARN")
     ship_package(spark, os.path.join(cfg.state_dir, "spark"))
-    driver = Driver(spark, cfg, queries, args.available_now)
+    driver = Driver(spark, cfg, args.available_now)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: driver.stop_requested.set())
     try:

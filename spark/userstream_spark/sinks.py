@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -156,6 +157,96 @@ def user_deletes(winners: Iterable) -> list[Delete]:
     return [Delete("users", (r["user_id"],), int(r["writetime"])) for r in winners]
 
 
+@dataclass(frozen=True)
+class SignupWindow:
+    """One row of signups_per_minute: an event-time minute and a country."""
+
+    minute_ms: int  # the minute's start, milliseconds since the epoch (UTC)
+    country_code: str
+
+    def key(self) -> tuple:
+        """(day, minute, country_code) as the driver binds them."""
+        minute = datetime.fromtimestamp(self.minute_ms / 1000, tz=timezone.utc)
+        if minute.second or minute.microsecond or not _COUNTRY.match(self.country_code or ""):
+            raise ValueError(f"not a sign-up window: {self!r}")
+        return minute.date(), minute, self.country_code
+
+
+SIGNUP_COUNT_CQL = "SELECT count(*), max(version) FROM signup_events WHERE day = ? AND minute = ? AND country_code = ?"
+SIGNUP_WRITE_CQL = (
+    "INSERT INTO signups_per_minute (day, minute, country_code, signups) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"
+)
+
+
+class SignupCounts:
+    """signups_per_minute, recounted from signup_events (docs/spark.md, "Sign-ups
+    per minute"): for each window a batch wrote sign-ups into, count(*) and
+    max(version) of the window's partition, then the count written USING
+    TIMESTAMP that max version. A window's sign-up rows only ever grow, so a
+    later recount is never smaller and never carries a lower timestamp: the
+    newest recount wins in Cassandra (at an equal timestamp the larger value
+    wins), whatever crashed or was replayed in between.
+
+    Runs on the driver with the Python driver (few statements per batch,
+    prepared, at LOCAL_QUORUM so a count sees the batch's own writes)."""
+
+    def __init__(self, host: str, port: int, keyspace: str):
+        self._contact = (host, port)
+        self._ks = keyspace
+        self._cluster = None
+        self._session = None
+        self._count = self._write = None
+
+    def _connect(self) -> None:
+        if self._session is not None:
+            return
+        from cassandra import ConsistencyLevel
+        from cassandra.cluster import Cluster
+
+        host, port = self._contact
+        self._cluster = Cluster([host], port=port)
+        self._session = self._cluster.connect(self._ks)
+        self._count = self._session.prepare(SIGNUP_COUNT_CQL)
+        self._write = self._session.prepare(SIGNUP_WRITE_CQL)
+        for st in (self._count, self._write):
+            st.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+
+    def read(self, windows: Iterable[SignupWindow]) -> list[tuple[SignupWindow, int, int]]:
+        """(window, signups, max version) of each window, as Cassandra holds them now."""
+        from cassandra.concurrent import execute_concurrent_with_args
+
+        windows = sorted(set(windows), key=lambda w: (w.minute_ms, w.country_code))
+        keys = [w.key() for w in windows]  # all checked before any runs
+        if not keys:
+            return []
+        self._connect()
+        results = execute_concurrent_with_args(self._session, self._count, keys, concurrency=32)
+        out = []
+        for w, (ok, rs) in zip(windows, results):
+            if not ok:
+                raise rs
+            n, version = rs.one()
+            if n:
+                out.append((w, int(n), int(version)))
+        return out
+
+    def write(self, counts: Sequence[tuple[SignupWindow, int, int]]) -> None:
+        from cassandra.concurrent import execute_concurrent_with_args
+
+        if not counts:
+            return
+        self._connect()
+        args = [(*w.key(), n, version) for w, n, version in counts]
+        for ok, res in execute_concurrent_with_args(self._session, self._write, args, concurrency=32):
+            if not ok:
+                raise res
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.shutdown()
+        self._cluster = self._session = None
+
+
 def dlq_frame(rejects: DataFrame) -> DataFrame:
     """Rejected records -> Kafka sink rows: original key, value and headers,
     plus us.dlq.reason, us.dlq.stage and us.dlq.source ("topic/partition/offset",
@@ -245,7 +336,7 @@ class ProgressListener(StreamingQueryListener):
     after the batch. A failure here is logged, never raised: offsets are
     informational, the counts are already written."""
 
-    def __init__(self, conninfo: str, names=("users", "signups")):
+    def __init__(self, conninfo: str, names=("users",)):
         self._conninfo = conninfo
         self._names = set(names)
         self._conn = None

@@ -7,7 +7,7 @@ timestamps):
   * classify()         adds reject_stage / reject_reason ("decode" | "validate")
   * latest_per_user()  one change per user: the highest (lsn, seq)
   * user_rows()        the columns of the Cassandra `users` row
-  * email_index_rows(), country_index_rows(), signup_events()
+  * email_index_rows(), country_index_rows(), signup_rows()
 """
 
 from __future__ import annotations
@@ -331,44 +331,43 @@ def _bucket_column() -> Column:
     return country_bucket(F.col("user_id")).alias("bucket")
 
 
-def signup_events(decoded: DataFrame) -> DataFrame:
-    """Sign-up events for the per-minute counts: inserts and snapshot rows
-    (us.op c/r) that decode, keyed by user and commit LSN, with the commit
-    time as event time. Updates and deletes are not sign-ups."""
-    rec = F.col("rec")
-    ok = (
-        F.col("op").isin("c", "r")
-        & F.col("decode_error").isNull()
-        & F.col("lsn").isNotNull()
-        & F.col("seq").isNotNull()
-        & F.col("commit_ts").isNotNull()
-        & rec["user_id"].isNotNull()
-    )
-    return decoded.where(ok).select(
-        F.lower(rec["user_id"]).alias("user_id"),
-        F.col("lsn"),
-        F.col("commit_ts").alias("event_time"),
-        country_code(rec["country"], rec["nat"]).alias("country_code"),
-        version_column(F.col("lsn"), F.col("seq")).alias("version"),
-    )
+def signup_rows(good: DataFrame) -> DataFrame:
+    """Good change records -> `signup_events` rows: one per validated insert or
+    snapshot row (us.op c/r), in the minute of its commit time. Keyed in
+    Cassandra by (day, minute, country_code, user_id, commit_lsn), so a replayed
+    or re-sent record is the same row, whenever it comes back. `writetime` is
+    the record's version (deterministic write timestamp, not stored)."""
+    return good.where(_is_signup()).select(*_signup_columns())
 
 
-def signups_per_minute(events: DataFrame, watermark: str) -> DataFrame:
-    """Streaming: sign-ups per country per event-time minute. The watermark
-    bounds the state; replays of the same change (same user, same commit LSN)
-    within it are counted once. Each window's write timestamp is the highest
-    version counted in it, so a re-sent update of a window is idempotent and
-    a later, larger count always wins."""
-    return (
-        events.withWatermark("event_time", watermark)
-        .dropDuplicatesWithinWatermark(["user_id", "lsn"])
-        .groupBy(F.window("event_time", "1 minute"), F.col("country_code"))
-        .agg(F.count(F.lit(1)).alias("signups"), F.max("version").alias("writetime"))
-        .select(
-            F.to_date(F.col("window.start")).alias("day"),
-            F.col("window.start").alias("minute"),
-            "country_code",
-            "signups",
-            "writetime",
-        )
-    )
+def signup_window(commit_ts: Column) -> Column:
+    """The event-time minute of a sign-up (UTC, the session time zone)."""
+    return F.date_trunc("minute", commit_ts)
+
+
+@cached_columns
+def _is_signup() -> Column:
+    return F.col("op").isin("c", "r") & ~F.col("is_tombstone")
+
+
+@cached_columns
+def _signup_columns() -> list:
+    minute = signup_window(F.col("commit_ts"))
+    return [
+        F.to_date(minute).alias("day"),
+        minute.alias("minute"),
+        country_code(F.col("rec")["country"], F.col("rec")["nat"]).alias("country_code"),
+        F.col("uid").alias("user_id"),
+        F.col("lsn").cast("long").alias("commit_lsn"),
+        F.col("version").alias("version"),
+        F.col("version").alias("writetime"),
+    ]
+
+
+@cached_columns
+def signup_window_key() -> Column:
+    """(minute as epoch milliseconds, country_code) of a good record that is a
+    sign-up, NULL otherwise: collect_set of it = the windows a batch touches."""
+    minute = F.unix_millis(signup_window(F.col("commit_ts")))
+    cc = country_code(F.col("rec")["country"], F.col("rec")["nat"])
+    return F.when(_is_signup(), F.struct(minute.alias("minute_ms"), cc.alias("country_code")))

@@ -12,6 +12,7 @@ Change records are produced the way the relay writes them
 registry, tombstones for deletes, the us.* headers.
 """
 
+import glob
 import json
 import os
 import signal
@@ -37,6 +38,9 @@ N = 20000  # users of the first load
 BAD = 3  # records that must become dead letters
 SUFFIX = uuid.uuid4().hex[:8]
 TOPIC, DLQ, KS, PREFIX = f"it_spark_{SUFFIX}", f"it_spark_{SUFFIX}.dlq", f"it_spark_{SUFFIX}", f"it{SUFFIX}_"
+# The kill-point test's own names: it must not disturb the counts above.
+K_TOPIC, K_DLQ, K_KS, K_PREFIX = (f"it_spark_k{SUFFIX}", f"it_spark_k{SUFFIX}.dlq", f"it_spark_k{SUFFIX}",
+                                  f"itk{SUFFIX}_")  # fmt: skip
 
 
 def uid(i: int) -> str:
@@ -46,8 +50,9 @@ def uid(i: int) -> str:
 class Cdc:
     """Produces change records as the relay does, with increasing commit LSNs."""
 
-    def __init__(self, stack):
+    def __init__(self, stack, topic=TOPIC):
         self.stack = stack
+        self.topic = topic
         self.p = Producer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True,
                            "linger.ms": 20, "partitioner": "murmur2_random"})  # fmt: skip
         self.lsn = 0x1600000
@@ -55,7 +60,7 @@ class Cdc:
         self.commit_ts = {}  # lsn -> commit time: a replay re-sends the same
 
     def register(self, schema) -> int:
-        url = f"{self.stack['US_REGISTRY_URL']}/subjects/{TOPIC}-value/versions"
+        url = f"{self.stack['US_REGISTRY_URL']}/subjects/{self.topic}-value/versions"
         body = json.dumps({"schema": json.dumps(schema)}).encode()
         req = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})  # fmt: skip
@@ -78,7 +83,7 @@ class Cdc:
     def raw(self, key, value, hdrs):
         while True:
             try:
-                self.p.produce(TOPIC, key=None if key is None else key.encode(), value=value, headers=hdrs)
+                self.p.produce(self.topic, key=None if key is None else key.encode(), value=value, headers=hdrs)
                 return
             except BufferError:
                 self.p.poll(0.2)
@@ -96,11 +101,12 @@ def person(i, **over):
 class Job:
     """The job under test: stack/spark/submit spark/job.py, own names."""
 
-    def __init__(self, stack, tmp):
+    def __init__(self, stack, tmp, names=(TOPIC, DLQ, KS, PREFIX), max_offsets=2000):
         self.stack = stack
-        self.env = dict(stack.env, US_KAFKA_TOPIC_USERS=TOPIC, US_KAFKA_TOPIC_DLQ=DLQ, US_CASSANDRA_KEYSPACE=KS,
-                        US_SPARK_QUERY_PREFIX=PREFIX, US_SPARK_CHECKPOINT_DIR=str(tmp / "checkpoints"),
-                        US_SPARK_MAX_OFFSETS_PER_TRIGGER="2000", US_SPARK_SIGNUPS_WATERMARK="10 minutes",
+        topic, dlq, ks, prefix = names
+        self.env = dict(stack.env, US_KAFKA_TOPIC_USERS=topic, US_KAFKA_TOPIC_DLQ=dlq, US_CASSANDRA_KEYSPACE=ks,
+                        US_SPARK_QUERY_PREFIX=prefix, US_SPARK_CHECKPOINT_DIR=str(tmp / "checkpoints"),
+                        US_SPARK_MAX_OFFSETS_PER_TRIGGER=str(max_offsets), US_SPARK_SIGNUPS_WATERMARK="10 minutes",
                         US_SPARK_DRIVER_UI_PORT=str(int(stack["US_SPARK_DRIVER_UI_PORT"]) + 1),
                         US_SPARK_PII_KEY_FILE=str(tmp / "secrets" / "pii_hmac_key"), US_HOME=str(tmp))  # fmt: skip
         os.makedirs(tmp / "secrets", mode=0o700, exist_ok=True)
@@ -115,12 +121,14 @@ class Job:
         return [os.path.join(ROOT, "stack", "spark", "submit"), "--master", "local[2]", "--name", f"it-spark-{SUFFIX}",
                 "--driver-memory", "1g", os.path.join(ROOT, "spark", "job.py"), *args]  # fmt: skip
 
-    def start(self, *args):
-        self.proc = subprocess.Popen(self.cmd(*args), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # fmt: skip
+    def start(self, *args, env=None):
+        self.proc = subprocess.Popen(self.cmd(*args), env=dict(self.env, **(env or {})), stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
-    def run_until_done(self, timeout=420):
-        """--available-now: process what Kafka holds, then exit 0."""
+    def run_until_done(self, timeout=900):
+        """--available-now: process what Kafka holds, then exit 0. The timeout
+        only guards against a hang: on a 2-core machine shared with other
+        stacks (load average 30) catching up on 20,000 records took over 7 min."""
         self.start("--available-now")
         rc = self.proc.wait(timeout=timeout)
         assert rc == 0, f"job exited {rc}; see {self.log.name}"
@@ -130,15 +138,24 @@ class Job:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=60)
 
+    def stop(self):
+        """After a failed test: no driver left running on a dropped keyspace."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill9()
 
-def cql(stack, q):
-    out = stack.cqlsh("-k", KS, "-e", q).stdout
+
+def cql(stack, q, ks=KS):
+    out = stack.cqlsh("-k", ks, "-e", q).stdout
     return [line.strip() for line in out.splitlines()]
 
 
-def count(stack, table, where=""):
-    lines = cql(stack, f"SELECT count(*) FROM {table} {where}")
+def count(stack, table, where="", ks=KS):
+    lines = cql(stack, f"SELECT count(*) FROM {table} {where}", ks)
     return int(next(x for x in lines if x.isdigit()))
+
+
+def signups_total(stack, ks=KS):
+    return sum(int(x) for x in cql(stack, "SELECT signups FROM signups_per_minute", ks) if x.isdigit())
 
 
 def progress_batches(stack):
@@ -163,22 +180,34 @@ def dlq_records(stack):
     return out
 
 
-@pytest.fixture(scope="module")
-def env(stack, tmp_path_factory):
+def make_topics_and_keyspace(stack, topic, dlq, ks):
     admin = AdminClient({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"]})
-    for f in admin.create_topics([NewTopic(TOPIC, 4, 1), NewTopic(DLQ, 1, 1)]).values():
+    for f in admin.create_topics([NewTopic(topic, 4, 1), NewTopic(dlq, 1, 1)]).values():
         f.result(60)
-    stack.cqlsh("-e", f"CREATE KEYSPACE {KS} WITH replication = {{'class': 'SimpleStrategy', "
+    stack.cqlsh("-e", f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', "
                       "'replication_factor': 1}")  # fmt: skip
-    stack.cqlsh("-k", KS, "-f", os.path.join(ROOT, "stack", "cql", "030_users.cql"))
-    tmp = tmp_path_factory.mktemp("spark-job")
-    yield Cdc(stack), Job(stack, tmp)
-    stack.cqlsh("-e", f"DROP KEYSPACE IF EXISTS {KS}", check=False)
-    for f in admin.delete_topics([TOPIC, DLQ]).values():
+    for f in sorted(glob.glob(os.path.join(ROOT, "stack", "cql", "0*.cql"))):  # every migration, as `up` does
+        stack.cqlsh("-k", ks, "-f", f)
+    return admin
+
+
+def drop_topics_and_keyspace(stack, admin, topic, dlq, ks):
+    stack.cqlsh("-e", f"DROP KEYSPACE IF EXISTS {ks}", check=False)
+    for f in admin.delete_topics([topic, dlq]).values():
         try:
             f.result(60)
         except Exception:  # noqa: BLE001 - cleanup only
             pass
+
+
+@pytest.fixture(scope="module")
+def env(stack, tmp_path_factory):
+    admin = make_topics_and_keyspace(stack, TOPIC, DLQ, KS)
+    tmp = tmp_path_factory.mktemp("spark-job")
+    job = Job(stack, tmp)
+    yield Cdc(stack), job
+    job.stop()
+    drop_topics_and_keyspace(stack, admin, TOPIC, DLQ, KS)
 
 
 def test_kill9_mid_run_then_restart_gives_exact_counts(stack, env):
@@ -192,10 +221,10 @@ def test_kill9_mid_run_then_restart_gives_exact_counts(stack, env):
     cdc.flush()
 
     job.start()
-    deadline = time.time() + 300
+    deadline = time.time() + 900  # a hang guard only (see run_until_done)
     while progress_batches(stack) < 1:  # at least one batch written, more to come
         assert job.proc.poll() is None, f"job died; see {job.log.name}"
-        assert time.time() < deadline, "no batch processed in 5 minutes"
+        assert time.time() < deadline, "no batch processed in 15 minutes"
         time.sleep(2)
     job.kill9()
     partial = count(stack, "users")
@@ -270,3 +299,47 @@ def test_deletes_updates_and_a_newer_schema(stack, env):
         assert count(stack, "users_by_country", f"WHERE country_code = '{old}' AND bucket = {b} AND user_id = {uid(i)}") == 0
     lines = cql(stack, f"SELECT country_code, email_domain FROM users WHERE user_id = {uid(N + 3)}")
     assert any("example.com" in x for x in lines)
+
+
+K_N = 2000  # users of the kill-point test
+
+
+@pytest.fixture(scope="module")
+def kenv(stack, tmp_path_factory):
+    admin = make_topics_and_keyspace(stack, K_TOPIC, K_DLQ, K_KS)
+    tmp = tmp_path_factory.mktemp("spark-job-kill-points")
+    job = Job(stack, tmp, (K_TOPIC, K_DLQ, K_KS, K_PREFIX), max_offsets=400)
+    yield Cdc(stack, K_TOPIC), job
+    job.stop()
+    drop_topics_and_keyspace(stack, admin, K_TOPIC, K_DLQ, K_KS)
+
+
+def test_kill9_at_each_point_of_a_batch_gives_exact_signups(stack, kenv):
+    """The driver kills itself (US_SPARK_TEST_KILL_AT, off unless set) at
+    each point of a batch in turn: before the batch's sign-up rows are
+    written (where the old stateful query had not committed its state yet),
+    after they are written (state committed, counts not yet written), half
+    way through the per-minute counts, and after every write but before Spark
+    commits the batch. Each restart replays the batch; a relay replay of
+    earlier sign-ups at new offsets comes in between. The counts are exact."""
+    cdc, job = kenv
+    for start in range(0, K_N, 500):
+        cdc.txn([("c", uid(i), person(i)) for i in range(start, start + 500)])
+    cdc.flush()
+    first_lsn = cdc.lsn - 3 * 0x10000
+    points = ["signups-before-write@2", "signups-after-write", "signups-mid-counts", "batch-end"]
+    for n, point in enumerate(points):
+        job.start("--available-now", env={"US_SPARK_TEST_KILL_AT": point})
+        rc = job.proc.wait(timeout=600)
+        assert rc == -signal.SIGKILL, f"expected a kill -9 at {point}, the job exited {rc}; see {job.log.name}"
+        if n == 1:  # the relay after a crash: the first transaction again, same LSNs, at new offsets
+            saved, cdc.lsn = cdc.lsn, first_lsn - 0x10000
+            cdc.txn([("c", uid(i), person(i)) for i in range(0, 500)])
+            cdc.lsn = saved
+            cdc.flush()
+    with open(os.path.join(job.env["US_HOME"], "test-kills.log"), encoding="utf-8") as f:
+        assert f.read().split() == points, "the driver killed itself at each point, in turn"
+    job.run_until_done()
+    assert count(stack, "users", ks=K_KS) == K_N
+    assert count(stack, "signup_events", ks=K_KS) == K_N
+    assert signups_total(stack, K_KS) == K_N, "each sign-up counted exactly once despite the kills"

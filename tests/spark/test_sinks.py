@@ -1,6 +1,9 @@
-"""sinks.py: dead-letter rows, delete lists (no Kafka/Cassandra needed)."""
+"""sinks.py: dead-letter rows, delete lists, sign-up windows (no Kafka/Cassandra needed)."""
 
 import json
+from datetime import date, datetime, timezone
+
+import pytest
 
 from avro_util import change, headers, new_uuid, user, users_schema
 
@@ -59,3 +62,15 @@ def test_delete_cql_checks_every_value():
                 sinks.Delete("other", (uid,), 1)]:  # fmt: skip
         with pytest.raises(ValueError):
             sinks.delete_cql("ks", bad)
+
+
+def test_signup_window_binds_day_minute_country():
+    ms = int(datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc).timestamp() * 1000)
+    day, minute, cc = sinks.SignupWindow(ms, "FR").key()
+    assert (day, minute, cc) == (date(2026, 11, 24), datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc), "FR")
+
+
+@pytest.mark.parametrize("ms,cc", [(1_000, "FR"), (60_000, "fr"), (60_000, "FRA"), (60_000, None)])
+def test_signup_window_refuses_what_is_not_a_window(ms, cc):
+    with pytest.raises(ValueError):
+        sinks.SignupWindow(ms, cc).key()

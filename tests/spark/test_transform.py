@@ -3,6 +3,7 @@ index keys, write timestamps."""
 
 import hashlib
 import json
+from datetime import date, datetime, timezone
 
 from avro_util import change, headers, new_uuid, user, users_schema, utc
 from pyspark.sql import functions as F
@@ -192,15 +193,32 @@ def test_country_bucket_matches_driver_side(spark):
     assert [r[0] for r in df.select(tr.country_bucket(F.col("u"))).collect()] == [bucket_of(i) for i in ids]
 
 
-def test_signup_events_take_inserts_only(kafka_df):
+def test_signup_rows_take_good_inserts_only(kafka_df):
     recs = [
         change(V1, 1, "c", 10, 0, user(user_id=new_uuid(1))),
         change(V1, 1, "r", 10, 1, user(user_id=new_uuid(2), country="France")),
         change(V1, 1, "u", 11, 0, user(user_id=new_uuid(1))),
         (new_uuid(3), None, headers("d", 12, 0)),
+        change(V1, 1, "c", 13, 0, user(user_id=new_uuid(4), email="not an email")),  # a dead letter
+        change(V1, 1, "c", 10, 0, user(user_id=new_uuid(1))),  # a replay: the same row again
     ]
-    ev = tr.signup_events(dec.decode(dec.parse_envelope(kafka_df(recs)), SCHEMAS)).orderBy("version").collect()
-    assert [(r["user_id"], r["country_code"]) for r in ev] == [(new_uuid(1), "US"), (new_uuid(2), "FR")]
+    good = tr.good(classified(kafka_df, recs))
+    signups = tr.signup_rows(good).withColumn("minute", F.col("minute").cast("string"))  # UTC session
+    rows = [r.asDict() for r in signups.orderBy("version").collect()]
+    minute = "2026-11-24 01:00:00"  # headers' default commit time 01:00:02 UTC, truncated
+    v1, v2 = 10 << 20, (10 << 20) + 1
+    assert rows == [
+        {"day": date(2026, 11, 24), "minute": minute, "country_code": "US", "user_id": new_uuid(1),
+         "commit_lsn": 10, "version": v1, "writetime": v1},
+        {"day": date(2026, 11, 24), "minute": minute, "country_code": "US", "user_id": new_uuid(1),
+         "commit_lsn": 10, "version": v1, "writetime": v1},
+        {"day": date(2026, 11, 24), "minute": minute, "country_code": "FR", "user_id": new_uuid(2),
+         "commit_lsn": 10, "version": v2, "writetime": v2},
+    ]  # fmt: skip
+    keys = {(r["minute_ms"], r["country_code"]) for r in
+            good.select(tr.signup_window_key().alias("w")).where("w IS NOT NULL").select("w.*").collect()}  # fmt: skip
+    ms = int(datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc).timestamp() * 1000)
+    assert keys == {(ms, "US"), (ms, "FR")}
 
 
 def test_unchanged_toast_columns_are_not_rejected_nor_derived(kafka_df):
