@@ -63,11 +63,9 @@ class JobConfig:
     jars_dir: str
     max_offsets_per_trigger: int
     trigger_ms: int
-    signups_watermark: str
     driver_ui_port: int
     state_dir: str
     query_prefix: str = ""
-    signups_trigger: str = "20 seconds"
 
     @staticmethod
     def from_conf(conf: Mapping[str, str]) -> "JobConfig":
@@ -98,9 +96,7 @@ class JobConfig:
             jars_dir=get("US_SPARK_JARS_DIR"),
             max_offsets_per_trigger=int(get("US_SPARK_MAX_OFFSETS_PER_TRIGGER")),
             trigger_ms=int(get("US_SPARK_TRIGGER_MS")),
-            signups_watermark=get("US_SPARK_SIGNUPS_WATERMARK"),
             driver_ui_port=int(get("US_SPARK_DRIVER_UI_PORT")),
             state_dir=get("US_HOME"),
             query_prefix=get("US_SPARK_QUERY_PREFIX"),
-            signups_trigger=get("US_SPARK_SIGNUPS_TRIGGER"),
         )

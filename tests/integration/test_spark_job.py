@@ -106,7 +106,7 @@ class Job:
         topic, dlq, ks, prefix = names
         self.env = dict(stack.env, US_KAFKA_TOPIC_USERS=topic, US_KAFKA_TOPIC_DLQ=dlq, US_CASSANDRA_KEYSPACE=ks,
                         US_SPARK_QUERY_PREFIX=prefix, US_SPARK_CHECKPOINT_DIR=str(tmp / "checkpoints"),
-                        US_SPARK_MAX_OFFSETS_PER_TRIGGER=str(max_offsets), US_SPARK_SIGNUPS_WATERMARK="10 minutes",
+                        US_SPARK_MAX_OFFSETS_PER_TRIGGER=str(max_offsets),
                         US_SPARK_DRIVER_UI_PORT=str(int(stack["US_SPARK_DRIVER_UI_PORT"]) + 1),
                         US_SPARK_PII_KEY_FILE=str(tmp / "secrets" / "pii_hmac_key"), US_HOME=str(tmp))  # fmt: skip
         os.makedirs(tmp / "secrets", mode=0o700, exist_ok=True)

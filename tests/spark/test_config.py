@@ -34,7 +34,7 @@ def test_file_values_and_derivations(tmp_path):
     job = c.JobConfig.from_conf(conf)
     assert job.dlq_topic == "userstream.users.dlq" and job.subject == "userstream.users-value"
     assert job.pii_mode == "hmac" and "port=5433" in job.pg_conninfo and "user=ops" in job.pg_conninfo
-    assert job.signups_watermark == "2 minutes" and job.max_offsets_per_trigger == 200000
+    assert job.max_offsets_per_trigger == 200000
 
 
 def test_port_offset_and_environment(tmp_path):
