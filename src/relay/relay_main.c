@@ -39,7 +39,8 @@ static const us_option options[] = {
     {"US_RELAY_SLOT", "slot", 'S', US_OPT_STRING, "userstream_relay", "NAME", "logical replication slot (created when missing)"},
     {"US_RELAY_SNAPSHOT", "snapshot", 0, US_OPT_STRING, "initial", "MODE", "initial: copy existing rows when the slot is created; never"},
     {"US_RELAY_STREAMING", "streaming", 0, US_OPT_BOOL, "true", NULL, "protocol 2 streaming of large in-progress transactions (PG 14+)"},
-    {"US_RELAY_SPOOL_DIR", "spool-dir", 0, US_OPT_STRING, NULL, "DIR", "where streamed transactions wait for their commit (default: $TMPDIR)"},
+    {"US_HOME", NULL, 0, US_OPT_STRING, "~/.local/state/userstream", "DIR", "the stack's state directory (holds the default spool)"},
+    {"US_RELAY_SPOOL_DIR", "spool-dir", 0, US_OPT_STRING, NULL, "DIR", "where streamed transactions wait for their commit, mode 0700 (default: US_HOME/relay/SLOT.spool)"},
     {"US_KAFKA_PORT", NULL, 0, US_OPT_INT, "9092", "PORT", "Kafka port (for the default bootstrap)"},
     {"US_KAFKA_BOOTSTRAP", "bootstrap", 'b', US_OPT_STRING, NULL, "HOST:PORT", "Kafka bootstrap servers (default: US_BIND:US_KAFKA_PORT)"},
     {"US_KAFKA_TOPIC_USERS", "topic", 0, US_OPT_STRING, "userstream.users", "TOPIC", "output topic"},
@@ -187,8 +188,11 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     snprintf(s->subject, sizeof s->subject, "%s", get_or(c, "US_RELAY_SUBJECT", ""));
     if (!s->subject[0])
         snprintf(s->subject, sizeof s->subject, "%s-value", s->topic);
-    snprintf(s->spool, sizeof s->spool, "%s/userstream-relay-%s.spool",
-             get_or(c, "US_RELAY_SPOOL_DIR", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"), s->slot);
+    /* Never a predictable /tmp name: the spool holds row values (PII). */
+    if (get_or(c, "US_RELAY_SPOOL_DIR", NULL))
+        snprintf(s->spool, sizeof s->spool, "%s", get_or(c, "US_RELAY_SPOOL_DIR", NULL));
+    else
+        snprintf(s->spool, sizeof s->spool, "%s/relay/%s.spool", get_or(c, "US_HOME", "."), s->slot);
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
     s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");
