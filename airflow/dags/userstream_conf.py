@@ -66,14 +66,23 @@ def loader_binary(conf: dict[str, str]) -> str:
     return str(REPO / "build" / "src" / "load" / "userstream-load")
 
 
+def pgpass_file(conf: dict[str, str], role_key: str, role: str) -> str:
+    """The libpq password file of one role ($US_SECRETS_DIR/pgpass-<role>, written by `up`):
+    Airflow's own processes hold only the airflow role's file, so a task that acts as
+    another role names that role's file for that connection (or the loader's process)."""
+    secrets = get(conf, "US_SECRETS_DIR", os.path.join(get(conf, "US_HOME", "."), "secrets"))
+    return os.path.join(secrets, "pgpass-" + get(conf, role_key, role))
+
+
 def pg_params(conf: dict[str, str], role_key: str = "US_PG_OPS_USER", role: str = "ops") -> dict[str, str]:
     """libpq keywords for the staging database as one of the stack's roles (default: ops,
-    which reads staging and reads/writes ops); the password comes from PGPASSFILE."""
+    which reads staging and reads/writes ops); the password comes from that role's file."""
     return {
         "host": get(conf, "US_PG_HOST", get(conf, "US_BIND", "127.0.0.1")),
         "port": get(conf, "US_PG_PORT", "5433"),
         "dbname": get(conf, "US_PG_DATABASE", "userstream"),
         "user": get(conf, role_key, role),
+        "passfile": pgpass_file(conf, role_key, role),
         "application_name": "userstream-airflow",
         "connect_timeout": "10",
     }

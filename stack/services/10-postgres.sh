@@ -3,7 +3,7 @@
 # TCP on US_BIND only (no unix socket), scram-sha-256 for every connection
 # (no trust, no md5), wal_level=logical for the relay. One role per part with
 # a generated password ($US_SECRETS_DIR/pg-<role>, mode 0600) and a libpq
-# password file ($PGPASSFILE). PostgreSQL refuses to run as root, so as root
+# password file per role ($US_SECRETS_DIR/pgpass-<role>, us_pgpass_write). PostgreSQL refuses to run as root, so as root
 # the server runs as Debian's `postgres` system user.
 
 US_PGBIN=/usr/lib/postgresql/${POSTGRES_MAJOR:-15}/bin
@@ -117,17 +117,23 @@ EOF
     chmod 0644 "$US_PG_DIR/conf/"*.conf
 }
 
-# The libpq password file: every role's generated password, for this host.
+# The libpq password files: one per role, $US_SECRETS_DIR/pgpass-<role>
+# (mode 0600), holding that role's password only. A supervised process gets
+# its own role's file as PGPASSFILE (svc_<name>_pg_role, cmd_exec) or none.
+# $PGPASSFILE (the operator's file, every role) is for ./userstream's own
+# commands and your shell: up, migrations, psql, tests; no service gets it.
 us_pgpass_write() {
-    local role tmp=$PGPASSFILE.tmp
+    local role
     (
         umask 077
-        mkdir -p "$(dirname "$PGPASSFILE")"
+        mkdir -p "$US_SECRETS_DIR" "$(dirname "$PGPASSFILE")"
         for role in $(us_pg_roles); do
-            printf '%s:*:*:%s:%s\n' "$US_PG_HOST" "$role" "$(us_secret "pg-$role")"
-        done >"$tmp"
+            printf '%s:*:*:%s:%s\n' "$US_PG_HOST" "$role" "$(us_secret "pg-$role")" >"$US_SECRETS_DIR/pgpass-$role.tmp"
+            mv "$US_SECRETS_DIR/pgpass-$role.tmp" "$US_SECRETS_DIR/pgpass-$role"
+        done
+        for role in $(us_pg_roles); do cat "$US_SECRETS_DIR/pgpass-$role"; done >"$PGPASSFILE.tmp"
     )
-    mv "$tmp" "$PGPASSFILE"
+    mv "$PGPASSFILE.tmp" "$PGPASSFILE"
 }
 
 us_pg_roles() {
@@ -160,6 +166,7 @@ us_pg_admin() {
 }
 
 svc_postgres_post_start() {
+    us_pgpass_write
     us_pg_roles_apply
     us_pg_migrate
 }

@@ -8,6 +8,7 @@ svc_relay_group() { echo pipeline; }
 svc_relay_address() { echo "$US_BIND:$US_RELAY_METRICS_PORT"; }
 svc_relay_ports() { echo "$US_RELAY_METRICS_PORT"; }
 svc_relay_timeout() { echo 60; }
+svc_relay_pg_role() { echo "$US_PG_RELAY_USER"; }
 svc_relay_bin() { echo "$US_ROOT/build/src/relay/userstream-relay"; }
 
 svc_relay_version() {
