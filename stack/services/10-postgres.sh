@@ -106,6 +106,9 @@ logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_connections = off
 log_min_messages = warning
+# No DETAIL/CONTEXT in the server log: "Failing row contains (...)" and COPY
+# lines carry users' data (PII). SQLSTATE, message and statement stay.
+log_error_verbosity = terse
 EOF
     # scram-sha-256 only: no trust, no md5, no peer; nothing but loopback TCP.
     cat >"$US_PG_DIR/conf/pg_hba.conf" <<EOF
