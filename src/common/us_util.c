@@ -118,6 +118,7 @@ void us_db_error_format(char *out, size_t outlen, const char *what, const char *
     if (table && *table && n < sizeof where)
         n += (size_t)snprintf(where + n, sizeof where - n, "%stable %s%s%s", n ? ", " : "",
                               schema && *schema ? schema : "", schema && *schema ? "." : "", table);
-    snprintf(out, outlen, "%s: SQLSTATE %s: %s%s%s%s", what, sqlstate && *sqlstate ? sqlstate : "?????",
-             msg, where[0] ? " (" : "", where, where[0] ? ")" : "");
+    snprintf(out, outlen, "%s: SQLSTATE %s: %s%s%s%s", what,
+             sqlstate && *sqlstate ? sqlstate : "?????", msg, where[0] ? " (" : "", where,
+             where[0] ? ")" : "");
 }

@@ -32,12 +32,11 @@ static void pg_error(char *err, size_t errlen, const char *what, const char *msg
  * ...") nor CONTEXT (the COPY line): they carry the user's data. */
 static void pg_result_error(char *err, size_t errlen, const char *what, const PGresult *r)
 {
-    us_db_error_format(err, errlen, what, PQresultErrorField(r, PG_DIAG_SQLSTATE),
-                       PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
-                       PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME),
-                       PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
-                       PQresultErrorField(r, PG_DIAG_SCHEMA_NAME),
-                       PQresultErrorField(r, PG_DIAG_TABLE_NAME));
+    us_db_error_format(
+        err, errlen, what, PQresultErrorField(r, PG_DIAG_SQLSTATE),
+        PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+        PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME), PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
+        PQresultErrorField(r, PG_DIAG_SCHEMA_NAME), PQresultErrorField(r, PG_DIAG_TABLE_NAME));
     if (!PQresultErrorField(r, PG_DIAG_SQLSTATE)) /* no server error: a client-side one */
         pg_error(err, errlen, what, PQresultErrorMessage(r));
 }

@@ -286,7 +286,8 @@ static void test_db_error_redaction(void **state)
 {
     (void)state;
     char out[256];
-    us_redact_quoted("invalid input syntax for type uuid: \"alice@example.com\"\n", out, sizeof out);
+    us_redact_quoted("invalid input syntax for type uuid: \"alice@example.com\"\n", out,
+                     sizeof out);
     assert_string_equal(out, "invalid input syntax for type uuid: \"***\"");
     us_redact_quoted("cut \"bob@exa", out, sizeof out);
     assert_string_equal(out, "cut \"***\"");
@@ -294,10 +295,11 @@ static void test_db_error_redaction(void **state)
     assert_null(strstr(out, "x"));
     assert_true(strlen(out) < 12);
     us_db_error_format(out, sizeof out, "COPY", "23514",
-                       "new row for relation \"users\" violates check constraint \"no_x\"", "no_x", NULL,
-                       "staging", "users");
-    assert_string_equal(out, "COPY: SQLSTATE 23514: new row for relation \"***\" violates check constraint "
-                             "\"***\" (constraint no_x, table staging.users)");
+                       "new row for relation \"users\" violates check constraint \"no_x\"", "no_x",
+                       NULL, "staging", "users");
+    assert_string_equal(
+        out, "COPY: SQLSTATE 23514: new row for relation \"***\" violates check constraint "
+             "\"***\" (constraint no_x, table staging.users)");
     us_db_error_format(out, sizeof out, "COPY", NULL, NULL, NULL, "email", NULL, NULL);
     assert_string_equal(out, "COPY: SQLSTATE ?????: (no message) (column email)");
 }
@@ -305,10 +307,15 @@ static void test_db_error_redaction(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_layers),
-        cmocka_unit_test(test_env_over_file), cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_flag_errors),   cmocka_unit_test(test_typed_getters),
-        cmocka_unit_test(test_print_masks_secrets), cmocka_unit_test(test_parse_helpers), cmocka_unit_test(test_port_offset),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_env_over_file),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_typed_getters),
+        cmocka_unit_test(test_print_masks_secrets),
+        cmocka_unit_test(test_parse_helpers),
+        cmocka_unit_test(test_port_offset),
         cmocka_unit_test(test_db_error_redaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
