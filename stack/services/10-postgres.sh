@@ -100,6 +100,16 @@ wal_writer_delay = 10ms
 # pages is WAL-bound; lz4 took bench/load_bench.sh from ~99k to ~102k users/s.
 wal_compression = lz4
 max_wal_size = 2GB
+# A slot that stops advancing (a relay stopped for good, exit 3/4/6/8) keeps
+# at most this much WAL; past it the slot is invalidated (the relay then stops
+# with exit 3) instead of the disk filling up. Watch pg_replication_slots.
+# wal_status ('extended', then 'unreserved') and safe_wal_size before that.
+max_slot_wal_keep_size = ${US_PG_MAX_SLOT_WAL_KEEP_SIZE:-10GB}
+# A client that vanished (host down, silent partition) is noticed in about a
+# minute, its session and locks released (the relay's slot lock, item 7).
+tcp_keepalives_idle = 30
+tcp_keepalives_interval = 10
+tcp_keepalives_count = 3
 timezone = 'UTC'
 log_timezone = 'UTC'
 logging_collector = off
