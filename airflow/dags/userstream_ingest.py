@@ -60,6 +60,8 @@ def run_loader(conf: dict[str, str], seed: str, pages: int, results: int, run_id
         US_LOAD_FIRST_PAGE="1",
         US_LOAD_RUN_ID=run_id,
         US_LOAD_FOLLOW="false",
+        # The loader's password only (Airflow's processes hold the airflow role's).
+        PGPASSFILE=userstream_conf.pgpass_file(conf, "US_PG_LOADER_USER", "loader"),
     )
     proc = subprocess.run(
         [userstream_conf.loader_binary(conf)], env=env, capture_output=True, text=True, check=False

@@ -488,7 +488,7 @@ def main(argv=None) -> int:
         conf = config_mod.load()
         cfg = config_mod.JobConfig.from_conf(conf)
         # libpq reads the ops role's password there (the service exports it too).
-        os.environ.setdefault("PGPASSFILE", os.path.join(conf["US_SECRETS_DIR"], "pgpass"))
+        os.environ.setdefault("PGPASSFILE", os.path.join(conf["US_SECRETS_DIR"], "pgpass-" + conf.get("US_PG_OPS_USER", "ops")))
     except (config_mod.ConfigError, KeyError, ValueError) as e:
         print(f"userstream-spark: configuration: {e}", file=sys.stderr)
         return 2

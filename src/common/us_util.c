@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -77,4 +78,47 @@ uint64_t us_wall_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void us_redact_quoted(const char *msg, char *out, size_t outlen)
+{
+    size_t k = 0;
+    bool quoted = false;
+    if (!outlen)
+        return;
+    for (const char *c = msg ? msg : ""; *c && k + 4 < outlen; c++) {
+        if (*c == '"') {
+            if (!quoted)
+                out[k++] = '"', out[k++] = '*', out[k++] = '*', out[k++] = '*';
+            else
+                out[k++] = '"';
+            quoted = !quoted;
+        } else if (!quoted) {
+            out[k++] = *c;
+        }
+    }
+    if (quoted && k + 1 < outlen)
+        out[k++] = '"'; /* an unterminated quote (cut message) still hides its rest */
+    while (k && (out[k - 1] == '\n' || out[k - 1] == ' '))
+        k--;
+    out[k] = '\0';
+}
+
+void us_db_error_format(char *out, size_t outlen, const char *what, const char *sqlstate,
+                        const char *primary, const char *constraint, const char *column,
+                        const char *schema, const char *table)
+{
+    char msg[512], where[512] = "";
+    size_t n = 0;
+    us_redact_quoted(primary && *primary ? primary : "(no message)", msg, sizeof msg);
+    if (constraint && *constraint)
+        n += (size_t)snprintf(where + n, sizeof where - n, "constraint %s", constraint);
+    if (column && *column && n < sizeof where)
+        n += (size_t)snprintf(where + n, sizeof where - n, "%scolumn %s", n ? ", " : "", column);
+    if (table && *table && n < sizeof where)
+        n += (size_t)snprintf(where + n, sizeof where - n, "%stable %s%s%s", n ? ", " : "",
+                              schema && *schema ? schema : "", schema && *schema ? "." : "", table);
+    snprintf(out, outlen, "%s: SQLSTATE %s: %s%s%s%s", what,
+             sqlstate && *sqlstate ? sqlstate : "?????", msg, where[0] ? " (" : "", where,
+             where[0] ? ")" : "");
 }

@@ -20,6 +20,19 @@ int us_parse_bool(const char *s, bool *out);
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *us_str_trim(char *s);
 
+/* A database error as it may be logged: no row values (PII). Copies msg
+ * to out with the content of every double-quoted span replaced by ***
+ * (PostgreSQL quotes the offending value there, e.g. invalid input syntax
+ * for type uuid: "..."), trailing newlines dropped. */
+void us_redact_quoted(const char *msg, char *out, size_t outlen);
+
+/* "WHAT: SQLSTATE S: primary (redacted) [constraint C, column X, table T]"
+ * from the error's fields (any may be NULL). DETAIL and CONTEXT are never
+ * taken: they carry whole rows and COPY lines. */
+void us_db_error_format(char *out, size_t outlen, const char *what, const char *sqlstate,
+                        const char *primary, const char *constraint, const char *column,
+                        const char *schema, const char *table);
+
 /* Monotonic and wall clocks. */
 uint64_t us_mono_ns(void);
 uint64_t us_wall_us(void);

@@ -1,6 +1,7 @@
 #include "ld_pg.h"
 
 #include "ld_user.h"
+#include "us_util.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -16,13 +17,28 @@ struct ld_pg {
     bool no_direct;      /* a page conflicted: the rest go through the temp table */
 };
 
-/* Copies PostgreSQL's message without its trailing newline. */
+/* A connection-level message (no result): terse (see ld_pg_connect), with
+ * quoted values blanked, without its trailing newline. */
 static void pg_error(char *err, size_t errlen, const char *what, const char *msg)
 {
-    size_t n = msg ? strlen(msg) : 0;
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        n--;
-    snprintf(err, errlen, "%s: %.*s", what, (int)n, msg ? msg : "");
+    char clean[512];
+    us_redact_quoted(msg, clean, sizeof clean);
+    snprintf(err, errlen, "%s: %s", what, clean);
+}
+
+/* A failed result, as it may be logged and stored in ops.load_runs: the
+ * SQLSTATE, the primary message with quoted values blanked, and the names of
+ * the constraint, column and table; never DETAIL ("Failing row contains
+ * ...") nor CONTEXT (the COPY line): they carry the user's data. */
+static void pg_result_error(char *err, size_t errlen, const char *what, const PGresult *r)
+{
+    us_db_error_format(
+        err, errlen, what, PQresultErrorField(r, PG_DIAG_SQLSTATE),
+        PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+        PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME), PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
+        PQresultErrorField(r, PG_DIAG_SCHEMA_NAME), PQresultErrorField(r, PG_DIAG_TABLE_NAME));
+    if (!PQresultErrorField(r, PG_DIAG_SQLSTATE)) /* no server error: a client-side one */
+        pg_error(err, errlen, what, PQresultErrorMessage(r));
 }
 
 static int exec_ok(ld_pg *pg, const char *sql, ExecStatusType want, char *err, size_t errlen)
@@ -30,7 +46,7 @@ static int exec_ok(ld_pg *pg, const char *sql, ExecStatusType want, char *err, s
     PGresult *r = PQexec(pg->conn, sql);
     int rc = PQresultStatus(r) == want ? 0 : -1;
     if (rc < 0)
-        pg_error(err, errlen, "PostgreSQL", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "PostgreSQL", r);
     PQclear(r);
     return rc;
 }
@@ -49,10 +65,13 @@ ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen)
     }
     pg->conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
-        pg_error(err, errlen, "cannot connect to PostgreSQL", PQerrorMessage(pg->conn));
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg->conn));
+        us_str_trim(err);
         ld_pg_free(pg);
         return NULL;
     }
+    /* Server messages without DETAIL/CONTEXT: those carry row values (PII). */
+    PQsetErrorVerbosity(pg->conn, PQERRORS_TERSE);
     size_t n = 256;
     for (int c = 0; c < LD_NCOLS; c++)
         n += strlen(ld_user_columns[c]) + 2;
@@ -105,7 +124,7 @@ int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *e
                                6, NULL, params, NULL, NULL, 0);
     int rc = -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
-        pg_error(err, errlen, "cannot record the run in ops.load_runs", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "cannot record the run in ops.load_runs", r);
     else {
         *load_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         rc = 0;
@@ -123,7 +142,7 @@ static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *r
         state[0] = '\0';
     PGresult *r = PQexec(pg->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "COPY", r);
         PQclear(r);
         return -1;
     }
@@ -134,7 +153,7 @@ static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *r
     int rc = 0;
     while ((r = PQgetResult(pg->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            pg_error(err, errlen, "COPY", PQresultErrorMessage(r));
+            pg_result_error(err, errlen, "COPY", r);
             const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (state && st)
                 snprintf(state, 6, "%s", st);
@@ -193,7 +212,7 @@ static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
     free(sql);
     int rc = -1;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "INSERT INTO staging.users", r);
     else {
         *inserted = strtol(PQcmdTuples(r), NULL, 10);
         rc = 0;
@@ -222,7 +241,7 @@ static int record_batch(ld_pg *pg, int64_t load_id, long page, const ld_batch_co
                                8, NULL, params, NULL, NULL, 0);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
-        pg_error(err, errlen, "INSERT INTO ops.load_batches", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "INSERT INTO ops.load_batches", r);
     PQclear(r);
     return rc;
 }
@@ -272,7 +291,7 @@ static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err
         if (ok)
             *inserted += strtol(PQcmdTuples(r), NULL, 10);
         else
-            pg_error(err, errlen, "INSERT INTO staging.users", PQresultErrorMessage(r));
+            pg_result_error(err, errlen, "INSERT INTO staging.users", r);
         PQclear(r);
         if (!ok) {
             free(copy);
@@ -300,7 +319,7 @@ int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
     free(sql);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
-        pg_error(err, errlen, "PREPARE", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "PREPARE", r);
     PQclear(r);
     pg->row_inserts = rc == 0;
     return rc;
@@ -385,7 +404,7 @@ int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code,
         5, NULL, params, NULL, NULL, 0);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
-        pg_error(err, errlen, "UPDATE ops.load_runs", PQresultErrorMessage(r));
+        pg_result_error(err, errlen, "UPDATE ops.load_runs", r);
     PQclear(r);
     return rc;
 }

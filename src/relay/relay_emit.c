@@ -338,8 +338,8 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
                                      errlen);
         if (rc == RELAY_KAFKA_QUEUED)
             break;
-        if (rc == RELAY_KAFKA_ERROR)
-            return RELAY_EMIT_ERROR;
+        if (rc == RELAY_KAFKA_ERROR || rc == RELAY_KAFKA_TOO_LARGE)
+            return rc == RELAY_KAFKA_ERROR ? RELAY_EMIT_ERROR : RELAY_EMIT_TOO_LARGE;
         if (e->wait(e->ud, 100) < 0)
             return RELAY_EMIT_STOP;
     }

@@ -22,6 +22,7 @@ enum {
     RELAY_EMIT_STOP = -2,         /* the wait hook asked to stop (signal, fatal error) */
     RELAY_EMIT_INCOMPATIBLE = -3, /* a relation change the contract forbids */
     RELAY_EMIT_REJECTED = -4,     /* the registry refused the schema */
+    RELAY_EMIT_TOO_LARGE = -5,    /* a record larger than Kafka takes (message in err) */
 };
 
 /* Called while the emitter is blocked (Kafka queue or ring full, registry

@@ -21,13 +21,33 @@ struct relay_kafka {
     void *ud;
     bool fatal;
     char fatal_msg[512];
+    bool too_large;
+    char too_large_msg[512];
 };
+
+/* The reason a record can never be delivered: its key and size, not its value. */
+static void note_too_large(relay_kafka *k, const void *key, size_t keylen, size_t bytes,
+                           const char *why)
+{
+    if (k->too_large)
+        return;
+    k->too_large = true;
+    snprintf(
+        k->too_large_msg, sizeof k->too_large_msg,
+        "record of key %.*s (%zu bytes) is larger than Kafka takes (%s): it can never be "
+        "delivered, so "
+        "the relay stops here without confirming it; raise the limits (message.max.bytes of the "
+        "producer, max.message.bytes of the topic) or change the row",
+        (int)(keylen > 64 ? 64 : keylen), key ? (const char *)key : "", bytes, why);
+}
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     relay_kafka *k = opaque;
     bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
               rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
+    if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        note_too_large(k, m->key, m->key_len, m->len, rd_kafka_err2str(m->err));
     k->cb(k->ud, (uint64_t)(uintptr_t)m->_private, ok, m->len + m->key_len,
           ok ? NULL : rd_kafka_err2str(m->err));
 }
@@ -192,6 +212,11 @@ int relay_kafka_produce(relay_kafka *k, const void *key, size_t keylen, const vo
     rd_kafka_headers_destroy(h);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return RELAY_KAFKA_FULL;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        note_too_large(k, key, keylen, vlen + keylen, "message.max.bytes of the producer");
+        snprintf(err, errlen, "%s", k->too_large_msg);
+        return RELAY_KAFKA_TOO_LARGE;
+    }
     snprintf(err, errlen, "produce: %s", rd_kafka_err2str(e));
     return RELAY_KAFKA_ERROR;
 }
@@ -219,6 +244,13 @@ int relay_kafka_flush(relay_kafka *k, int timeout_ms)
 int relay_kafka_outq(const relay_kafka *k)
 {
     return rd_kafka_outq_len(k->rk);
+}
+
+bool relay_kafka_too_large(relay_kafka *k, char *err, size_t errlen)
+{
+    if (k->too_large)
+        snprintf(err, errlen, "%s", k->too_large_msg);
+    return k->too_large;
 }
 
 bool relay_kafka_fatal(relay_kafka *k, char *err, size_t errlen)

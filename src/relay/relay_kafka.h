@@ -43,7 +43,12 @@ void relay_kafka_set_callback_ud(relay_kafka *k, void *ud);
 /* Flushes nothing: call relay_kafka_flush first for a clean stop. */
 void relay_kafka_free(relay_kafka *k);
 
-enum { RELAY_KAFKA_QUEUED = 0, RELAY_KAFKA_FULL = 1, RELAY_KAFKA_ERROR = -1 };
+enum {
+    RELAY_KAFKA_QUEUED = 0,
+    RELAY_KAFKA_FULL = 1,
+    RELAY_KAFKA_ERROR = -1,
+    RELAY_KAFKA_TOO_LARGE = -2
+};
 
 /* Queues one message (value NULL: a tombstone). partition < 0: by key.
  * RELAY_KAFKA_FULL means the local queue is full: poll and try again. */
@@ -59,6 +64,12 @@ int relay_kafka_flush(relay_kafka *k, int timeout_ms);
 /* Messages queued or in flight. */
 int relay_kafka_outq(const relay_kafka *k);
 /* A fatal error (e.g. the idempotent producer lost its guarantees). */
+/* True once Kafka refused a record as larger than it takes (the producer's
+ * message.max.bytes, or the broker's/topic's max.message.bytes in a delivery
+ * report): re-sending it can never work. The reason (key and size, never the
+ * value) goes to err. */
+bool relay_kafka_too_large(relay_kafka *k, char *err, size_t errlen);
+
 bool relay_kafka_fatal(relay_kafka *k, char *err, size_t errlen);
 /* Number of partitions of the topic (from broker metadata). */
 int relay_kafka_partition_count(relay_kafka *k, int timeout_ms, int32_t *n, char *err,

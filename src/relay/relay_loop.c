@@ -29,7 +29,8 @@ struct relay_loop {
     uint64_t wal_end;
     uint32_t stream_xid;
     uint64_t last_status_ns, last_heartbeat_ns, last_tick_ns;
-    bool done; /* a deterministic stop was reached */
+    uint64_t last_recv_ns; /* the last message of any kind from the server */
+    bool done;             /* a deterministic stop was reached */
     bool pg_dead;
     int exit_code;
     char err[1024];
@@ -136,7 +137,39 @@ static int service(relay_loop *l, int timeout_ms)
     if (l->o.heartbeat_ms > 0 && idle(l) &&
         now - l->last_heartbeat_ns >= (uint64_t)l->o.heartbeat_ms * 1000000ULL)
         return send_status(l, true);
+    /* Quiet for half the receive timeout: ask for a keepalive, so a live
+     * server always answers well before the timeout. */
+    uint64_t half = (uint64_t)l->o.receive_timeout_ms * 500000ULL;
+    if (l->o.receive_timeout_ms > 0 && now - l->last_recv_ns >= half &&
+        now - l->last_heartbeat_ns >= half / 2)
+        return send_status(l, true);
     return 0;
+}
+
+const char *relay_loop_last_error(const relay_loop *l)
+{
+    return l->err;
+}
+
+void relay_loop_set_receive_timeout(relay_loop *l, long ms)
+{
+    l->o.receive_timeout_ms = ms;
+}
+
+/* True (with the reason in l->err) when nothing came from the server for the
+ * receive timeout: a silent partition or a dead host, which TCP alone would
+ * notice only after many minutes. */
+static bool receive_timed_out(relay_loop *l)
+{
+    if (l->o.receive_timeout_ms <= 0 ||
+        us_mono_ns() - l->last_recv_ns < (uint64_t)l->o.receive_timeout_ms * 1000000ULL)
+        return false;
+    snprintf(l->err, sizeof l->err,
+             "no message from PostgreSQL for %ld ms (receive timeout, 2 x wal_sender_timeout by "
+             "default): "
+             "the connection counts as lost; exiting to reconnect from the slot",
+             l->o.receive_timeout_ms);
+    return true;
 }
 
 static bool must_stop(relay_loop *l)
@@ -147,6 +180,11 @@ static bool must_stop(relay_loop *l)
     if (relay_kafka_fatal(l->k, e, sizeof e)) {
         snprintf(l->err, sizeof l->err, "%s", e);
         l->exit_code = RELAY_EXIT_KAFKA;
+        return true;
+    }
+    if (relay_kafka_too_large(l->k, e, sizeof e)) {
+        snprintf(l->err, sizeof l->err, "%s", e);
+        l->exit_code = RELAY_EXIT_TOO_LARGE;
         return true;
     }
     if (relay_ring_failed(l->ring)) {
@@ -177,6 +215,8 @@ static int emit_rc_to_exit(relay_loop *l, int rc)
         return RELAY_EXIT_INCOMPATIBLE;
     case RELAY_EMIT_REJECTED:
         return RELAY_EXIT_REGISTRY;
+    case RELAY_EMIT_TOO_LARGE:
+        return RELAY_EXIT_TOO_LARGE;
     default:
         return RELAY_EXIT_ERROR;
     }
@@ -312,7 +352,7 @@ static void wait_input(relay_loop *l)
 int relay_loop_run(relay_loop *l)
 {
     int rc = RELAY_EMIT_OK;
-    l->last_status_ns = l->last_heartbeat_ns = us_mono_ns();
+    l->last_status_ns = l->last_heartbeat_ns = l->last_recv_ns = us_mono_ns();
     RELAY_STAT_SET(l->st, state, RELAY_STATE_STREAMING);
     while (!l->done && !must_stop(l)) {
         char *buf = NULL;
@@ -327,17 +367,24 @@ int relay_loop_run(relay_loop *l)
                 return us_error("replication connection: %s", PQerrorMessage(l->repl)),
                        RELAY_EXIT_ERROR;
             }
+            if (receive_timed_out(l)) {
+                l->pg_dead = true;
+                return us_error("%s", l->err), RELAY_EXIT_ERROR;
+            }
             continue;
         }
         if (n < 0) {
             l->pg_dead = true;
             PGresult *r = PQgetResult(l->repl);
-            us_error("replication stream ended: %s", r && PQresultStatus(r) != PGRES_COMMAND_OK
-                                                         ? PQresultErrorMessage(r)
-                                                         : PQerrorMessage(l->repl));
+            char msg[512];
+            us_redact_quoted(r && PQresultStatus(r) != PGRES_COMMAND_OK ? PQresultErrorMessage(r)
+                                                                        : PQerrorMessage(l->repl),
+                             msg, sizeof msg);
+            us_error("replication stream ended: %s", msg);
             PQclear(r);
             return RELAY_EXIT_ERROR;
         }
+        l->last_recv_ns = us_mono_ns();
         rc = on_frame(l, (const uint8_t *)buf, (size_t)n);
         PQfreemem(buf);
         if (rc != RELAY_EMIT_OK)

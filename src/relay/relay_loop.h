@@ -26,6 +26,8 @@ enum {
     RELAY_EXIT_INCOMPATIBLE = 4,
     RELAY_EXIT_KAFKA = 5,
     RELAY_EXIT_REGISTRY = 6,
+    RELAY_EXIT_SLOT_BUSY = 7, /* another relay holds the slot's lock */
+    RELAY_EXIT_TOO_LARGE = 8, /* a record Kafka can never take: not restarted */
 };
 
 typedef struct relay_loop_opts {
@@ -33,6 +35,7 @@ typedef struct relay_loop_opts {
     long feedback_ms;        /* a new flushed position is sent within this */
     long heartbeat_ms;       /* idle: ask the server for its WAL end this often; 0 off */
     long stop_timeout_ms;    /* on stop, wait this long for Kafka's last reports */
+    long receive_timeout_ms; /* nothing from the server this long: connection lost; <= 0 off */
     uint64_t max_rows;       /* stop after the transaction that reaches it; 0 none */
     uint64_t end_lsn;        /* stop once a commit ends at or past it; 0 none */
 } relay_loop_opts;
@@ -49,6 +52,13 @@ void relay_loop_set_flushed(relay_loop *l, uint64_t lsn);
 
 /* The wait hook for relay_emit (ud = the loop). */
 int relay_loop_wait(void *ud, int timeout_ms);
+
+/* Sets the receive timeout (ms, <= 0 off): with no message at all from the
+ * server for that long, keepalives included, the connection counts as lost. */
+void relay_loop_set_receive_timeout(relay_loop *l, long ms);
+
+/* The reason of the last error the loop reported ("" if none). */
+const char *relay_loop_last_error(const relay_loop *l);
 
 /* Streams until a stop condition or an error; returns a RELAY_EXIT_* code. */
 int relay_loop_run(relay_loop *l);

@@ -49,8 +49,11 @@ static const us_option options[] = {
      "initial: copy existing rows when the slot is created; never"},
     {"US_RELAY_STREAMING", "streaming", 0, US_OPT_BOOL, "true", NULL,
      "protocol 2 streaming of large in-progress transactions (PG 14+)"},
+    {"US_HOME", NULL, 0, US_OPT_STRING, "~/.local/state/userstream", "DIR",
+     "the stack's state directory (holds the default spool)"},
     {"US_RELAY_SPOOL_DIR", "spool-dir", 0, US_OPT_STRING, NULL, "DIR",
-     "where streamed transactions wait for their commit (default: $TMPDIR)"},
+     "where streamed transactions wait for their commit, mode 0700 (default: "
+     "US_HOME/relay/SLOT.spool)"},
     {"US_KAFKA_PORT", NULL, 0, US_OPT_INT, "9092", "PORT",
      "Kafka port (for the default bootstrap)"},
     {"US_KAFKA_BOOTSTRAP", "bootstrap", 'b', US_OPT_STRING, NULL, "HOST:PORT",
@@ -85,6 +88,9 @@ static const us_option options[] = {
      "when idle, confirm the server's WAL end this often; 0 off"},
     {"US_RELAY_STOP_TIMEOUT_MS", NULL, 0, US_OPT_INT, "30000", "MS",
      "on stop, wait this long for Kafka"},
+    {"US_RELAY_RECEIVE_TIMEOUT_MS", NULL, 0, US_OPT_INT, "-1", "MS",
+     "no message from PostgreSQL for this long = connection lost (exit 1); -1: 2 x the server's "
+     "wal_sender_timeout; 0 off"},
     {"US_RELAY_MAX_ROWS", "max-rows", 0, US_OPT_INT, "0", "N",
      "stop after the transaction that reaches N records; 0 never"},
     {"US_RELAY_END_LSN", "end-lsn", 0, US_OPT_STRING, NULL, "LSN",
@@ -98,7 +104,8 @@ static const us_program program = {
     "Exit codes: 0 stopped cleanly (signal, --max-rows, --end-lsn); 1 runtime error;\n"
     "2 usage or configuration error; 3 replication slot lost or invalidated (re-snapshot\n"
     "needed, never re-created silently); 4 incompatible table change; 5 Kafka delivery\n"
-    "failed; 6 the schema registry refused the schema.\n",
+    "failed; 6 the schema registry refused the schema; 7 another relay holds the slot;\n"
+    "8 a record larger than Kafka takes (never delivered, the slot stays before it).\n",
 };
 
 /* Everything main derives from the configuration. */
@@ -166,6 +173,8 @@ static int read_numbers(us_config *c, relay_settings *s, char *err, size_t errle
         get_long(c, "US_RELAY_HEARTBEAT_MS", 0, 3600000, &o->heartbeat_ms, err, errlen) == 0 &&
         get_long(c, "US_RELAY_STOP_TIMEOUT_MS", 0, 3600000, &o->stop_timeout_ms, err, errlen) ==
             0 &&
+        get_long(c, "US_RELAY_RECEIVE_TIMEOUT_MS", -1, 86400000, &o->receive_timeout_ms, err,
+                 errlen) == 0 &&
         get_long(c, "US_RELAY_MAX_ROWS", 0, 0x7fffffffffffffffL, &max_rows, err, errlen) == 0;
     if (!ok)
         return -1;
@@ -224,10 +233,12 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     snprintf(s->subject, sizeof s->subject, "%s", get_or(c, "US_RELAY_SUBJECT", ""));
     if (!s->subject[0])
         snprintf(s->subject, sizeof s->subject, "%s-value", s->topic);
-    snprintf(s->spool, sizeof s->spool, "%s/userstream-relay-%s.spool",
-             get_or(c, "US_RELAY_SPOOL_DIR",
-                    getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"),
-             s->slot);
+    /* Never a predictable /tmp name: the spool holds row values (PII). */
+    if (get_or(c, "US_RELAY_SPOOL_DIR", NULL))
+        snprintf(s->spool, sizeof s->spool, "%s", get_or(c, "US_RELAY_SPOOL_DIR", NULL));
+    else
+        snprintf(s->spool, sizeof s->spool, "%s/relay/%s.spool", get_or(c, "US_HOME", "."),
+                 s->slot);
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
     s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");
@@ -318,14 +329,90 @@ static int setup_outputs(relay_run *r)
                                    : RELAY_EXIT_REGISTRY;
 }
 
+/* A connection, retried with a capped backoff (logged) while the server is
+ * down, starting or in recovery (a restart, a failover); a server that
+ * answers but refuses us (password, database) is an error at once. */
+static PGconn *connect_retry(relay_run *r, bool replication)
+{
+    PGconn *c;
+    for (int a = 0; !(c = relay_pg_connect(r->s.conninfo, replication, r->err, sizeof r->err));
+         a++) {
+        if (PQping(r->s.conninfo) == PQPING_OK || PQping(r->s.conninfo) == PQPING_NO_ATTEMPT)
+            return NULL;
+        us_warn("%s; PostgreSQL is not accepting connections, retrying (attempt %d)", r->err,
+                a + 1);
+        if (sleep_backoff(a) < 0)
+            return NULL;
+    }
+    return c;
+}
+
+/* One relay per slot: the slot's advisory lock, held on r->sql for the
+ * relay's life. A few tries: a relay that has just died may still hold it
+ * for a moment. */
+static int take_slot_lock(relay_run *r)
+{
+    bool held = false;
+    int orphan = 0, last = 0, streak = 0;
+    for (int a = 0;; a++) {
+        if (relay_slot_lock(r->sql, r->s.slot, &held, r->err, sizeof r->err) < 0)
+            return RELAY_EXIT_ERROR;
+        if (held)
+            return GO_ON;
+        if (relay_slot_lock_orphan(r->sql, r->s.slot, &orphan, r->err, sizeof r->err) < 0)
+            return RELAY_EXIT_ERROR;
+        streak = orphan && orphan == last ? streak + 1 : orphan ? 1 : 0;
+        last = orphan;
+        if (a >= 3 && streak > a) { /* the same orphan on every look */
+            /* Idle holder, slot unused on every look for seconds: a relay whose
+             * link died silently (the server keeps its session until TCP
+             * keepalives give up). Its slot is not in use, so nothing is lost. */
+            us_warn("the slot's lock is held by PID %d, idle, while slot \"%s\" is not in use: a "
+                    "relay that "
+                    "lost its connection; ending that session",
+                    orphan, r->s.slot);
+            if (relay_backend_terminate(r->sql, orphan, r->err, sizeof r->err) < 0)
+                return RELAY_EXIT_ERROR;
+        } else if (a >= 3) {
+            relay_slot_lock(r->sql, r->s.slot, &held, r->err,
+                            sizeof r->err); /* err: who holds it */
+            return held ? GO_ON : RELAY_EXIT_SLOT_BUSY;
+        }
+        if (a >= 5)
+            return RELAY_EXIT_SLOT_BUSY;
+        if (sleep_backoff(a) < 0)
+            return RELAY_EXIT_OK;
+    }
+}
+
+/* The server's wal_sender_timeout: the receive timeout is twice it (no
+ * message at all, not even a keepalive, for that long = the link is dead). */
+static void set_receive_timeout(relay_run *r)
+{
+    PGresult *res =
+        PQexec(r->sql, "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_sender_timeout'");
+    long ms = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                  ? atol(PQgetvalue(res, 0, 0))
+                  : 60000;
+    PQclear(res);
+    if (r->s.lopts.receive_timeout_ms < 0)
+        r->s.lopts.receive_timeout_ms = 2 * ms; /* 0 (the server's timeout off): none */
+    if (r->loop)
+        relay_loop_set_receive_timeout(r->loop, r->s.lopts.receive_timeout_ms);
+}
+
 /* The slot exists and is usable, or is created now (with its snapshot). */
 static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t *start, char *snap,
                       size_t snaplen)
 {
     relay_settings *s = &r->s;
     bool done = true;
-    if (!(r->sql = relay_pg_connect(s->conninfo, false, r->err, sizeof r->err)))
-        return RELAY_EXIT_ERROR;
+    int rc;
+    if (!(r->sql = connect_retry(r, false)))
+        return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_ERROR;
+    if ((rc = take_slot_lock(r)) != GO_ON)
+        return rc;
+    set_receive_timeout(r);
     if (relay_publication_ensure(r->sql, s->pub, s->table, r->err, sizeof r->err) < 0 ||
         relay_slot_inspect(r->sql, s->slot, info, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
@@ -341,6 +428,12 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
     if (info->state == RELAY_SLOT_OK && s->snapshot &&
         relay_snapshot_done_get(r->sql, s->slot, &done, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
+    if (info->state == RELAY_SLOT_OK && !done && info->active_pid) {
+        snprintf(r->err, sizeof r->err,
+                 "slot \"%s\" has no finished snapshot and is in use by PID %d: not dropping it",
+                 s->slot, info->active_pid);
+        return RELAY_EXIT_SLOT_BUSY;
+    }
     if (info->state == RELAY_SLOT_OK && !done) {
         /* We marked it pending, created it and died before its snapshot
          * finished: it was never confirmed past its creation, so re-creating
@@ -351,8 +444,8 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
             return RELAY_EXIT_ERROR;
         info->state = RELAY_SLOT_MISSING;
     }
-    if (!(r->repl = relay_pg_connect(s->conninfo, true, r->err, sizeof r->err)))
-        return RELAY_EXIT_ERROR;
+    if (!(r->repl = connect_retry(r, true)))
+        return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_ERROR;
     *fresh = info->state == RELAY_SLOT_MISSING;
     *start = info->confirmed_flush;
     if (*fresh) {
@@ -377,10 +470,13 @@ static int run_snapshot(relay_run *r, uint64_t lsn, const char *snap)
     if (rc != RELAY_EMIT_OK)
         return rc == RELAY_EMIT_INCOMPATIBLE ? RELAY_EXIT_INCOMPATIBLE
                : rc == RELAY_EMIT_REJECTED   ? RELAY_EXIT_REGISTRY
+               : rc == RELAY_EMIT_TOO_LARGE  ? RELAY_EXIT_TOO_LARGE
                                              : RELAY_EXIT_ERROR;
     while (relay_ring_count(r->ring) > 0)
         if (relay_loop_wait(r->loop, 100) < 0)
-            return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_KAFKA;
+            return stop_requested                                       ? RELAY_EXIT_OK
+                   : relay_kafka_too_large(r->k, r->err, sizeof r->err) ? RELAY_EXIT_TOO_LARGE
+                                                                        : RELAY_EXIT_KAFKA;
     if (relay_snapshot_done_set(r->sql, s->slot, lsn, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
     us_info("snapshot delivered: %llu rows",
@@ -406,6 +502,38 @@ static int start_streaming(relay_run *r)
             proto >= 2 ? ", streaming on" : "", s->topic);
     relay_loop_set_repl(r->loop, r->repl);
     return GO_ON;
+}
+
+/* A stop that needs a person (supervisord does not restart it) is recorded
+ * in ops.relay_stops for the console and alerting: the slot, the exit code
+ * and the reason (never a row value). Cleared once the relay streams again. */
+static void record_stop(relay_run *r, int code)
+{
+    char c[8];
+    const char *p[] = {r->s.slot, c,
+                       r->err[0] || !r->loop ? r->err : relay_loop_last_error(r->loop)};
+    snprintf(c, sizeof c, "%d", code);
+    if (!r->sql || PQstatus(r->sql) != CONNECTION_OK)
+        return;
+    PGresult *res = PQexecParams(
+        r->sql,
+        "INSERT INTO ops.relay_stops (slot_name, exit_code, reason) VALUES ($1, $2, $3) "
+        "ON CONFLICT (slot_name) DO UPDATE SET exit_code = EXCLUDED.exit_code, "
+        "reason = EXCLUDED.reason, stopped_at = now()",
+        3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        us_warn("could not record the stop in ops.relay_stops: %s", PQerrorMessage(r->sql));
+    PQclear(res);
+}
+
+static void clear_stop(relay_run *r)
+{
+    const char *p[] = {r->s.slot};
+    PGresult *res = PQexecParams(r->sql, "DELETE FROM ops.relay_stops WHERE slot_name = $1", 1,
+                                 NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        us_warn("ops.relay_stops: %s", PQerrorMessage(r->sql));
+    PQclear(res);
 }
 
 static int run(relay_run *r)
@@ -435,6 +563,7 @@ static int run(relay_run *r)
     relay_loop_set_flushed(r->loop, start);
     if ((rc = start_streaming(r)) != GO_ON)
         return rc;
+    clear_stop(r);
     rc = relay_loop_run(r->loop);
     return rc;
 }
@@ -478,6 +607,9 @@ int main(int argc, char **argv)
             code = RELAY_EXIT_OK;
         if (code != RELAY_EXIT_OK && r.err[0])
             us_error("%s", r.err);
+        if (code == RELAY_EXIT_TOO_LARGE || code == RELAY_EXIT_SLOT_LOST ||
+            code == RELAY_EXIT_INCOMPATIBLE || code == RELAY_EXIT_REGISTRY)
+            record_stop(&r, code);
         RELAY_STAT_SET(&r.stats, state,
                        code == RELAY_EXIT_OK ? RELAY_STATE_STOPPING : RELAY_STATE_FAILED);
         if (r.loop)

@@ -12,8 +12,17 @@ PGconn *relay_pg_connect(const char *conninfo, bool replication, char *err, size
 {
     /* expand_dbname: conninfo is a whole connection string; the pairs after
      * it override it, so the text formats the relay parses are fixed. */
-    const char *keys[5], *vals[5];
+    const char *keys[11], *vals[11];
     int n = 0;
+    /* TCP keepalives and a user timeout, so a dead peer or a silent
+     * partition breaks the socket in about a minute, not after the kernel's
+     * ~15 minutes of retransmissions. Before dbname: a conninfo may override. */
+    keys[n] = "keepalives", vals[n++] = "1";
+    keys[n] = "keepalives_idle", vals[n++] = "10";
+    keys[n] = "keepalives_interval", vals[n++] = "5";
+    keys[n] = "keepalives_count", vals[n++] = "3";
+    keys[n] = "tcp_user_timeout", vals[n++] = "60000";
+    keys[n] = "connect_timeout", vals[n++] = "10";
     keys[n] = "dbname", vals[n++] = conninfo;
     if (replication)
         keys[n] = "replication", vals[n++] = "database";
@@ -27,6 +36,8 @@ PGconn *relay_pg_connect(const char *conninfo, bool replication, char *err, size
         PQfinish(c);
         return NULL;
     }
+    /* Server messages without DETAIL/CONTEXT: those can carry row values (PII). */
+    PQsetErrorVerbosity(c, PQERRORS_TERSE);
     return c;
 }
 
@@ -95,6 +106,70 @@ int relay_slot_drop(PGconn *c, const char *slot, char *err, size_t errlen)
     const char *p[] = {slot};
     PGresult *r = query(c, "SELECT pg_drop_replication_slot($1)", 1, p, PGRES_TUPLES_OK, 1, 1, 1,
                         err, errlen);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+#define SLOT_LOCK_KEY "hashtext('userstream-relay'), hashtext($1)"
+
+int relay_slot_lock(PGconn *c, const char *slot, bool *held, char *err, size_t errlen)
+{
+    const char *p[] = {slot};
+    PGresult *r = query(c, "SELECT pg_try_advisory_lock(" SLOT_LOCK_KEY ")", 1, p, PGRES_TUPLES_OK,
+                        1, 1, 1, err, errlen);
+    if (!r)
+        return -1;
+    *held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (*held)
+        return 0;
+    r = query(
+        c,
+        "SELECT coalesce((SELECT format('PID %s, %s@%s, application %s, since %s', a.pid, "
+        "a.usename, "
+        "a.client_addr, a.application_name, a.backend_start) FROM pg_locks l JOIN pg_stat_activity "
+        "a "
+        "USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
+        "pg_database WHERE datname = current_database()) AND l.classid = "
+        "hashtext('userstream-relay')::oid "
+        "AND l.objid = hashtext($1)::oid AND l.objsubid = 2 LIMIT 1), 'a session not visible to "
+        "this role')",
+        1, p, PGRES_TUPLES_OK, 1, 1, 1, err, errlen);
+    snprintf(err, errlen,
+             "another relay is running on slot \"%s\" (it holds the slot's lock: %s); refusing to "
+             "start. "
+             "One relay per slot: stop the other one, or give this one its own US_RELAY_SLOT",
+             slot, r ? PQgetvalue(r, 0, 0) : "unknown");
+    PQclear(r);
+    return 0;
+}
+
+int relay_slot_lock_orphan(PGconn *c, const char *slot, int *pid, char *err, size_t errlen)
+{
+    const char *p[] = {slot};
+    PGresult *r = query(
+        c,
+        "SELECT coalesce((SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) AND l.classid = hashtext('userstream-relay')::oid "
+        "AND l.objid = hashtext($1)::oid AND l.objsubid = 2 AND a.state = 'idle' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active) "
+        "LIMIT 1), 0)",
+        1, p, PGRES_TUPLES_OK, 1, 1, 1, err, errlen);
+    if (!r)
+        return -1;
+    *pid = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int relay_backend_terminate(PGconn *c, int pid, char *err, size_t errlen)
+{
+    char buf[16];
+    const char *p[] = {buf};
+    snprintf(buf, sizeof buf, "%d", pid);
+    PGresult *r = query(c, "SELECT pg_terminate_backend($1::int, 5000)", 1, p, PGRES_TUPLES_OK, 1,
+                        1, 1, err, errlen);
     PQclear(r);
     return r ? 0 : -1;
 }

@@ -39,6 +39,19 @@ int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char 
                        size_t errlen);
 int relay_slot_drop(PGconn *c, const char *slot, char *err, size_t errlen);
 
+/* One relay per slot: a session advisory lock keyed on the slot's name, held
+ * on connection c for the relay's life (released when it ends, also by a
+ * crash). *held is false when another session holds it; who is then named
+ * in err. */
+int relay_slot_lock(PGconn *c, const char *slot, bool *held, char *err, size_t errlen);
+
+/* The session holding the slot's lock when it looks like a relay that lost
+ * its connection (a silent partition: the server has not noticed yet): the
+ * holder is plain idle (not in a transaction, so not snapshotting) and the
+ * slot is not in use by any walsender. *pid is that session, or 0. */
+int relay_slot_lock_orphan(PGconn *c, const char *slot, int *pid, char *err, size_t errlen);
+int relay_backend_terminate(PGconn *c, int pid, char *err, size_t errlen);
+
 /* Creates the publication FOR TABLE table when missing, and checks the
  * table is in it and has a usable replica identity (deletes need a key). */
 int relay_publication_ensure(PGconn *c, const char *pub, const char *table, char *err,

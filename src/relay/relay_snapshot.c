@@ -135,7 +135,9 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
     for (;;) {
         PGresult *r = PQexec(c, sql);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "snapshot fetch: %s", PQerrorMessage(c));
+            char msg[512];
+            us_redact_quoted(PQerrorMessage(c), msg, sizeof msg); /* a value can be quoted */
+            snprintf(err, errlen, "snapshot fetch: %s", msg);
             PQclear(r);
             rc = RELAY_EMIT_ERROR;
             goto out;

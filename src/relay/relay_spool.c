@@ -28,29 +28,72 @@ typedef struct {
 
 struct relay_spool {
     char *dir;
+    int dirfd; /* the checked directory: every file is opened relative to it */
     spool_file *files;
     size_t nfiles, capfiles;
 };
 
-static void path_of(const relay_spool *s, uint32_t xid, char *buf, size_t len)
+static void name_of(uint32_t xid, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/xid-%u.spool", s->dir, xid);
+    snprintf(buf, len, "xid-%u.spool", xid);
 }
 
-static void remove_leftovers(const char *dir)
+static void remove_leftovers(int dirfd)
 {
-    DIR *d = opendir(dir);
+    int fd = dup(dirfd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
     struct dirent *e;
-    char p[4096];
+    if (!d && fd >= 0)
+        close(fd);
     while (d && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n > 6 && strcmp(e->d_name + n - 6, ".spool") == 0) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
+        if (n > 6 && strcmp(e->d_name + n - 6, ".spool") == 0)
+            unlinkat(dirfd, e->d_name, 0); /* a symlink is removed, never followed */
     }
     if (d)
         closedir(d);
+}
+
+/* The spool holds row values (PII): it must be a real directory (no symlink),
+ * owned by us and writable by nobody else, or another local user could read
+ * it or plant files in it. Returns an O_DIRECTORY descriptor, or -1. */
+static int open_private_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "spool directory %s: %s%s", dir, strerror(errno),
+                 errno == ELOOP || errno == ENOTDIR ? " (a symlink or not a directory: refused)"
+                                                    : "");
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(
+            err, errlen,
+            "spool directory %s is owned by uid %u with mode %03o: refused (it must be ours and "
+            "writable by nobody else; remove it or set US_RELAY_SPOOL_DIR)",
+            dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* mkdir -p with mode 0700 for what is created (the parent of the spool, e.g.
+ * $US_HOME/relay, may not exist yet). */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *c = '/';
+    }
+    return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 relay_spool *relay_spool_new(const char *dir, char *err, size_t errlen)
@@ -61,22 +104,27 @@ relay_spool *relay_spool_new(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    s->dirfd = -1;
+    if (make_dirs(dir) < 0) {
         snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
         relay_spool_free(s);
         return NULL;
     }
-    remove_leftovers(dir);
+    if ((s->dirfd = open_private_dir(dir, err, errlen)) < 0) {
+        relay_spool_free(s);
+        return NULL;
+    }
+    remove_leftovers(s->dirfd);
     return s;
 }
 
 static void file_close(relay_spool *s, size_t i)
 {
-    char p[4096];
+    char p[64];
     spool_file *f = &s->files[i];
     close(f->fd);
-    path_of(s, f->xid, p, sizeof p);
-    unlink(p);
+    name_of(f->xid, p, sizeof p);
+    unlinkat(s->dirfd, p, 0);
     free(f->subs);
     s->files[i] = s->files[--s->nfiles];
 }
@@ -87,6 +135,8 @@ void relay_spool_free(relay_spool *s)
         return;
     while (s->nfiles)
         file_close(s, s->nfiles - 1);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     free(s->files);
     free(s->dir);
     free(s);
@@ -105,7 +155,7 @@ static spool_file *find(relay_spool *s, uint32_t xid, size_t *idx)
 
 static spool_file *open_file(relay_spool *s, uint32_t xid, char *err, size_t errlen)
 {
-    char p[4096];
+    char p[64];
     if (s->nfiles == s->capfiles) {
         size_t cap = s->capfiles ? s->capfiles * 2 : 8;
         spool_file *n = realloc(s->files, cap * sizeof *n);
@@ -116,10 +166,12 @@ static spool_file *open_file(relay_spool *s, uint32_t xid, char *err, size_t err
         s->files = n;
         s->capfiles = cap;
     }
-    path_of(s, xid, p, sizeof p);
-    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    name_of(xid, p, sizeof p);
+    /* A new file only: never follow a link or reuse a file someone left here. */
+    int fd = openat(s->dirfd, p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "spool %s: %s", p, strerror(errno));
+        snprintf(err, errlen, "spool %s/%s: %s%s", s->dir, p, strerror(errno),
+                 errno == EEXIST ? " (a file this run did not create: refused)" : "");
         return NULL;
     }
     spool_file *f = &s->files[s->nfiles++];

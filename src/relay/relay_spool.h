@@ -15,8 +15,12 @@
 
 typedef struct relay_spool relay_spool;
 
-/* dir is created when missing; files left by an earlier run are removed
- * (the slot re-sends those transactions). */
+/* dir is created when missing (mode 0700, parents too) and must be a real
+ * directory (not a symlink) owned by the effective user and writable by
+ * nobody else, or it is refused. Files left by an earlier run are removed
+ * (the slot re-sends those transactions); files are opened relative to the
+ * checked directory with O_CREAT|O_EXCL|O_NOFOLLOW, so a planted file or
+ * symlink is refused, never followed. */
 relay_spool *relay_spool_new(const char *dir, char *err, size_t errlen);
 void relay_spool_free(relay_spool *s);
 

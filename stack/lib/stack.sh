@@ -275,8 +275,23 @@ cmd_exec() {
     [[ $# -eq 1 ]] || us_die "usage: ./userstream _exec SERVICE"
     us_service_known "$1"
     cd "$US_HOME"
+    us_pgpass_for_service "$1"
     "svc_${1}_run"
     us_die "svc_${1}_run returned instead of exec'ing its process"
+}
+
+# us_pgpass_for_service NAME: a supervised process holds only its own
+# PostgreSQL password: PGPASSFILE is $US_SECRETS_DIR/pgpass-<role> for the role
+# svc_NAME_pg_role names, and unset for a service that names none (never the
+# operator's file with every role).
+us_pgpass_for_service() {
+    local role
+    role=$(us_svc_opt "$1" pg_role "")
+    if [[ -n $role ]]; then
+        export PGPASSFILE=$US_SECRETS_DIR/pgpass-$role
+    else
+        unset PGPASSFILE
+    fi
 }
 
 cmd_migrate() {

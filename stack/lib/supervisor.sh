@@ -135,6 +135,8 @@ us_supervisor_env() {
         [[ -n ${!key:-} ]] && printf '%s=%s\0' "$key" "${!key}"
     done
     for key in $US_ENV_KEYS US_CONFIG; do
+        # The operator's password file never reaches a program (cmd_exec).
+        [[ $key == PGPASSFILE ]] && continue
         printf '%s=%s\0' "$key" "${!key}"
     done
     # The venv too: a program (re)started later must not follow a changed

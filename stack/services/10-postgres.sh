@@ -3,7 +3,7 @@
 # TCP on US_BIND only (no unix socket), scram-sha-256 for every connection
 # (no trust, no md5), wal_level=logical for the relay. One role per part with
 # a generated password ($US_SECRETS_DIR/pg-<role>, mode 0600) and a libpq
-# password file ($PGPASSFILE). PostgreSQL refuses to run as root, so as root
+# password file per role ($US_SECRETS_DIR/pgpass-<role>, us_pgpass_write). PostgreSQL refuses to run as root, so as root
 # the server runs as Debian's `postgres` system user.
 
 US_PGBIN=/usr/lib/postgresql/${POSTGRES_MAJOR:-15}/bin
@@ -100,12 +100,25 @@ wal_writer_delay = 10ms
 # pages is WAL-bound; lz4 took bench/load_bench.sh from ~99k to ~102k users/s.
 wal_compression = lz4
 max_wal_size = 2GB
+# A slot that stops advancing (a relay stopped for good, exit 3/4/6/8) keeps
+# at most this much WAL; past it the slot is invalidated (the relay then stops
+# with exit 3) instead of the disk filling up. Watch pg_replication_slots.
+# wal_status ('extended', then 'unreserved') and safe_wal_size before that.
+max_slot_wal_keep_size = ${US_PG_MAX_SLOT_WAL_KEEP_SIZE:-10GB}
+# A client that vanished (host down, silent partition) is noticed in about a
+# minute, its session and locks released (the relay's slot lock, item 7).
+tcp_keepalives_idle = 30
+tcp_keepalives_interval = 10
+tcp_keepalives_count = 3
 timezone = 'UTC'
 log_timezone = 'UTC'
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_connections = off
 log_min_messages = warning
+# No DETAIL/CONTEXT in the server log: "Failing row contains (...)" and COPY
+# lines carry users' data (PII). SQLSTATE, message and statement stay.
+log_error_verbosity = terse
 EOF
     # scram-sha-256 only: no trust, no md5, no peer; nothing but loopback TCP.
     cat >"$US_PG_DIR/conf/pg_hba.conf" <<EOF
@@ -117,17 +130,23 @@ EOF
     chmod 0644 "$US_PG_DIR/conf/"*.conf
 }
 
-# The libpq password file: every role's generated password, for this host.
+# The libpq password files: one per role, $US_SECRETS_DIR/pgpass-<role>
+# (mode 0600), holding that role's password only. A supervised process gets
+# its own role's file as PGPASSFILE (svc_<name>_pg_role, cmd_exec) or none.
+# $PGPASSFILE (the operator's file, every role) is for ./userstream's own
+# commands and your shell: up, migrations, psql, tests; no service gets it.
 us_pgpass_write() {
-    local role tmp=$PGPASSFILE.tmp
+    local role
     (
         umask 077
-        mkdir -p "$(dirname "$PGPASSFILE")"
+        mkdir -p "$US_SECRETS_DIR" "$(dirname "$PGPASSFILE")"
         for role in $(us_pg_roles); do
-            printf '%s:*:*:%s:%s\n' "$US_PG_HOST" "$role" "$(us_secret "pg-$role")"
-        done >"$tmp"
+            printf '%s:*:*:%s:%s\n' "$US_PG_HOST" "$role" "$(us_secret "pg-$role")" >"$US_SECRETS_DIR/pgpass-$role.tmp"
+            mv "$US_SECRETS_DIR/pgpass-$role.tmp" "$US_SECRETS_DIR/pgpass-$role"
+        done
+        for role in $(us_pg_roles); do cat "$US_SECRETS_DIR/pgpass-$role"; done >"$PGPASSFILE.tmp"
     )
-    mv "$tmp" "$PGPASSFILE"
+    mv "$PGPASSFILE.tmp" "$PGPASSFILE"
 }
 
 us_pg_roles() {
@@ -160,6 +179,7 @@ us_pg_admin() {
 }
 
 svc_postgres_post_start() {
+    us_pgpass_write
     us_pg_roles_apply
     us_pg_migrate
 }

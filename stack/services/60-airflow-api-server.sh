@@ -8,7 +8,7 @@
 # command agree. Secrets never appear in an environment or a command line:
 # Fernet key, API secret key and JWT secret are read from $US_SECRETS_DIR by
 # Airflow's *_CMD mechanism, and the metadata database password comes from
-# the libpq password file ($PGPASSFILE), so the connection URL carries none.
+# the airflow role's libpq password file, so the connection URL carries none.
 
 svc_airflow_api_server_group() { echo engine; }
 svc_airflow_api_server_address() { echo "$US_AIRFLOW_URL"; }
@@ -28,6 +28,8 @@ us_airflow_version() {
 us_airflow_env() {
     export AIRFLOW_HOME=$US_HOME/airflow
     export AIRFLOW_CONFIG=$AIRFLOW_HOME/airflow.cfg
+    # The airflow role's password only; a task gives the loader its own file.
+    export PGPASSFILE=$US_SECRETS_DIR/pgpass-$US_PG_AIRFLOW_USER
     export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://$US_PG_AIRFLOW_USER@$US_PG_HOST:$US_PG_PORT/$US_PG_AIRFLOW_DATABASE"
     export AIRFLOW__CORE__FERNET_KEY_CMD="cat $US_SECRETS_DIR/airflow-fernet-key"
     export AIRFLOW__API__SECRET_KEY_CMD="cat $US_SECRETS_DIR/airflow-api-secret-key"

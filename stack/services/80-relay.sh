@@ -8,6 +8,7 @@ svc_relay_group() { echo pipeline; }
 svc_relay_address() { echo "$US_BIND:$US_RELAY_METRICS_PORT"; }
 svc_relay_ports() { echo "$US_RELAY_METRICS_PORT"; }
 svc_relay_timeout() { echo 60; }
+svc_relay_pg_role() { echo "$US_PG_RELAY_USER"; }
 svc_relay_bin() { echo "$US_ROOT/build/src/relay/userstream-relay"; }
 
 svc_relay_version() {
@@ -21,11 +22,12 @@ svc_relay_setup() { return 0; }
 
 # Exit 1 (a lost connection, a malformed stream) is restarted: the relay resumes
 # from its slot. The other non-zero codes need a person (src/relay/README.md:
-# 2 configuration, 3 slot lost, 4 forbidden table change, 6 schema refused), so
+# 2 configuration, 3 slot lost, 4 forbidden table change, 6 schema refused,
+# 7 another relay holds the slot, 8 a record larger than Kafka takes), so
 # supervisord must not loop on them. SIGTERM flushes Kafka and sends the final
 # feedback before exit 0: give it time.
 svc_relay_supervisor() {
-    printf '%s\n' autorestart=unexpected exitcodes=0,2,3,4,6 startsecs=5 startretries=10 \
+    printf '%s\n' autorestart=unexpected exitcodes=0,2,3,4,6,7,8 startsecs=5 startretries=10 \
         stopwaitsecs=60
 }
 

@@ -457,7 +457,7 @@ def test_relay_large_transactions_stream_through_the_spool(lane):
     lane.sql("ALTER SYSTEM SET logical_decoding_work_mem = '1MB'")
     lane.sql("SELECT pg_reload_conf()")
     try:
-        p = lane.start(US_RELAY_SPOOL_DIR=lane.stack["US_HOME"])
+        p = lane.start()  # the default spool: $US_HOME/relay/SLOT.spool
         wait_for(lambda: health(lane) == "streaming", 120)
         t, loader = lane.table, lane.stack["US_PG_LOADER_USER"]
         cols = ("user_id, first_name, last_name, email, nat, source_url, source_seed, source_page, fetched_at, run_id")
@@ -481,8 +481,9 @@ def test_relay_large_transactions_stream_through_the_spool(lane):
     assert len(recs) == 40000
     assert len({r[3]["us.lsn"] for r in recs}) == 1  # one transaction, one commit LSN
     assert [int(r[3]["us.seq"]) for r in sorted(recs, key=lambda r: int(r[3]["us.seq"]))] == list(range(40000))
-    assert not [f for f in os.listdir(lane.stack["US_HOME"]) if f.endswith(".spool") and
-                os.listdir(os.path.join(lane.stack["US_HOME"], f))]
+    spool = os.path.join(lane.stack["US_HOME"], "relay", lane.slot + ".spool")
+    assert os.stat(spool).st_mode & 0o777 == 0o700
+    assert os.listdir(spool) == []
 
 
 def test_relay_max_rows_stops_after_whole_transactions(lane):

@@ -6,6 +6,8 @@ if(TARGET us_relay)
   target_link_libraries(test_relay_avro PRIVATE us_relay)
   us_unit_test(test_relay_ring test_relay_ring.c)
   target_link_libraries(test_relay_ring PRIVATE us_relay)
+  us_unit_test(test_relay_spool test_relay_spool.c)
+  target_link_libraries(test_relay_spool PRIVATE us_relay)
   us_unit_test(test_relay_kafka_mock test_relay_kafka_mock.c)
   target_link_libraries(test_relay_kafka_mock PRIVATE us_relay)
 

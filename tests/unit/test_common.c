@@ -283,6 +283,29 @@ static void test_parse_helpers(void **state)
     assert_int_equal(lvl, US_LOG_WARN);
 }
 
+/* Database errors as logged: quoted values blanked, DETAIL never taken. */
+static void test_db_error_redaction(void **state)
+{
+    (void)state;
+    char out[256];
+    us_redact_quoted("invalid input syntax for type uuid: \"alice@example.com\"\n", out,
+                     sizeof out);
+    assert_string_equal(out, "invalid input syntax for type uuid: \"***\"");
+    us_redact_quoted("cut \"bob@exa", out, sizeof out);
+    assert_string_equal(out, "cut \"***\"");
+    us_redact_quoted("a \"x\" b \"y\" c", out, 12);
+    assert_null(strstr(out, "x"));
+    assert_true(strlen(out) < 12);
+    us_db_error_format(out, sizeof out, "COPY", "23514",
+                       "new row for relation \"users\" violates check constraint \"no_x\"", "no_x",
+                       NULL, "staging", "users");
+    assert_string_equal(
+        out, "COPY: SQLSTATE 23514: new row for relation \"***\" violates check constraint "
+             "\"***\" (constraint no_x, table staging.users)");
+    us_db_error_format(out, sizeof out, "COPY", NULL, NULL, NULL, "email", NULL, NULL);
+    assert_string_equal(out, "COPY: SQLSTATE ?????: (no message) (column email)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_print_masks_secrets),
         cmocka_unit_test(test_parse_helpers),
         cmocka_unit_test(test_port_offset),
+        cmocka_unit_test(test_db_error_redaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

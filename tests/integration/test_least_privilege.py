@@ -1,0 +1,137 @@
+"""Least privilege: every supervised process holds only its own PostgreSQL password.
+
+`up` writes one libpq password file per role ($US_SECRETS_DIR/pgpass-<role>); a
+service gets its role's file as PGPASSFILE (svc_<name>_pg_role, cmd_exec) or none,
+never the operator's file ($PGPASSFILE, every role) nor the superuser's password.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+# What each supervised program (and everything it starts) may log in as.
+ROLES = {
+    "relay": "US_PG_RELAY_USER",
+    "spark_job": "US_PG_OPS_USER",
+    "airflow_api_server": "US_PG_AIRFLOW_USER",
+    "airflow_scheduler": "US_PG_AIRFLOW_USER",
+    "airflow_dag_processor": "US_PG_AIRFLOW_USER",
+    "airflow_triggerer": "US_PG_AIRFLOW_USER",
+}
+
+
+def programs(stack):
+    """(name, main pid) of every running supervised program."""
+    conf = os.path.join(stack["US_HOME"], "supervisor", "supervisord.conf")
+    p = stack.run([os.path.join(stack["US_VENV"], "bin", "supervisorctl"), "-c", conf, "status"],
+                  check=False)
+    found = []
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[1] == "RUNNING" and parts[2] == "pid":
+            found.append((parts[0], int(parts[3].rstrip(","))))
+    return found
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def environ(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    env = {}
+    for item in raw.split(b"\0"):
+        key, sep, val = item.partition(b"=")
+        if sep:
+            env[key.decode(errors="replace")] = val.decode(errors="replace")
+    return env
+
+
+def roles_in(passfile):
+    with open(passfile) as f:
+        return {line.split(":")[3] for line in f if line.strip() and not line.startswith("#")}
+
+
+def test_per_role_password_files_hold_one_role(stack):
+    for key in ("US_PG_ADMIN_USER", "US_PG_LOADER_USER", "US_PG_RELAY_USER",
+                "US_PG_OPS_USER", "US_PG_AIRFLOW_USER", "US_PG_REGISTRY_USER"):
+        path = os.path.join(stack["US_SECRETS_DIR"], "pgpass-" + stack[key])
+        assert roles_in(path) == {stack[key]}
+        assert os.stat(path).st_mode & 0o077 == 0, path
+
+
+def test_every_supervised_process_holds_only_its_own_role(stack):
+    admin = stack["US_PG_ADMIN_USER"]
+    progs = programs(stack)
+    assert progs, "no supervised program is running"
+    checked = 0
+    for name, main in progs:
+        allowed = {stack[ROLES[name]]} if name in ROLES else set()
+        for pid in descendants(main):
+            env = environ(pid)
+            if env is None or "US_STACK_HOME" not in env:
+                continue  # gone, or PostgreSQL's children (their titles overwrite environ)
+            checked += 1
+            passfile = env.get("PGPASSFILE")
+            if passfile:
+                assert passfile != stack["PGPASSFILE"], f"{name} (pid {pid}) has the operator's file"
+                held = roles_in(passfile) if os.path.exists(passfile) else set()
+                assert held <= allowed, f"{name} (pid {pid}): {passfile} holds {held}, may hold {allowed}"
+            else:
+                assert not allowed or pid != main, f"{name} (pid {pid}) has no PGPASSFILE"
+            # The superuser's login from that environment fails.
+            e = {k: v for k, v in env.items() if k in ("PATH", "HOME", "PGPASSFILE", "LANG")}
+            e.setdefault("PATH", os.environ["PATH"])
+            p = subprocess.run(["psql", "-h", stack["US_PG_HOST"], "-p", stack["US_PG_PORT"], "-U", admin,
+                                "-d", "postgres", "-w", "-XAtc", "SELECT 1"],
+                               env=e, capture_output=True, text=True, timeout=30)
+            assert p.returncode != 0, f"{name} (pid {pid}) can log in as {admin}"
+    assert checked >= len(progs)
+
+
+def test_airflow_tasks_name_the_role_they_act_as(stack):
+    """The loader (run by an ingestion task) gets the loader's file; the quality
+    checks connect as ops with the ops file; Airflow itself holds only its own."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "airflow", "dags", "userstream_conf.py")
+    spec = importlib.util.spec_from_file_location("userstream_conf_t", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    conf = dict(stack.cfg)
+    assert roles_in(mod.pgpass_file(conf, "US_PG_LOADER_USER", "loader")) == {stack["US_PG_LOADER_USER"]}
+    params = mod.pg_params(conf)
+    assert roles_in(params["passfile"]) == {stack["US_PG_OPS_USER"]}
+    ops = stack.run(["psql", "-h", stack["US_PG_HOST"], "-p", stack["US_PG_PORT"], "-U", params["user"],
+                     "-d", params["dbname"], "-w", "-XAtc", "SELECT current_user"],
+                    env={"PGPASSFILE": params["passfile"]})
+    assert ops.stdout.strip() == stack["US_PG_OPS_USER"]
+
+
+@pytest.mark.parametrize("role_key", ["US_PG_LOADER_USER", "US_PG_RELAY_USER", "US_PG_OPS_USER"])
+def test_a_role_file_does_not_open_the_superuser(stack, role_key):
+    passfile = os.path.join(stack["US_SECRETS_DIR"], "pgpass-" + stack[role_key])
+    p = stack.run(["psql", "-h", stack["US_PG_HOST"], "-p", stack["US_PG_PORT"], "-U", stack["US_PG_ADMIN_USER"],
+                   "-d", "postgres", "-w", "-XAtc", "SELECT 1"], check=False, env={"PGPASSFILE": passfile})
+    assert p.returncode != 0
