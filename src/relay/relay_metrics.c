@@ -83,6 +83,7 @@ size_t relay_stats_render(const relay_stats *s, char *buf, size_t len)
     metric(&o, "transactions_total", "counter", "Transactions whose every record Kafka acknowledged.", G(txns_total));
     metric(&o, "delivery_errors_total", "counter", "Records Kafka did not acknowledge.", G(delivery_errors_total));
     metric(&o, "duplicate_rows_total", "counter", "Records re-sent after a restart (already in Kafka).", G(duplicate_rows_total));
+    metric(&o, "purged_rows_total", "counter", "Deletes of staging purges (retention), not published.", G(purged_rows_total));
     metric(&o, "schema_registrations_total", "counter", "Schemas registered in the registry.", G(schema_registrations_total));
     metric(&o, "inflight_transactions", "gauge", "Transactions not yet fully acknowledged.", G(inflight_txns));
     metric(&o, "inflight_messages", "gauge", "Records awaiting a Kafka acknowledgement.", G(inflight_msgs));
