@@ -147,6 +147,7 @@ class JobConfig:
     state_dir: str
     query_prefix: str = ""
     signups_trigger: str = "20 seconds"
+    min_batches_to_retain: int = 100
 
     @staticmethod
     def from_conf(conf: Mapping[str, str]) -> "JobConfig":
@@ -180,4 +181,6 @@ class JobConfig:
             state_dir=conf.get("US_HOME", "/tmp/userstream"),
             query_prefix=conf.get("US_SPARK_QUERY_PREFIX", ""),
             signups_trigger=conf.get("US_SPARK_SIGNUPS_TRIGGER", "20 seconds"),
+            # Checkpoint retention (userstream.conf, Data lifecycle).
+            min_batches_to_retain=int(conf.get("US_SPARK_MIN_BATCHES_TO_RETAIN", "100")),
         )
