@@ -175,10 +175,17 @@ BEGIN
         RAISE EXCEPTION 'no erasure %', p_id;
     END IF;
     IF e.commit_lsn IS NULL THEN
-        SELECT min(w.start_lsn) INTO e.commit_lsn
-        FROM public.pg_get_wal_records_info(e.lsn_before_commit, pg_current_wal_flush_lsn()) w
-        WHERE w.resource_manager = 'Transaction' AND w.record_type LIKE 'COMMIT%'
-          AND w.xid::text::bigint = (e.xid % 4294967296);
+        -- The commit follows lsn_before_commit closely (./userstream forget refreshes at
+        -- once); 256 MB of WAL bounds the scan, and WAL already recycled is no error.
+        BEGIN
+            SELECT min(w.start_lsn) INTO e.commit_lsn
+            FROM public.pg_get_wal_records_info(e.lsn_before_commit,
+                     least(pg_current_wal_flush_lsn(), e.lsn_before_commit + 268435456)) w
+            WHERE w.resource_manager = 'Transaction' AND w.record_type LIKE 'COMMIT%'
+              AND w.xid::text::bigint = (e.xid % 4294967296);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'erasure %: commit LSN not found in the WAL: %', p_id, SQLERRM;
+        END;
     END IF;
     IF e.commit_lsn IS NOT NULL THEN
         SELECT confirmed_flush_lsn INTO v_confirmed FROM pg_replication_slots WHERE slot_name = p_slot;
