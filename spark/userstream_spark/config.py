@@ -66,6 +66,7 @@ class JobConfig:
     driver_ui_port: int
     state_dir: str
     query_prefix: str = ""
+    min_batches_to_retain: int = 100
 
     @staticmethod
     def from_conf(conf: Mapping[str, str]) -> "JobConfig":
@@ -99,4 +100,6 @@ class JobConfig:
             driver_ui_port=int(get("US_SPARK_DRIVER_UI_PORT")),
             state_dir=get("US_HOME"),
             query_prefix=get("US_SPARK_QUERY_PREFIX"),
+            # Checkpoint retention (userstream.conf, Data lifecycle).
+            min_batches_to_retain=int(get("US_SPARK_MIN_BATCHES_TO_RETAIN")),
         )

@@ -79,6 +79,8 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
         "spark.ui.port": str(cfg.driver_ui_port),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
+        # Checkpoint retention: offsets/commits/state of this many batches.
+        "spark.sql.streaming.minBatchesToRetain": str(cfg.min_batches_to_retain),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Constraint propagation is exponential in the number of projected
         # columns over a filter: the ~45-column users row made the optimizer
@@ -499,7 +501,9 @@ def main(argv=None) -> int:
     if os.environ.get(KILL_AT_ENV, "").partition("@")[0] not in ("", *KILL_POINTS):
         print(f"userstream-spark: {KILL_AT_ENV} must name one of {', '.join(KILL_POINTS)}", file=sys.stderr)
         return 2
-    marker = os.path.join(cfg.state_dir, "spark", "job.ready")
+    # A second instance (a rebuild, a test) names its own marker: the service's
+    # readiness check reads job.ready.
+    marker = os.path.join(cfg.state_dir, "spark", cfg.query_prefix + "job.ready")
     _remove(marker)
     spark = build_session(cfg, args.master)
     spark.sparkContext.setLogLevel("WARN")

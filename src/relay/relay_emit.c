@@ -29,6 +29,7 @@ struct relay_emit {
     int32_t seq;
     uint64_t delivered_before;
     bool dup_txn;
+    bool purge_txn; /* the open transaction is a staging purge */
     uint64_t rows;
     bool warned_other;
     relay_buf key, val, unchanged;
@@ -212,6 +213,7 @@ int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, u
     e->txn_id = t->id;
     e->seq = 0;
     e->dup_txn = commit_lsn <= e->delivered_before;
+    e->purge_txn = false;
     return RELAY_EMIT_OK;
 }
 
@@ -369,8 +371,10 @@ static int emit_tombstone(relay_emit *e, const pgo_tuple *old, char *err, size_t
     return rc;
 }
 
-/* A truncate has no keys: one marker per partition (key and value null,
- * us.op "t"), so every consumer of every partition sees it in order. */
+/* A truncate has no keys: one marker per partition (empty key, null value,
+ * us.op "t"), so every consumer of every partition sees it in order. The key
+ * is empty, not null: the users topic is compacted, and Kafka refuses records
+ * without a key there; compaction keeps a partition's latest marker. */
 static int emit_truncate(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
 {
     bool ours = false;
@@ -381,7 +385,7 @@ static int emit_truncate(relay_emit *e, const pgo_msg *m, char *err, size_t errl
     us_warn("TRUNCATE of %s.%s in xid %u: sending truncate markers to %d partitions",
             e->rel->nspname, e->rel->relname, e->txn->xid, e->conf.partitions);
     for (int32_t p = 0; p < e->conf.partitions; p++) {
-        int rc = produce(e, 't', NULL, 0, NULL, 0, p, err, errlen);
+        int rc = produce(e, 't', "", 0, NULL, 0, p, err, errlen);
         if (rc != RELAY_EMIT_OK)
             return rc;
     }
@@ -400,6 +404,35 @@ static bool key_changed(const relay_emit *e, const pgo_tuple *old, const pgo_tup
             return true;
     }
     return false;
+}
+
+/* The tombstone of a forget message: its content is the key (a user id). */
+static int emit_forget(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+{
+    uint32_t n = m->u.message.len;
+    if (n == 0 || n > 64 || memchr(m->u.message.data, '|', n) || memchr(m->u.message.data, 0, n)) {
+        us_warn("xid %u: ignoring a %s message whose content (%u bytes) is not a key", e->txn->xid,
+                RELAY_FORGET_PREFIX, n);
+        return RELAY_EMIT_OK;
+    }
+    us_info("xid %u: forget message, publishing a tombstone", e->txn->xid);
+    int rc = produce(e, 'd', m->u.message.data, n, NULL, 0, -1, err, errlen);
+    e->seq++;
+    return rc;
+}
+
+int relay_emit_message(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+{
+    if (m->type != PGO_MESSAGE || !(m->u.message.flags & 1) || !e->txn)
+        return RELAY_EMIT_OK; /* non-transactional messages carry nothing for us */
+    if (strcmp(m->u.message.prefix, RELAY_FORGET_PREFIX) == 0)
+        return emit_forget(e, m, err, errlen);
+    if (strcmp(m->u.message.prefix, RELAY_PURGE_PREFIX) != 0)
+        return RELAY_EMIT_OK;
+    if (!e->purge_txn)
+        us_info("xid %u is a staging purge: its deletes are not published", e->txn->xid);
+    e->purge_txn = true;
+    return RELAY_EMIT_OK;
 }
 
 int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
@@ -427,6 +460,10 @@ int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
         }
         return emit_row(e, 'u', &m->u.update.newtup, err, errlen);
     case PGO_DELETE:
+        if (e->purge_txn) {
+            RELAY_STAT_ADD(e->st, purged_rows_total, 1);
+            return RELAY_EMIT_OK;
+        }
         return emit_tombstone(e, &m->u.del.oldtup, err, errlen);
     default:
         snprintf(err, errlen, "'%c' is not a change", m->type);

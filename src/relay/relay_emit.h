@@ -55,6 +55,17 @@ void relay_emit_set_delivered_before(relay_emit *e, uint64_t lsn);
 int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errlen); /* takes rel */
 int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, uint32_t xid,
                      char *err, size_t errlen);
+/* A logical decoding message (pg_logical_emit_message). A transactional one
+ * with the prefix RELAY_PURGE_PREFIX marks its transaction as a staging
+ * purge: the Deletes of that transaction are not published (a purge removes
+ * rows from the temporary store; the users stay in Kafka and Cassandra).
+ * Any other message is ignored. */
+#define RELAY_PURGE_PREFIX "userstream.purge"
+/* A transactional message with this prefix and a key as its content is
+ * published as that key's tombstone: the erasure of a user no longer in
+ * staging (ops.forget_user), so it still leaves Kafka and Cassandra. */
+#define RELAY_FORGET_PREFIX "userstream.forget"
+int relay_emit_message(relay_emit *e, const pgo_msg *m, char *err, size_t errlen);
 /* Insert, Update, Delete or Truncate of the open transaction. */
 int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen);
 int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char *err,

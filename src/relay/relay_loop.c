@@ -235,7 +235,9 @@ static int replay_one(void *ud, const uint8_t *msg, size_t len, char *err, size_
     if (m.type == PGO_INSERT || m.type == PGO_UPDATE || m.type == PGO_DELETE ||
         m.type == PGO_TRUNCATE)
         return relay_emit_change(l->e, &m, err, errlen);
-    return RELAY_EMIT_OK; /* Type and Message carry nothing for Kafka */
+    if (m.type == PGO_MESSAGE)
+        return relay_emit_message(l->e, &m, err, errlen);
+    return RELAY_EMIT_OK; /* Type carries nothing for Kafka */
 }
 
 static int stream_commit(relay_loop *l, const pgo_msg *m)
@@ -294,6 +296,8 @@ static int dispatch(relay_loop *l, const uint8_t *payload, size_t len)
     case PGO_DELETE:
     case PGO_TRUNCATE:
         return relay_emit_change(l->e, &m, l->err, sizeof l->err);
+    case PGO_MESSAGE:
+        return relay_emit_message(l->e, &m, l->err, sizeof l->err);
     case PGO_STREAM_START:
         l->stream_xid = m.u.stream_start.xid;
         return RELAY_EMIT_OK;
@@ -306,7 +310,7 @@ static int dispatch(relay_loop *l, const uint8_t *payload, size_t len)
         return relay_spool_abort(l->spool, m.u.stream_abort.xid, m.u.stream_abort.subxid, l->err,
                                  sizeof l->err);
     default:
-        return RELAY_EMIT_OK; /* Origin, Type, Message, Stream Stop */
+        return RELAY_EMIT_OK; /* Origin, Type, Stream Stop */
     }
 }
 

@@ -68,9 +68,7 @@ static void out(out_buf *o, const char *fmt, ...)
 static void metric(out_buf *o, const char *name, const char *type, const char *help, double v)
 {
     out(o,
-        "# HELP userstream_relay_%s %s\n"
-        "# TYPE userstream_relay_%s %s\n"
-        "userstream_relay_%s %.17g\n",
+        "# HELP userstream_relay_%s %s\n# TYPE userstream_relay_%s %s\nuserstream_relay_%s %.17g\n",
         name, help, name, type, name, v);
 }
 
@@ -96,6 +94,8 @@ size_t relay_stats_render(const relay_stats *s, char *buf, size_t len)
            G(delivery_errors_total));
     metric(&o, "duplicate_rows_total", "counter",
            "Records re-sent after a restart (already in Kafka).", G(duplicate_rows_total));
+    metric(&o, "purged_rows_total", "counter",
+           "Deletes of staging purges (retention), not published.", G(purged_rows_total));
     metric(&o, "schema_registrations_total", "counter", "Schemas registered in the registry.",
            G(schema_registrations_total));
     metric(&o, "inflight_transactions", "gauge", "Transactions not yet fully acknowledged.",
@@ -122,8 +122,8 @@ size_t relay_stats_render(const relay_stats *s, char *buf, size_t len)
                 (unsigned long long)cum);
     }
     out(&o,
-        "userstream_relay_commit_to_ack_seconds_sum %.6f\n"
-        "userstream_relay_commit_to_ack_seconds_count %llu\n",
+        "userstream_relay_commit_to_ack_seconds_sum "
+        "%.6f\nuserstream_relay_commit_to_ack_seconds_count %llu\n",
         G(lat_sum_us) / 1e6, (unsigned long long)RELAY_STAT_GET(s, lat_count));
     return o.len;
 }

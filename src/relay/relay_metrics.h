@@ -31,6 +31,7 @@ typedef struct relay_stats {
     uint64_t delivery_errors_total;
     uint64_t duplicate_rows_total; /* re-sent after a restart or reconnect */
     uint64_t schema_registrations_total;
+    uint64_t purged_rows_total; /* deletes of a staging purge, not published */
     uint64_t inflight_txns;
     uint64_t inflight_msgs;
     uint64_t wal_end_lsn; /* server WAL end from the last frame */

@@ -241,7 +241,10 @@ static int decode_truncate(relay_cursor *c, pgo_msg *m, char *err, size_t errlen
 
 /* Message (logical decoding message, only with the "messages" option):
  *   Byte1 'M', [Int32 xid], Int8 flags (1 = transactional), Int64 lsn,
- *   String prefix, Int32 length, that many bytes. */
+ *   String prefix, Int32 length, that many bytes.
+ * A transactional message sits between its transaction's Begin and Commit
+ * (or in its stream block) at its place in the WAL: a staging purge emits
+ * prefix "userstream.purge" before its deletes (relay_emit_message). */
 static int decode_message(relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
 {
     m->u.message.flags = relay_read_u8(c);

@@ -310,9 +310,13 @@ int relay_repl_start(PGconn *repl, const char *slot, const char *pub, int proto,
     char sql[1024];
     char *q = PQescapeIdentifier(repl, slot, strlen(slot));
     char *pl = PQescapeLiteral(repl, pub, strlen(pub));
+    /* messages: logical decoding messages, which mark staging purges and
+     * forgotten users (relay_emit_message); pgoutput has it from PG 14. */
+    bool messages = PQserverVersion(repl) >= 140000;
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names %s%s)",
-             q ? q : "", proto, pl ? pl : "''", proto >= 2 ? ", streaming 'on'" : "");
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '%d', publication_names %s%s%s)",
+             q ? q : "", proto, pl ? pl : "''", proto >= 2 ? ", streaming 'on'" : "",
+             messages ? ", messages 'true'" : "");
     PQfreemem(q);
     PQfreemem(pl);
     PGresult *r = PQexec(repl, sql);

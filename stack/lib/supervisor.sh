@@ -115,8 +115,8 @@ stopasgroup=true
 killasgroup=true
 redirect_stderr=true
 stdout_logfile=$US_LOG_DIR/$name.log
-stdout_logfile_maxbytes=50MB
-stdout_logfile_backups=2
+stdout_logfile_maxbytes=${US_LOG_MAX_BYTES:-50MB}
+stdout_logfile_backups=${US_LOG_BACKUPS:-2}
 EOF
         if declare -F "svc_${name}_supervisor" >/dev/null; then "svc_${name}_supervisor"; fi
     )

@@ -137,5 +137,39 @@ svc_kafka_post_start() {
             us_fail_with_log "could not create Kafka topic $topic" "$US_LOG_DIR/kafka-topics.log"
         n=$((n + 1))
     done < <(us_kafka_topics_wanted)
+    us_kafka_topic_configs_apply
     us_ok "Kafka topics: $n created, $(us_kafka_topics_wanted | wc -l) configured"
+}
+
+# us_kafka_topic_config X: the topic configs of US_KAFKA_TOPIC_<X> that
+# userstream.conf sets (section "Data lifecycle"), as ConfigCommand's
+# --add-config list ("" = none). A value with a comma is bracketed.
+us_kafka_topic_config() {
+    local x=$1 key cfg out="" val
+    for cfg in cleanup.policy segment.ms max.compaction.lag.ms min.compaction.lag.ms \
+        min.cleanable.dirty.ratio delete.retention.ms retention.ms retention.bytes; do
+        key=US_KAFKA_${x}_$(tr 'a-z.' 'A-Z_' <<<"$cfg")
+        val=${!key:-}
+        [[ -n $val ]] || continue
+        [[ $val == *,* ]] && val="[$val]"
+        out+=${out:+,}$cfg=$val
+    done
+    echo "$out"
+}
+
+# Applies those configs on every `up` (idempotent: alter sets the same value
+# again), so a changed retention in userstream.conf reaches existing topics.
+us_kafka_topic_configs_apply() {
+    local key x topic cfg
+    for key in $(compgen -e | grep -E '^US_KAFKA_TOPIC_[A-Z0-9_]+$'); do
+        x=${key#US_KAFKA_TOPIC_}
+        topic=${!key}
+        cfg=$(us_kafka_topic_config "$x")
+        [[ -n $cfg ]] || continue
+        us_kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" \
+            --alter --entity-type topics --entity-name "$topic" --add-config "$cfg" \
+            >"$US_LOG_DIR/kafka-configs.log" 2>&1 ||
+            us_fail_with_log "could not configure Kafka topic $topic ($cfg)" "$US_LOG_DIR/kafka-configs.log"
+        us_note "topic $topic: $cfg"
+    done
 }

@@ -24,6 +24,9 @@ typedef struct {
     char first_name[32];
     int unchanged;
     int key_updates;
+    /* logical decoding messages (lifecycle fixture) */
+    int purge_msgs, forget_msgs, nontx_msgs, msgs_in_stream;
+    char forget_key[64];
 } tally;
 
 static uint8_t *load(const char *name, size_t *len)
@@ -39,6 +42,23 @@ static uint8_t *load(const char *name, size_t *len)
     assert_int_equal(fread(b, 1, *len, f), *len);
     fclose(f);
     return b;
+}
+
+static void tally_message(tally *t, const pgo_msg *m)
+{
+    if (m->has_xid)
+        t->msgs_in_stream++;
+    if (!(m->u.message.flags & 1)) {
+        t->nontx_msgs++;
+        return;
+    }
+    if (strcmp(m->u.message.prefix, "userstream.purge") == 0)
+        t->purge_msgs++;
+    if (strcmp(m->u.message.prefix, "userstream.forget") == 0) {
+        t->forget_msgs++;
+        snprintf(t->forget_key, sizeof t->forget_key, "%.*s", (int)m->u.message.len,
+                 (const char *)m->u.message.data);
+    }
 }
 
 /* pg_recvlogical writes each message followed by '\n'; the decoder says
@@ -83,6 +103,8 @@ static void walk(const char *file, tally *t)
         }
         if (m.type == PGO_UPDATE && m.u.update.old_kind == 'K')
             t->key_updates++;
+        if (m.type == PGO_MESSAGE)
+            tally_message(t, &m);
         at += used + 1;
     }
     assert_int_equal(at, len);
@@ -125,6 +147,22 @@ static void test_v2_streaming_fixture(void **state)
     assert_int_equal(t.count['C'], 8);
 }
 
+/* lifecycle.sql with messages=true: the purge and forget messages arrive in
+ * their transactions, the big purge's inside its stream block. */
+static void test_v2_lifecycle_fixture(void **state)
+{
+    tally t;
+    walk("pgoutput_v2_lifecycle.bin", &t);
+    assert_int_equal(t.count['M'], 4);
+    assert_int_equal(t.purge_msgs, 2);
+    assert_int_equal(t.forget_msgs, 1);
+    assert_string_equal(t.forget_key, "40000000-0000-4000-8000-000000000001");
+    assert_int_equal(t.nontx_msgs, 1);
+    assert_int_equal(t.msgs_in_stream, 1);
+    assert_int_equal(t.count['c'], 2);           /* the big insert and the big purge */
+    assert_int_equal(t.count['D'], 2 + 1 + 600); /* decoded: the relay decides */
+}
+
 static int decode_bytes(const uint8_t *b, size_t n, bool stream)
 {
     pgo_decoder *d = pgo_decoder_new();
@@ -152,6 +190,9 @@ static void test_malformed(void **state)
     const uint8_t rel_noterm[] = {'R', 0, 0, 0, 1, 's', 'u'};
     const uint8_t unknown[] = {'Z'};
     const uint8_t stop_outside[] = {'E'};
+    const uint8_t msg_noterm[] = {'M', 1, 0, 0, 0, 0, 0, 0, 0, 1, 'u', 's'};
+    const uint8_t msg_len_huge[] = {'M', 1,   0, 0,    0,    0,    0,    0,  0,
+                                    1,   'p', 0, 0x7f, 0xff, 0xff, 0xff, 'a'};
     assert_int_equal(decode_bytes(natts_huge, sizeof natts_huge, false), -1);
     assert_int_equal(decode_bytes(natts_many, sizeof natts_many, false), -1);
     assert_int_equal(decode_bytes(len_huge, sizeof len_huge, false), -1);
@@ -161,6 +202,8 @@ static void test_malformed(void **state)
     assert_int_equal(decode_bytes(rel_noterm, sizeof rel_noterm, false), -1);
     assert_int_equal(decode_bytes(unknown, sizeof unknown, false), -1);
     assert_int_equal(decode_bytes(stop_outside, sizeof stop_outside, false), -1);
+    assert_int_equal(decode_bytes(msg_noterm, sizeof msg_noterm, false), -1);
+    assert_int_equal(decode_bytes(msg_len_huge, sizeof msg_len_huge, false), -1);
     assert_int_equal(decode_bytes(NULL, 0, false), -1);
 }
 
@@ -250,9 +293,13 @@ static void test_spool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1_fixture), cmocka_unit_test(test_v2_streaming_fixture),
-        cmocka_unit_test(test_malformed),  cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_frames),     cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_v1_fixture),
+        cmocka_unit_test(test_v2_streaming_fixture),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_v2_lifecycle_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,4 +28,11 @@ timeout 5 pg_recvlogical "${c[@]}" -d userstream --slot fx1 --start --no-loop -o
     -o publication_names=userstream_users -f "$here/pgoutput_v1.bin" || true
 timeout 5 pg_recvlogical "${c[@]}" -d userstream --slot fx2 --start --no-loop -o proto_version=2 \
     -o streaming=on -o publication_names=userstream_users -f "$here/pgoutput_v2_streaming.bin" || true
+# The lifecycle fixture: a slot made after the workloads above, so it holds
+# lifecycle.sql only, with logical decoding messages (pgoutput's messages=on).
+pg_recvlogical "${c[@]}" -d userstream --slot fx3 --create-slot -P pgoutput
+psql "${c[@]}" -d userstream -q -f "$here/lifecycle.sql" >/dev/null
+timeout 5 pg_recvlogical "${c[@]}" -d userstream --slot fx3 --start --no-loop -o proto_version=2 \
+    -o streaming=on -o messages=true -o publication_names=userstream_users \
+    -f "$here/pgoutput_v2_lifecycle.bin" || true
 echo "recorded into $here"
