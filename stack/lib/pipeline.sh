@@ -58,6 +58,7 @@ us_counts_table() { PGPASSFILE=$PGPASSFILE "$US_VENV/bin/python" "$US_ROOT/spark
 us_where_to_look() {
     us_step "The pipeline is running. Where to look:"
     cat <<EOF
+    console          http://$US_BIND:$US_CONSOLE_PORT  (password in $US_SECRETS_DIR/console-password)
     Airflow UI       $US_AIRFLOW_URL  (user admin, password in $US_SECRETS_DIR/airflow-passwords.json)
     Spark            master UI http://$US_BIND:$US_SPARK_MASTER_UI_PORT, the job's UI http://$US_BIND:$US_SPARK_DRIVER_UI_PORT
     relay metrics    http://$US_BIND:$US_RELAY_METRICS_PORT/metrics
