@@ -54,7 +54,6 @@ int con_avro_confluent_header(const uint8_t *data, size_t len, int32_t *schema_i
  *  "unchanged":["a","b"], "identical":false}
  * Non-record schemas are compared as a whole ("changed" has one entry named
  * "" when they differ). */
-json_t *con_avro_schema_diff(const char *old_json, const char *new_json, char *err,
-                             size_t errlen);
+json_t *con_avro_schema_diff(const char *old_json, const char *new_json, char *err, size_t errlen);
 
 #endif

@@ -40,7 +40,9 @@ void con_kafka_free(con_kafka *k);
  *             "partitions":[{"partition":0,"leader":1,"replicas":[1],"isr":[1],
  *                            "low":0,"high":42,"error":null|"..."}],
  *             "messages":42,           sum of high-low over partitions
- *             "size_bytes":null,       not obtainable with librdkafka 2.0.2
+ *             "size_bytes":123|null,   the partitions' log directories under the
+ *                                      broker's log.dirs when this host can read them
+ *                                      (DescribeLogDirs is not in librdkafka 2.0.2)
  *             "config":{"retention.ms":"604800000","cleanup.policy":"delete",...}|null,
  *             "config_error":null|"..."}]}
  * Internal topics (__consumer_offsets ...) are included with internal:true. */
@@ -52,10 +54,13 @@ json_t *con_kafka_cluster(con_kafka *k, char *err, size_t errlen);
 json_t *con_kafka_end_offsets(con_kafka *k, const char *topic, char *err, size_t errlen);
 
 /* Up to limit (1..CON_KAFKA_MAX_MESSAGES) messages of one partition, newest
- * first, ending at offset (exclusive upper bound is offset+1; -1 = the
- * newest message) or, when timestamp_ms >= 0, ending at the first offset
- * whose timestamp is >= timestamp_ms (offsetsForTimes; offset is then
- * ignored). reg may be NULL (values then shown as hex).
+ * first. By offset (timestamp_ms < 0): the messages ending at offset
+ * (inclusive; -1 = the newest message). By timestamp (timestamp_ms >= 0,
+ * offsetsForTimes; offset is then ignored): the messages starting at the
+ * first one whose timestamp is >= timestamp_ms. reg may be NULL (values
+ * are then shown as hex). Read with a fresh consumer, assign() and no
+ * group, bounded by the timeout: a partial page is returned when the
+ * timeout hits after some messages arrived.
  * {"topic":"t","partition":0,"low":0,"high":42,"messages":[
  *   {"partition":0,"offset":41,"timestamp":1700000000000,
  *    "timestamp_type":"create"|"log_append"|"none",

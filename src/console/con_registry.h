@@ -38,8 +38,8 @@ json_t *con_registry_subjects(con_registry *r, char *err, size_t errlen);
 /* version: "latest" or a positive number.
  * {"subject":"s","version":2,"id":7,"schema":"<text as registered>",
  *  "schema_json":{...parsed...}|null} */
-json_t *con_registry_version(con_registry *r, const char *subject, const char *version,
-                             char *err, size_t errlen);
+json_t *con_registry_version(con_registry *r, const char *subject, const char *version, char *err,
+                             size_t errlen);
 
 /* Structural diff of two versions of a subject (see con_avro_schema_diff). */
 json_t *con_registry_diff(con_registry *r, const char *subject, const char *v1, const char *v2,
