@@ -82,7 +82,9 @@ static void set_configs(json_t *topics, const rd_kafka_event_t *ev)
     }
 }
 
-/* Bytes of the regular files in one directory (a partition's log dir). */
+/* Bytes of the segment files (*.log) in a partition's directory: what
+ * Kafka counts as the log's size (its indexes are preallocated, so their
+ * file sizes would mislead). */
 static long long dir_bytes(const char *path)
 {
     DIR *d = opendir(path);
@@ -93,6 +95,9 @@ static long long dir_bytes(const char *path)
     char file[8192];
     struct stat st;
     while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
+            continue;
         if (snprintf(file, sizeof(file), "%s/%s", path, e->d_name) >= (int)sizeof(file))
             continue;
         if (stat(file, &st) == 0 && S_ISREG(st.st_mode))

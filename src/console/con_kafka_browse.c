@@ -79,12 +79,30 @@ static int find_window(con_kafka *k, const char *topic, int partition, int64_t o
     return 0;
 }
 
-static rd_kafka_t *browse_consumer(con_kafka *k, const char *topic, int partition, int64_t start,
-                                   char *err, size_t errlen)
+/* A short-lived consumer reading one partition from start with the simple
+ * (legacy) consumer API: assign() of the high-level API needs a group.id
+ * in librdkafka 2.0.2, and a group is exactly what browsing must not use. */
+typedef struct {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    int32_t partition;
+    bool started;
+} browse_consumer;
+
+static void browse_close(browse_consumer *b)
+{
+    if (b->started)
+        rd_kafka_consume_stop(b->rkt, b->partition);
+    if (b->rkt)
+        rd_kafka_topic_destroy(b->rkt);
+    if (b->rk)
+        rd_kafka_destroy(b->rk);
+}
+
+static int browse_open(con_kafka *k, browse_consumer *b, const char *topic, int partition,
+                       int64_t start, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = con_kafka_conf(k, err, errlen);
-    if (!conf)
-        return NULL;
     const char *extra[] = {"enable.partition.eof",
                            "true",
                            "queued.max.messages.kbytes",
@@ -92,28 +110,27 @@ static rd_kafka_t *browse_consumer(con_kafka *k, const char *topic, int partitio
                            "fetch.wait.max.ms",
                            "100",
                            NULL};
-    for (size_t i = 0; extra[i]; i += 2) {
+    *b = (browse_consumer){.partition = partition};
+    for (size_t i = 0; conf && extra[i]; i += 2) {
         if (rd_kafka_conf_set(conf, extra[i], extra[i + 1], err, errlen) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(conf);
-            return NULL;
+            return -1;
         }
     }
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-    if (!c) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
+    if (!conf || !(b->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen))) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return -1;
     }
-    rd_kafka_poll_set_consumer(c);
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = start;
-    rd_kafka_resp_err_t e = rd_kafka_assign(c, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        snprintf(err, errlen, "assign: %s", rd_kafka_err2str(e));
-        rd_kafka_destroy(c);
-        return NULL;
+    b->rkt = rd_kafka_topic_new(b->rk, topic, NULL);
+    if (!b->rkt || rd_kafka_consume_start(b->rkt, partition, start) < 0) {
+        snprintf(err, errlen, "consume %.200s [%d]: %s", topic, partition,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        browse_close(b);
+        return -1;
     }
-    return c;
+    b->started = true;
+    return 0;
 }
 
 static json_t *value_hex(const void *p, size_t len, const char *why)
@@ -188,7 +205,7 @@ static json_t *message_json(con_registry *reg, const rd_kafka_message_t *m)
 }
 
 /* Reads [w->start, w->end) into list (oldest first); 0, or -1 with why. */
-static int read_window(con_kafka *k, rd_kafka_t *c, con_registry *reg, const browse_window *w,
+static int read_window(con_kafka *k, browse_consumer *c, con_registry *reg, const browse_window *w,
                        json_t *list, char *err, size_t errlen)
 {
     int64_t deadline = now_ms() + k->timeout_ms, next = w->start;
@@ -200,7 +217,8 @@ static int read_window(con_kafka *k, rd_kafka_t *c, con_registry *reg, const bro
             snprintf(err, errlen, "no message within %d ms", k->timeout_ms);
             return -1;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, (int)(left < 200 ? left : 200));
+        rd_kafka_message_t *m =
+            rd_kafka_consume(c->rkt, c->partition, (int)(left < 200 ? left : 200));
         if (!m)
             continue;
         rd_kafka_resp_err_t e = m->err;
@@ -241,11 +259,11 @@ json_t *con_kafka_messages(con_kafka *k, con_registry *reg, const char *topic, i
         return NULL;
     json_t *list = json_array();
     if (w.end > w.start) {
-        rd_kafka_t *c = browse_consumer(k, topic, partition, w.start, err, errlen);
-        int rc = c ? read_window(k, c, reg, &w, list, err, errlen) : -1;
-        if (c) {
-            rd_kafka_consumer_close(c);
-            rd_kafka_destroy(c);
+        browse_consumer c;
+        int rc = browse_open(k, &c, topic, partition, w.start, err, errlen);
+        if (rc == 0) {
+            rc = read_window(k, &c, reg, &w, list, err, errlen);
+            browse_close(&c);
         }
         if (rc < 0) {
             json_decref(list);

@@ -1,0 +1,7 @@
+# Unit tests of userstream-console's Kafka, registry, Avro and checkpoint
+# modules (src/console/kafka.cmake). Fixtures: console_fixtures/.
+if(TARGET us_console_kafka)
+  # Prints the JSON of each function against a running stack (integration).
+  add_executable(console_kafka_dump console_kafka_dump.c)
+  target_link_libraries(console_kafka_dump PRIVATE us_console_kafka)
+endif()
