@@ -136,9 +136,13 @@ static json_t *date_json(int64_t days)
     return json_string(buf);
 }
 
-/* ISO 8601 UTC with the unit's precision: millis -> .mmm, micros -> .uuuuuu. */
+/* ISO 8601 UTC with the unit's precision: millis -> .mmm, micros -> .uuuuuu;
+ * years before 1 or after 9999 keep their sign and digits. */
 static json_t *timestamp_json(int64_t v, int64_t per_sec, int digits)
 {
+    /* The relay writes PostgreSQL's infinite timestamps as the int64 ends. */
+    if (v == INT64_MAX || v == INT64_MIN)
+        return json_string(v == INT64_MAX ? "infinity" : "-infinity");
     int64_t secs = v / per_sec, frac = v % per_sec;
     if (frac < 0) {
         frac += per_sec;

@@ -4,7 +4,8 @@
  *
  * Supported: null, boolean, int, long, float, double, bytes, string,
  * records, enums, arrays, maps, fixed, unions, named-type references, and
- * the logical types timestamp-millis/-micros (ISO 8601 UTC strings), date
+ * the logical types timestamp-millis/-micros (ISO 8601 UTC strings such as
+ * "2024-05-01T12:00:00.123456Z"; the int64 ends as "infinity"/"-infinity"), date
  * (YYYY-MM-DD), uuid (string), decimal (left as bytes in hex).
  * Unions decode to the branch's value (null for the null branch), as the
  * Avro JSON encoding would without the type wrapper: the page shows values.

@@ -5,3 +5,9 @@ if(TARGET us_console_kafka)
   add_executable(console_kafka_dump console_kafka_dump.c)
   target_link_libraries(console_kafka_dump PRIVATE us_console_kafka)
 endif()
+
+if(TARGET us_console_kafka AND TARGET us_relay)
+  # The decoder against the relay's encoder, recorded records and bad input.
+  us_unit_test(test_console_avro test_console_avro.c)
+  target_link_libraries(test_console_avro PRIVATE us_console_kafka us_relay)
+endif()

@@ -17,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *err,
-                   size_t errlen)
+static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *err, size_t errlen)
 {
     const char *cmd = argv[1];
     if (strcmp(cmd, "cluster") == 0)
@@ -48,8 +47,7 @@ int main(int argc, char **argv)
     const char *boot = getenv("US_KAFKA_BOOTSTRAP");
     const char *url = getenv("US_REGISTRY_URL");
     if (argc < 2 || !boot || !url) {
-        fprintf(stderr, "usage: US_KAFKA_BOOTSTRAP=... US_REGISTRY_URL=... %s CMD ARGS\n",
-                argv[0]);
+        fprintf(stderr, "usage: US_KAFKA_BOOTSTRAP=... US_REGISTRY_URL=... %s CMD ARGS\n", argv[0]);
         return 2;
     }
     con_kafka *k = con_kafka_new(boot, NULL, 5000, err, sizeof(err));
