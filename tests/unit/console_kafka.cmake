@@ -11,3 +11,12 @@ if(TARGET us_console_kafka AND TARGET us_relay)
   us_unit_test(test_console_avro test_console_avro.c)
   target_link_libraries(test_console_avro PRIVATE us_console_kafka us_relay)
 endif()
+
+if(TARGET us_console_kafka)
+  # Parsing of the registry's answers and the schema diff.
+  us_unit_test(test_console_registry test_console_registry.c)
+  target_link_libraries(test_console_registry PRIVATE us_console_kafka)
+  # Spark checkpoint offsets files and the latest committed batch.
+  us_unit_test(test_console_checkpoint test_console_checkpoint.c)
+  target_link_libraries(test_console_checkpoint PRIVATE us_console_kafka)
+endif()
