@@ -49,10 +49,9 @@ static json_t *kafka_source(const json_t *src)
     {
         const char *key;
         const json_t *off;
-        json_t *list = json_array();
-        if (!json_is_object(parts) || !list ||
-            json_array_append_new(topics,
-                                  json_pack("{s:s,s:o}", "topic", topic, "partitions", list)) < 0)
+        json_t *list = json_is_object(parts) ? json_array() : NULL;
+        if (!list || json_array_append_new(
+                         topics, json_pack("{s:s,s:o}", "topic", topic, "partitions", list)) < 0)
             goto fail;
         json_object_foreach((json_t *)parts, key, off)
         {
