@@ -1,6 +1,7 @@
 /* con_api: see con_api.h. */
 #include "con_api.h"
 #include "us_log.h"
+#include "us_util.h"
 #include "us_metrics.h"
 
 #include <ctype.h>

@@ -29,8 +29,9 @@ typedef struct con_api {
     const char *web_dir;
     const char *uplot_dir;
     long login_delay_ms;
-    void *kafka;    /* con_kafka *, when built with it */
-    void *registry; /* con_registry * */
+    struct con_kafka *kafka; /* NULL when not built with it */
+    struct con_registry *registry;
+    const char *spark_checkpoint; /* the Spark query's checkpoint directory */
 } con_api;
 
 /* The routing table (static storage) bound to api. */

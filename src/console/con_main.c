@@ -9,6 +9,10 @@
 #include "con_collect.h"
 #include "con_fetch.h"
 #include "con_ring.h"
+#ifdef CON_WITH_KAFKA
+#include "con_kafka.h"
+#include "con_registry.h"
+#endif
 #include "us_config.h"
 #include "us_http.h"
 #include "us_log.h"
@@ -73,6 +77,8 @@ static const us_option options[] = {
      "role the console reads as (password from PGPASSFILE)"},
     {"US_RELAY_SLOT", NULL, 0, US_OPT_STRING, "userstream_relay", "NAME",
      "the relay's replication slot"},
+    {"US_CONSOLE_SPARK_CHECKPOINT", NULL, 0, US_OPT_STRING, NULL, "DIR",
+     "the Spark query's checkpoint (default: US_HOME/spark/checkpoints/users)"},
     {"US_CONSOLE_SPARK_QUERY", NULL, 0, US_OPT_STRING, "users", "NAME",
      "ops.stream_progress query of the pipeline"},
     {"US_KAFKA_PORT", NULL, 0, US_OPT_INT, "9092", "PORT",
@@ -126,7 +132,7 @@ typedef struct con_settings {
     char home[1024], secrets[1024], password_file[1200], token_file[1200], uplot[1200];
     char conninfo[1024], pg_address[256], bootstrap[512], registry[512], source[512];
     char relay_metrics[256], relay_health[256], spark_master[256], spark_worker[128];
-    char spark_driver[256], airflow_health[512], cass_host[256];
+    char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
     long cass_port;
     char kafka_extra_buf[2048];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
@@ -142,6 +148,14 @@ static int get_num(us_config *c, const char *key, long min, long max, long *out,
                    size_t errlen)
 {
     return us_config_get_int(c, key, min, max, out, err, errlen);
+}
+
+/* out = the setting key when it is set (else out keeps its default). */
+static void set_if(us_config *c, const char *key, char *out, size_t outlen)
+{
+    const char *v = get_or(c, key, NULL);
+    if (v)
+        snprintf(out, outlen, "%s", v);
 }
 
 /* "k=v,k=v" -> the NULL-terminated pairs con_marks takes. */
@@ -216,15 +230,16 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
         return -1;
     }
     snprintf(s->password_file, sizeof s->password_file, "%s/console-password", s->secrets);
-    snprintf(s->password_file, sizeof s->password_file, "%s",
-             get_or(c, "US_CONSOLE_PASSWORD_FILE", s->password_file));
+    set_if(c, "US_CONSOLE_PASSWORD_FILE", s->password_file, sizeof s->password_file);
     snprintf(s->token_file, sizeof s->token_file, "%s/console-metrics-token", s->secrets);
-    snprintf(s->token_file, sizeof s->token_file, "%s",
-             get_or(c, "US_CONSOLE_METRICS_TOKEN_FILE", s->token_file));
+    set_if(c, "US_CONSOLE_METRICS_TOKEN_FILE", s->token_file, sizeof s->token_file);
     const char *cache = get_or(c, "US_CACHE", NULL);
     if (cache)
         snprintf(s->uplot, sizeof s->uplot, "%s/npm/node_modules/uplot/dist", cache);
-    snprintf(s->uplot, sizeof s->uplot, "%s", get_or(c, "US_CONSOLE_UPLOT_DIR", s->uplot));
+    set_if(c, "US_CONSOLE_UPLOT_DIR", s->uplot, sizeof s->uplot);
+    if (home)
+        snprintf(s->checkpoint, sizeof s->checkpoint, "%s/spark/checkpoints/users", home);
+    set_if(c, "US_CONSOLE_SPARK_CHECKPOINT", s->checkpoint, sizeof s->checkpoint);
     const char *pghost = get_or(c, "US_PG_HOST", s->bind);
     snprintf(s->conninfo, sizeof s->conninfo, "host=%s port=%ld dbname=%s user=%s", pghost, p[0],
              get_or(c, "US_PG_DATABASE", "userstream"), get_or(c, "US_PG_OPS_USER", "ops"));
@@ -292,10 +307,25 @@ static con_auth *auth_open(const con_settings *s, char *err, size_t errlen)
     return con_auth_new(s->password_file, token, s->session_h * 3600, err, errlen);
 }
 
+/* The Kafka and registry clients of the API's browse pages (one set-up each,
+ * where SASL or basic-auth settings will go). */
+static int upstream_clients(con_api *api, const con_settings *s, char *err, size_t errlen)
+{
+#ifdef CON_WITH_KAFKA
+    if (!(api->kafka = con_kafka_new(s->bootstrap, s->kafka_extra, 5000, err, errlen)) ||
+        !(api->registry = con_registry_new(s->registry, NULL, 5000, err, errlen)))
+        return -1;
+#else
+    (void)api, (void)s, (void)err, (void)errlen;
+#endif
+    return 0;
+}
+
 static int serve(us_config *cfg, con_settings *s)
 {
     char err[1024] = "";
     con_collect_conf cc;
+    us_http *http = NULL;
     int code = EXIT_ERROR;
     con_auth *auth = auth_open(s, err, sizeof err);
     if (!auth) {
@@ -305,19 +335,21 @@ static int serve(us_config *cfg, con_settings *s)
     con_ring *ring = con_ring_new(128, (size_t)s->history_s);
     collect_conf(cfg, s, &cc);
     con_collect *col = ring ? con_collect_start(&cc, ring, err, sizeof err) : NULL;
-    con_api api = {auth,
-                   col,
-                   ring,
-                   NULL,
-                   get_or(cfg, "US_CONSOLE_WEB_DIR", CON_WEB_DIR),
-                   s->uplot[0] ? s->uplot : NULL,
-                   s->login_delay_ms,
-                   NULL,
-                   NULL};
+    con_api api = {.auth = auth,
+                   .collect = col,
+                   .ring = ring,
+                   .web_dir = get_or(cfg, "US_CONSOLE_WEB_DIR", CON_WEB_DIR),
+                   .uplot_dir = s->uplot[0] ? s->uplot : NULL,
+                   .login_delay_ms = s->login_delay_ms,
+                   .spark_checkpoint = s->checkpoint};
+    if (col && upstream_clients(&api, s, err, sizeof err) < 0) {
+        us_error("%s", err);
+        goto out;
+    }
     size_t n_routes;
     const us_http_route *routes = con_api_routes(&api, &n_routes);
     us_http_config hc = {s->bind, (int)s->port, 64, 30, 16384, con_api_guard, &api};
-    us_http *http = col ? us_http_start(&hc, routes, n_routes, err, sizeof err) : NULL;
+    http = col ? us_http_start(&hc, routes, n_routes, err, sizeof err) : NULL;
     if (!http) {
         us_error("%s", err[0] ? err : "out of memory");
         goto out;
@@ -335,6 +367,10 @@ out:
     con_collect_stop(col);
     con_ring_free(ring);
     con_auth_free(auth);
+#ifdef CON_WITH_KAFKA
+    con_kafka_free(api.kafka);
+    con_registry_free(api.registry);
+#endif
     return code;
 }
 
