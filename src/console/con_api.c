@@ -152,13 +152,23 @@ static void on_pipeline(us_http_req *req, void *ud)
     }
 }
 
+/* ?fresh=1: numbers measured after the request came (what `./userstream
+ * counts` asks for); else the latest round's. */
 static void on_counts(us_http_req *req, void *ud)
 {
+    static const char *const allowed[] = {"fresh", NULL};
+    char err[256];
+    long fresh;
     size_t len;
-    if (no_params(req)) {
-        char *p = con_collect_counts(((con_api *)ud)->collect, &len);
-        us_http_reply_take(req, 200, JSON_TYPE, p, len);
-    }
+    const char *q = us_http_query(req);
+    if (us_http_query_check(q, allowed, err, sizeof err) < 0 ||
+        us_http_query_long(q, "fresh", 0, 1, 0, &fresh, err, sizeof err) < 0)
+        return us_http_error(req, 400, "%s", err);
+    con_collect *c = ((con_api *)ud)->collect;
+    char *p = fresh ? con_collect_fresh_counts(c, 300, &len) : con_collect_counts(c, &len);
+    if (!p)
+        return us_http_error(req, 504, "no fresh round within 300 s");
+    us_http_reply_take(req, 200, JSON_TYPE, p, len);
 }
 
 static void on_health(us_http_req *req, void *ud)

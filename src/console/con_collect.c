@@ -35,6 +35,11 @@ struct con_collect {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
+    /* Fresh counts on demand (GET /api/counts?fresh=1): kicks wake a thread
+     * early; the *_seq count finished rounds; *_busy says one is running. */
+    bool kick_fast, kick_slow, fast_busy, slow_busy;
+    unsigned long slow_seq;
+    bool recount; /* the next fast round redoes the count(*) scans */
     char *pipeline, *counts, *health;
     us_buf prom;
     unsigned long rounds;
@@ -119,12 +124,15 @@ static void slow_round(con_collect *c)
     snprintf(c->cass_err, sizeof c->cass_err, "%s", rows >= 0 ? "" : cerr);
     c->dlq_distinct = dlq >= 0 ? (double)dlq : NAN;
     c->dlq_at = now;
+    c->slow_seq++;
+    c->slow_busy = false;
+    pthread_cond_broadcast(&c->wake);
     snprintf(c->dlq_err, sizeof c->dlq_err, "%s", dlq >= 0 ? "" : derr);
     pthread_mutex_unlock(&c->lock);
 }
 
 /* Waits ms or until stop; returns true when stopping. */
-static bool nap(con_collect *c, long ms)
+static bool nap(con_collect *c, long ms, bool *kick, bool *busy)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -135,9 +143,11 @@ static bool nap(con_collect *c, long ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&c->lock);
-    while (!c->stop && pthread_cond_timedwait(&c->wake, &c->lock, &ts) == 0)
+    while (!c->stop && !*kick && pthread_cond_timedwait(&c->wake, &c->lock, &ts) == 0)
         ;
     bool stop = c->stop;
+    *kick = false;
+    *busy = true;
     pthread_mutex_unlock(&c->lock);
     return stop;
 }
@@ -145,9 +155,12 @@ static bool nap(con_collect *c, long ms)
 static void *slow_main(void *arg)
 {
     con_collect *c = arg;
+    pthread_mutex_lock(&c->lock);
+    c->slow_busy = true;
+    pthread_mutex_unlock(&c->lock);
     do
         slow_round(c);
-    while (!nap(c, c->conf.slow_interval_s * 1000));
+    while (!nap(c, c->conf.slow_interval_s * 1000, &c->kick_slow, &c->slow_busy));
     return NULL;
 }
 
@@ -350,6 +363,8 @@ static void publish(con_collect *c, con_sample *s)
     us_buf_free(&c->prom);
     c->prom = prom;
     c->rounds++;
+    c->fast_busy = false;
+    pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
     free(p), free(k), free(h);
     json_decref(doc);
@@ -359,6 +374,12 @@ static void publish(con_collect *c, con_sample *s)
 static void fast_round(con_collect *c)
 {
     con_sample s = {c->ring, time(NULL), json_object(), json_object(), json_object()};
+    pthread_mutex_lock(&c->lock);
+    bool recount = c->recount;
+    c->recount = false;
+    pthread_mutex_unlock(&c->lock);
+    if (recount)
+        con_pg_recount(c->pg);
     char kdetail[256] = "", pdetail[256] = "ready (login and query as the ops role)";
     con_pg_collect(c->pg, &s);
     bool pg_ok = con_pg_connected(c->pg);
@@ -389,9 +410,12 @@ static long until_next_tick(long interval_ms)
 static void *fast_main(void *arg)
 {
     con_collect *c = arg;
+    pthread_mutex_lock(&c->lock);
+    c->fast_busy = true;
+    pthread_mutex_unlock(&c->lock);
     do
         fast_round(c);
-    while (!nap(c, until_next_tick(c->conf.interval_ms)));
+    while (!nap(c, until_next_tick(c->conf.interval_ms), &c->kick_fast, &c->fast_busy));
     return NULL;
 }
 
@@ -490,4 +514,40 @@ unsigned long con_collect_rounds(con_collect *c)
     unsigned long n = c->rounds;
     pthread_mutex_unlock(&c->lock);
     return n;
+}
+
+/* Waits (lock held) until *seq reaches target or the deadline passes. */
+static bool wait_seq(con_collect *c, const unsigned long *seq, unsigned long target,
+                     const struct timespec *deadline)
+{
+    while (*seq < target && !c->stop)
+        if (pthread_cond_timedwait(&c->wake, &c->lock, deadline) != 0)
+            return false;
+    return *seq >= target;
+}
+
+char *con_collect_fresh_counts(con_collect *c, long timeout_s, size_t *len)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_s;
+    pthread_mutex_lock(&c->lock);
+    /* A round already running started before this request: wait for the next. */
+    unsigned long slow_target = c->slow_seq + (c->slow_busy ? 2 : 1);
+    c->kick_slow = true;
+    pthread_cond_broadcast(&c->wake);
+    bool ok = wait_seq(c, &c->slow_seq, slow_target, &deadline);
+    if (ok) {
+        unsigned long fast_target = c->rounds + (c->fast_busy ? 2 : 1);
+        c->kick_fast = true;
+        c->recount = true;
+        pthread_cond_broadcast(&c->wake);
+        ok = wait_seq(c, &c->rounds, fast_target, &deadline);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!ok) {
+        *len = 0;
+        return NULL;
+    }
+    return con_collect_counts(c, len);
 }

@@ -45,6 +45,10 @@ void con_collect_stop(con_collect *c);
 char *con_collect_pipeline(con_collect *c, size_t *len);
 /* The "counts" section alone (the stage_counts.py --json shape). */
 char *con_collect_counts(con_collect *c, size_t *len);
+/* Counts measured after this call: waits for a new scan round (Cassandra,
+ * DLQ) and then a new fast round with fresh count(*)s. NULL when that takes
+ * longer than timeout_s. */
+char *con_collect_fresh_counts(con_collect *c, long timeout_s, size_t *len);
 /* The "health" section alone. */
 char *con_collect_health(con_collect *c, size_t *len);
 /* Appends the latest round's numbers as Prometheus gauges. */

@@ -258,3 +258,8 @@ bool con_pg_connected(const con_pg *p)
 {
     return p->c && PQstatus(p->c) == CONNECTION_OK;
 }
+
+void con_pg_recount(con_pg *p)
+{
+    p->staged = NAN;
+}

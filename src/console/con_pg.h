@@ -35,6 +35,8 @@ void con_pg_free(con_pg *p);
 /* One round: puts the numbers and details into s; on failure records the
  * error under "postgres" and returns -1 (the numbers stay unknown). */
 int con_pg_collect(con_pg *p, con_sample *s);
+/* The next round redoes the count(*) scans whatever the interval. */
+void con_pg_recount(con_pg *p);
 /* Whether the last round logged in (PostgreSQL's readiness). */
 bool con_pg_connected(const con_pg *p);
 
