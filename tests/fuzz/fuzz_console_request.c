@@ -25,7 +25,8 @@ bool con_api_safe_name(const char *name)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const history[] = {"metric", "seconds", NULL};
-    static const char *const messages[] = {"topic", "partition", "offset", "timestamp", "limit", NULL};
+    static const char *const messages[] = {"topic",     "partition", "offset",
+                                           "timestamp", "limit",     NULL};
     char *target = malloc(size + 1), out[512], err[256];
     long v;
     if (!target)

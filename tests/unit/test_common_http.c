@@ -119,9 +119,9 @@ static void prom_parser_reads_what_the_writer_wrote(void **state)
 
 static void prom_parser_rejects_malformed_lines(void **state)
 {
-    static const char *const bad[] = {"1abc 3\n",     "x{le=\"1\" 3\n", "x{le=1} 3\n",
-                                      "x 3 junk\n",   "x\n",            "x abc\n",
-                                      "x{a=\"\\q\"} 1\n", "x{=\"1\"} 1\n"};
+    static const char *const bad[] = {
+        "1abc 3\n", "x{le=\"1\" 3\n", "x{le=1} 3\n",      "x 3 junk\n",
+        "x\n",      "x abc\n",        "x{a=\"\\q\"} 1\n", "x{=\"1\"} 1\n"};
     char err[128];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         seen x = {0};
@@ -160,7 +160,8 @@ static void query_long_bounds_and_reasons(void **state)
     assert_int_equal(v, 5);
     assert_int_equal(us_http_query_long("n=10", "n", 1, 10, 5, &v, err, sizeof err), 0);
     assert_int_equal(v, 10);
-    static const char *const bad[] = {"n=11", "n=0", "n=", "n=1x", "n=%201", "n=99999999999999999999"};
+    static const char *const bad[] = {
+        "n=11", "n=0", "n=", "n=1x", "n=%201", "n=99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(us_http_query_long(bad[i], "n", 1, 10, 5, &v, err, sizeof err), -1);
         assert_non_null(strstr(err, "\"n\""));

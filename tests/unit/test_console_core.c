@@ -62,7 +62,7 @@ static void ring_rates_and_resets(void **state)
     assert_true(fabs(con_ring_rate(r, "c", 10300, 10) - 10) < 1e-9);
     assert_true(fabs(con_ring_rate(r, "c", 10300, 300) - 10) < 1e-9);
     assert_true(isnan(con_ring_rate(r, "c", 10300, 301))); /* before the first value */
-    con_ring_put(r, "c", 10301, 5); /* the counter went back: a restart */
+    con_ring_put(r, "c", 10301, 5);                        /* the counter went back: a restart */
     assert_true(isnan(con_ring_rate(r, "c", 10301, 10)));
     assert_true(isnan(con_ring_rate(r, "missing", 10300, 10)));
     con_ring_free(r);
@@ -125,7 +125,8 @@ static void relay_metrics_and_window_quantiles(void **state)
     n = snprintf(text, sizeof text, relay_text, 200, 100, 100, 200, 200, 200);
     s = new_sample(r, 1100);
     assert_int_equal(con_upstream_parse_relay(u, &s, text, (size_t)n, err, sizeof err), 0);
-    double p50 = con_sample_get(&s, "relay.ack_p50_ms"), p99 = con_sample_get(&s, "relay.ack_p99_ms");
+    double p50 = con_sample_get(&s, "relay.ack_p50_ms"),
+           p99 = con_sample_get(&s, "relay.ack_p99_ms");
     assert_true(p50 > 100 && p50 <= 1000);
     assert_true(p99 > p50 && p99 <= 1000);
     free_sample(&s);
@@ -140,8 +141,8 @@ static void relay_metrics_and_window_quantiles(void **state)
 /* A RESULT body: Rows, global table spec, one bigint column, one row. */
 static size_t rows_body(uint8_t *b, int64_t v, uint32_t rows)
 {
-    static const uint8_t head[] = {0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 2, 'k', 's',
-                                   0, 1, 'u', 0, 5, 'c', 'o', 'u', 'n', 't', 0, 2};
+    static const uint8_t head[] = {0,   0,   0, 2, 0,   0, 0, 1,   0,   0,   0,   1,   0, 2,
+                                   'k', 's', 0, 1, 'u', 0, 5, 'c', 'o', 'u', 'n', 't', 0, 2};
     size_t n = sizeof head;
     memcpy(b, head, n);
     b[n++] = (uint8_t)(rows >> 24), b[n++] = (uint8_t)(rows >> 16), b[n++] = (uint8_t)(rows >> 8);
