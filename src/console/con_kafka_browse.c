@@ -133,16 +133,18 @@ static int browse_open(con_kafka *k, browse_consumer *b, const char *topic, int 
     return 0;
 }
 
+/* An undecodable value: its bytes in hex (and as text too when they are
+ * printable, e.g. a JSON or plain-text value) with the reason. */
 static json_t *value_hex(const void *p, size_t len, const char *why)
 {
-    json_t *v = con_kafka_bytes_json(p, len, BROWSE_MAX_HEX);
-    json_t *hex = json_object_get(v, "hex");
-    json_t *out = json_pack("{s:O,s:s}", "hex", hex ? hex : json_string(""), "error", why);
-    if (out && json_object_get(v, "truncated"))
+    json_t *out =
+        json_pack("{s:o,s:s}", "hex", con_kafka_hex_json(p, len, BROWSE_MAX_HEX), "error", why);
+    json_t *text = con_kafka_bytes_json(p, len, 0);
+    if (out && len > BROWSE_MAX_HEX)
         json_object_set_new(out, "truncated", json_true());
-    if (out && json_object_get(v, "text"))
-        json_object_set(out, "text", json_object_get(v, "text"));
-    json_decref(v);
+    if (out && json_object_get(text, "text"))
+        json_object_set(out, "text", json_object_get(text, "text"));
+    json_decref(text);
     return out;
 }
 
