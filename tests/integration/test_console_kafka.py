@@ -4,9 +4,10 @@ Each function of src/console/con_kafka.h and con_registry.h is run through
 tests/unit/console_kafka_dump (the sanitizer build when there is one) and its
 JSON compared with what kcat, the registry's HTTP API, psql and the Spark
 checkpoint files say. Read-only on the stack's own topics, subjects and
-groups: the one test that writes uses a throwaway topic of its own, and the
-consumer-group test (which must commit offsets) runs only on the test's own
-stack, not with US_TEST_USE_RUNNING=1.
+groups. The tests that write (a throwaway topic with odd records, and a
+consumer group that commits offsets) run on the test's own stack, or with
+US_TEST_USE_RUNNING=1 only on the broker US_TEST_CONSOLE_BOOTSTRAP names
+(e.g. a scratch broker), never on a shared running stack.
 """
 
 import datetime
@@ -30,8 +31,8 @@ def dump_bin():
     pytest.skip("console_kafka_dump is not built (./userstream build)")
 
 
-def dump(stack, *args, ok=True):
-    p = stack.run([dump_bin(), *map(str, args)], check=False, timeout=120)
+def dump(stack, *args, ok=True, env=None):
+    p = stack.run([dump_bin(), *map(str, args)], check=False, timeout=120, env=env)
     if ok:
         assert p.returncode == 0, p.stderr
         assert "ERROR: AddressSanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
@@ -221,3 +222,74 @@ def test_spark_lag_from_the_checkpoint(stack):
             assert p["offset"] == want[t["topic"]][str(p["partition"])]
             assert p["lag"] == p["high"] - p["offset"] and p["lag"] >= 0
     assert got["lag"] == sum(t["lag"] for t in got["topics"])
+
+
+def scratch_broker(stack):
+    """The broker the writing tests may use, or skip."""
+    own = os.environ.get("US_TEST_CONSOLE_BOOTSTRAP")
+    if own:
+        return own
+    if os.environ.get("US_TEST_USE_RUNNING") == "1":
+        pytest.skip("writes: only on the test's own stack or US_TEST_CONSOLE_BOOTSTRAP")
+    return stack["US_KAFKA_BOOTSTRAP"]
+
+
+def create_topic(stack, bootstrap, topic, partitions):
+    stack.us("kafka-run", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
+             "--create", "--topic", topic, "--partitions", str(partitions))
+
+
+def delete_topic(stack, bootstrap, topic):
+    stack.us("kafka-run", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
+             "--delete", "--topic", topic, check=False)
+
+
+def test_browser_shows_tombstones_hex_and_headers(stack, tmp_path):
+    boot = scratch_broker(stack)
+    topic = f"it-console-{uuid.uuid4().hex[:8]}"
+    create_topic(stack, boot, topic, 1)
+    try:
+        produce = ["kcat", "-b", boot, "-P", "-t", topic, "-p", "0"]
+        stack.run([*produce, "-K", "\t", "-Z", "-H", "h1=v1", "-H", "bin=\x01"],
+                  input="k1\tplain text\nk2\t\n")
+        unknown = tmp_path / "unknown-id"
+        unknown.write_bytes(b"\x00\x7f\xff\xff\xf0\x02")
+        stack.run([*produce, "-k", "framed", str(unknown)])
+        got = dump(stack, "messages", topic, 0, -1, -1, 10,
+                   env={"US_KAFKA_BOOTSTRAP": boot})["messages"]
+        assert [m["offset"] for m in got] == [2, 1, 0]
+        framed, tomb, text = got
+        assert text["key"] == {"text": "k1"} and text["headers"]["h1"] == {"text": "v1"}
+        assert text["headers"]["bin"] == {"hex": "01"}
+        assert text["value"]["text"] == "plain text" and "magic byte" in text["value"]["error"]
+        assert text["value"]["hex"] == b"plain text".hex()
+        assert tomb["tombstone"] is True and tomb["value"] is None and tomb["key"] == {"text": "k2"}
+        assert framed["value"]["hex"] == "007ffffff002"
+        assert "2147483632" in framed["value"]["error"], framed["value"]["error"]
+    finally:
+        delete_topic(stack, boot, topic)
+
+
+def test_group_lag_equals_committed_offsets(stack):
+    boot = scratch_broker(stack)
+    topic = f"it-console-{uuid.uuid4().hex[:8]}"
+    group = f"it-console-group-{uuid.uuid4().hex[:8]}"
+    create_topic(stack, boot, topic, 2)
+    try:
+        for p in (0, 1):
+            stack.run(["kcat", "-b", boot, "-P", "-t", topic, "-p", str(p)],
+                      input="".join(f"m{i}\n" for i in range(5 + 5 * p)))
+        # A member reads everything and commits, then more arrives in partition 1.
+        stack.run(["kcat", "-b", boot, "-C", "-G", group, "-X", "auto.offset.reset=earliest",
+                   "-c", "15", "-e", topic], timeout=120)
+        stack.run(["kcat", "-b", boot, "-P", "-t", topic, "-p", "1"], input="late1\nlate2\nlate3\n")
+        got = dump(stack, "groups", env={"US_KAFKA_BOOTSTRAP": boot})
+        mine = [g for g in got["groups"] if g["group"] == group]
+        assert len(mine) == 1, got
+        offsets = {(o["topic"], o["partition"]): o for o in mine[0]["offsets"]}
+        assert offsets[(topic, 0)]["committed"] == 5 and offsets[(topic, 0)]["lag"] == 0
+        assert offsets[(topic, 1)]["committed"] == 10 and offsets[(topic, 1)]["high"] == 13
+        assert offsets[(topic, 1)]["lag"] == 3 and mine[0]["lag"] == 3
+        assert mine[0]["simple"] is False and mine[0]["error"] is None
+    finally:
+        delete_topic(stack, boot, topic)
