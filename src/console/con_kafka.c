@@ -157,16 +157,9 @@ static bool printable_utf8(const unsigned char *p, size_t len)
     return true;
 }
 
-json_t *con_kafka_bytes_json(const void *p, size_t len, size_t max_hex)
+json_t *con_kafka_hex_json(const void *p, size_t len, size_t max_hex)
 {
     static const char digits[] = "0123456789abcdef";
-    if (!p)
-        return json_null();
-    if (printable_utf8(p, len)) {
-        json_t *t = json_stringn(p, len); /* NULL on overlong forms jansson refuses */
-        if (t)
-            return json_pack("{s:o}", "text", t);
-    }
     size_t n = len < max_hex ? len : max_hex;
     char *s = malloc(2 * n + 1);
     if (!s)
@@ -175,9 +168,22 @@ json_t *con_kafka_bytes_json(const void *p, size_t len, size_t max_hex)
         s[2 * i] = digits[((const unsigned char *)p)[i] >> 4];
         s[2 * i + 1] = digits[((const unsigned char *)p)[i] & 15];
     }
-    json_t *out = json_pack("{s:s%}", "hex", s, 2 * n);
+    json_t *out = json_stringn(s, 2 * n);
     free(s);
-    if (out && n < len)
+    return out;
+}
+
+json_t *con_kafka_bytes_json(const void *p, size_t len, size_t max_hex)
+{
+    if (!p)
+        return json_null();
+    if (printable_utf8(p, len)) {
+        json_t *t = json_stringn(p, len); /* NULL on overlong forms jansson refuses */
+        if (t)
+            return json_pack("{s:o}", "text", t);
+    }
+    json_t *out = json_pack("{s:o}", "hex", con_kafka_hex_json(p, len, max_hex));
+    if (out && len > max_hex)
         json_object_set_new(out, "truncated", json_true());
     return out;
 }

@@ -55,7 +55,7 @@ json_t *con_kafka_end_offsets(con_kafka *k, const char *topic, char *err, size_t
 
 /* Up to limit (1..CON_KAFKA_MAX_MESSAGES) messages of one partition, newest
  * first. By offset (timestamp_ms < 0): the messages ending at offset
- * (inclusive; -1 = the newest message). By timestamp (timestamp_ms >= 0,
+ * (inclusive; -1, or an offset past the end = the newest message). By timestamp (timestamp_ms >= 0,
  * offsetsForTimes; offset is then ignored): the messages starting at the
  * first one whose timestamp is >= timestamp_ms. reg may be NULL (values
  * are then shown as hex). Read with a fresh consumer, assign() and no
@@ -80,7 +80,8 @@ json_t *con_kafka_messages(con_kafka *k, con_registry *reg, const char *topic, i
  *             "members":[{"member_id":"...","client_id":"...","host":"...",
  *                         "assignment":[{"topic":"t","partition":0}]}],
  *             "offsets":[{"topic":"t","partition":0,"committed":40,"high":42,"lag":2}],
- *             "lag":2,"error":null|"..."}]} */
+ *             "lag":2,"error":null|"..."}],
+ *  "errors":["..."]}   brokers that could not list their groups */
 json_t *con_kafka_groups(con_kafka *k, char *err, size_t errlen);
 
 /* The Spark query's lag from its checkpoint directory (Structured

@@ -192,33 +192,34 @@ void con_kafka_fill_configs(con_kafka *k, json_t *topics, int32_t broker)
         fill_sizes(k, topics, broker);
 }
 
-/* ListConsumerGroups -> the groups' ids (strdup'd) and listings as JSON. */
-static json_t *list_groups(con_kafka *k, char *err, size_t errlen)
+/* The groups of every broker. rd_kafka_list_groups (ListGroups) rather than
+ * the admin ListConsumerGroups: in librdkafka 2.0.2 the latter asks only
+ * the brokers whose connection is already up, so on a fresh handle it
+ * answers an empty list without an error; list_groups waits for them all.
+ * protocol_type "consumer" is a regular group, "" a simple (assign-only)
+ * group that only commits offsets. */
+static json_t *list_groups(con_kafka *k, json_t *errors, char *err, size_t errlen)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
-    rd_kafka_AdminOptions_t *o = admin_options(k, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
-    rd_kafka_ListConsumerGroups(k->rk, o, q);
-    rd_kafka_event_t *ev = con_kafka_admin_wait(k, q, err, errlen);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
-    if (!ev)
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_list_groups(k->rk, NULL, &gl, k->timeout_ms);
+    if (e && !gl) {
+        snprintf(err, errlen, "Kafka list groups: %s", rd_kafka_err2str(e));
         return NULL;
-    size_t n;
-    const rd_kafka_ListConsumerGroups_result_t *res = rd_kafka_event_ListConsumerGroups_result(ev);
-    const rd_kafka_ConsumerGroupListing_t **gl =
-        res ? rd_kafka_ListConsumerGroups_result_valid(res, &n) : NULL;
-    json_t *groups = json_array();
-    for (size_t i = 0; gl && groups && i < n && i < ADMIN_MAX_GROUPS; i++) {
-        json_array_append_new(
-            groups,
-            json_pack(
-                "{s:s,s:s,s:b,s:n,s:[],s:[],s:I,s:n}", "group",
-                rd_kafka_ConsumerGroupListing_group_id(gl[i]), "state",
-                rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(gl[i])),
-                "simple", rd_kafka_ConsumerGroupListing_is_simple_consumer_group(gl[i]),
-                "coordinator", "members", "offsets", (json_int_t)0, "lag", "error"));
     }
-    rd_kafka_event_destroy(ev);
+    if (e) /* some brokers did not answer: their groups are missing */
+        json_array_append_new(errors, json_string(rd_kafka_err2str(e)));
+    json_t *groups = json_array();
+    for (int i = 0; groups && i < gl->group_cnt && i < ADMIN_MAX_GROUPS; i++) {
+        const struct rd_kafka_group_info *g = &gl->groups[i];
+        if (g->protocol_type && *g->protocol_type && strcmp(g->protocol_type, "consumer") != 0)
+            continue; /* e.g. Kafka Connect workers: not consumer groups */
+        json_array_append_new(
+            groups, json_pack("{s:s,s:s?,s:b,s:n,s:[],s:[],s:I,s:o}", "group", g->group, "state",
+                              g->state, "simple", !g->protocol_type || !*g->protocol_type,
+                              "coordinator", "members", "offsets", "lag", (json_int_t)0, "error",
+                              g->err ? json_string(rd_kafka_err2str(g->err)) : json_null()));
+    }
+    rd_kafka_group_list_destroy(gl);
     return groups;
 }
 
@@ -359,12 +360,15 @@ static void set_offsets(con_kafka *k, json_t *g)
 json_t *con_kafka_groups(con_kafka *k, char *err, size_t errlen)
 {
     rd_kafka_poll(k->rk, 0);
-    json_t *groups = list_groups(k, err, errlen);
-    if (!groups)
+    json_t *errors = json_array();
+    json_t *groups = list_groups(k, errors, err, errlen);
+    if (!groups) {
+        json_decref(errors);
         return NULL;
+    }
     describe_groups(k, groups);
     size_t i;
     json_t *g;
     json_array_foreach(groups, i, g) set_offsets(k, g);
-    return json_pack("{s:o}", "groups", groups);
+    return json_pack("{s:o,s:o}", "groups", groups, "errors", errors);
 }

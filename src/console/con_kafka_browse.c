@@ -17,6 +17,33 @@ typedef struct {
     int64_t start, end; /* the window read: [start, end) */
 } browse_window;
 
+/* Schema ids the registry could not give during one call, with the reason:
+ * a registry that is down or slow costs one timeout per id, not one per
+ * message. */
+#define BROWSE_MAX_FAILED 16
+typedef struct {
+    con_registry *reg;
+    int32_t ids[BROWSE_MAX_FAILED];
+    char why[BROWSE_MAX_FAILED][256];
+    int n;
+} browse_schemas;
+
+static const con_avro_schema *schema_for(browse_schemas *bs, int32_t id, char *why, size_t whylen)
+{
+    for (int i = 0; i < bs->n; i++) {
+        if (bs->ids[i] == id) {
+            snprintf(why, whylen, "%s", bs->why[i]);
+            return NULL;
+        }
+    }
+    const con_avro_schema *s = con_registry_schema_by_id(bs->reg, id, why, whylen);
+    if (!s && bs->n < BROWSE_MAX_FAILED) {
+        bs->ids[bs->n] = id;
+        snprintf(bs->why[bs->n++], sizeof(bs->why[0]), "%s", why);
+    }
+    return s;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -133,22 +160,24 @@ static int browse_open(con_kafka *k, browse_consumer *b, const char *topic, int 
     return 0;
 }
 
+/* An undecodable value: its bytes in hex (and as text too when they are
+ * printable, e.g. a JSON or plain-text value) with the reason. */
 static json_t *value_hex(const void *p, size_t len, const char *why)
 {
-    json_t *v = con_kafka_bytes_json(p, len, BROWSE_MAX_HEX);
-    json_t *hex = json_object_get(v, "hex");
-    json_t *out = json_pack("{s:O,s:s}", "hex", hex ? hex : json_string(""), "error", why);
-    if (out && json_object_get(v, "truncated"))
+    json_t *out =
+        json_pack("{s:o,s:s}", "hex", con_kafka_hex_json(p, len, BROWSE_MAX_HEX), "error", why);
+    json_t *text = con_kafka_bytes_json(p, len, 0);
+    if (out && len > BROWSE_MAX_HEX)
         json_object_set_new(out, "truncated", json_true());
-    if (out && json_object_get(v, "text"))
-        json_object_set(out, "text", json_object_get(v, "text"));
-    json_decref(v);
+    if (out && json_object_get(text, "text"))
+        json_object_set(out, "text", json_object_get(text, "text"));
+    json_decref(text);
     return out;
 }
 
 /* The value decoded by its Confluent header and registry schema, or the
  * bytes as hex with the reason it could not be. */
-static json_t *value_json(con_registry *reg, const rd_kafka_message_t *m)
+static json_t *value_json(browse_schemas *bs, const rd_kafka_message_t *m)
 {
     char why[256];
     int32_t id;
@@ -156,11 +185,11 @@ static json_t *value_json(con_registry *reg, const rd_kafka_message_t *m)
     size_t plen;
     if (con_avro_confluent_header(m->payload, m->len, &id, &payload, &plen, why, sizeof(why)) < 0)
         return value_hex(m->payload, m->len, why);
-    if (!reg) {
+    if (!bs->reg) {
         snprintf(why, sizeof(why), "schema id %d: no registry configured", id);
         return value_hex(m->payload, m->len, why);
     }
-    const con_avro_schema *s = con_registry_schema_by_id(reg, id, why, sizeof(why));
+    const con_avro_schema *s = schema_for(bs, id, why, sizeof(why));
     json_t *v = s ? con_avro_decode(s, payload, plen, why, sizeof(why)) : NULL;
     if (!v) {
         char full[300];
@@ -188,7 +217,7 @@ static json_t *headers_json(const rd_kafka_message_t *m)
     return out;
 }
 
-static json_t *message_json(con_registry *reg, const rd_kafka_message_t *m)
+static json_t *message_json(browse_schemas *bs, const rd_kafka_message_t *m)
 {
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
@@ -200,12 +229,12 @@ static json_t *message_json(con_registry *reg, const rd_kafka_message_t *m)
                      (json_int_t)m->offset, "timestamp",
                      tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? json_null() : json_integer(ts),
                      "timestamp_type", tname, "key", con_kafka_bytes_json(m->key, m->key_len, 4096),
-                     "headers", headers_json(m), "value", tomb ? json_null() : value_json(reg, m),
+                     "headers", headers_json(m), "value", tomb ? json_null() : value_json(bs, m),
                      "tombstone", tomb, "size", (json_int_t)m->len);
 }
 
 /* Reads [w->start, w->end) into list (oldest first); 0, or -1 with why. */
-static int read_window(con_kafka *k, browse_consumer *c, con_registry *reg, const browse_window *w,
+static int read_window(con_kafka *k, browse_consumer *c, browse_schemas *bs, const browse_window *w,
                        json_t *list, char *err, size_t errlen)
 {
     int64_t deadline = now_ms() + k->timeout_ms, next = w->start;
@@ -223,7 +252,7 @@ static int read_window(con_kafka *k, browse_consumer *c, con_registry *reg, cons
             continue;
         rd_kafka_resp_err_t e = m->err;
         if (!e && m->offset >= w->start && m->offset < w->end) {
-            json_t *j = message_json(reg, m);
+            json_t *j = message_json(bs, m);
             if (j)
                 json_array_append_new(list, j);
         }
@@ -262,7 +291,8 @@ json_t *con_kafka_messages(con_kafka *k, con_registry *reg, const char *topic, i
         browse_consumer c;
         int rc = browse_open(k, &c, topic, partition, w.start, err, errlen);
         if (rc == 0) {
-            rc = read_window(k, &c, reg, &w, list, err, errlen);
+            browse_schemas bs = {.reg = reg};
+            rc = read_window(k, &c, &bs, &w, list, err, errlen);
             browse_close(&c);
         }
         if (rc < 0) {

@@ -35,7 +35,11 @@ int con_kafka_list_offsets(const con_kafka *k, rd_kafka_topic_partition_list_t *
  * when they are readable on this host. */
 void con_kafka_fill_configs(con_kafka *k, json_t *topics, int32_t broker);
 
-/* Bytes as {"text":"..."} when printable UTF-8, else {"hex":"..."}. */
+/* Lowercase hex of at most max_hex bytes, as a JSON string. */
+json_t *con_kafka_hex_json(const void *p, size_t len, size_t max_hex);
+
+/* Bytes as {"text":"..."} when printable UTF-8, else {"hex":"..."} (with "truncated":true
+ * past max_hex bytes); null for NULL. */
 json_t *con_kafka_bytes_json(const void *p, size_t len, size_t max_hex);
 
 #endif

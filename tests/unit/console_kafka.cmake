@@ -20,3 +20,8 @@ if(TARGET us_console_kafka)
   us_unit_test(test_console_checkpoint test_console_checkpoint.c)
   target_link_libraries(test_console_checkpoint PRIVATE us_console_kafka)
 endif()
+if(TARGET us_console_kafka)
+  # Keys/headers as text or hex, client configuration, browser arguments.
+  us_unit_test(test_console_kafka test_console_kafka.c)
+  target_link_libraries(test_console_kafka PRIVATE us_console_kafka)
+endif()
