@@ -6,9 +6,33 @@
 # nothing would be scheduled. The canary stays paused (it is triggered by hand).
 US_PIPELINE_DAGS=(userstream_ingest userstream_quality)
 
-# us_counts_json: the stage counts (spark/stage_counts.py) as one JSON line.
+# us_console_api PATH: GET PATH of the console's JSON API (userstream-console,
+# stack/services/90-console.sh), logged in with its generated password (sent
+# on stdin, never in argv). The one accounting of the stages lives there.
+us_console_api() {
+    local jar rc=0 url="http://$US_BIND:$US_CONSOLE_PORT"
+    local pw=${US_CONSOLE_PASSWORD_FILE:-$US_SECRETS_DIR/console-password}
+    if [[ ! -r $pw ]]; then
+        echo "no console password in $pw (the console service makes it when it starts)" >&2
+        return 1
+    fi
+    jar=$(mktemp)
+    if ! printf 'password=%s' "$(cat "$pw")" |
+        curl -fsS --max-time 10 -o /dev/null -c "$jar" --data-binary @- "$url/login" 2>/dev/null; then
+        echo "the console does not answer at $url (./userstream run starts it)" >&2
+        rc=1
+    elif ! curl -fsS --max-time 330 -b "$jar" "$url$1"; then
+        rc=1
+    fi
+    rm -f "$jar"
+    return $rc
+}
+
+# us_counts_json [fresh]: the stage counts as one JSON line; "fresh" waits for
+# numbers measured after the call (a Cassandra scan: seconds), else the
+# console's latest round.
 us_counts_json() {
-    PGPASSFILE=$PGPASSFILE "$US_VENV/bin/python" "$US_ROOT/spark/stage_counts.py" --json 2>/dev/null
+    if [[ ${1:-} == fresh ]]; then us_console_api "/api/counts?fresh=1"; else us_console_api /api/counts; fi
 }
 
 # us_json_get KEY: the value of KEY in the JSON object on stdin ("" if null).
@@ -52,12 +76,39 @@ us_wait_flowing() {
     us_die "no user reached Cassandra within ${timeout}s; the counts above show where the data stopped (./userstream logs SERVICE)"
 }
 
-us_counts_table() { PGPASSFILE=$PGPASSFILE "$US_VENV/bin/python" "$US_ROOT/spark/stage_counts.py"; }
+# us_counts_table: the fresh counts as the table of the README; exit 1 when a
+# stage could not be asked (its count is "?").
+us_counts_table() {
+    local json
+    json=$(us_counts_json fresh) || return 1
+    "$US_VENV/bin/python" -c '
+import json, sys
+c = json.loads(sys.argv[1])
+rows = [("fetched", "fetched from the API (ops.load_batches)"),
+        ("staged", "staged   PostgreSQL staging.users"),
+        ("rejected", "rejected PostgreSQL staging.rejects"),
+        ("kafka", "Kafka    " + sys.argv[2] + " records"),
+        ("spark_processed", "Spark    records processed"),
+        ("in_flight", "in flight (Kafka, not yet processed)"),
+        ("cassandra", "Cassandra " + sys.argv[3] + ".users"),
+        ("dlq_distinct", "dead letters (" + sys.argv[4] + ")")]
+print("{:<42}{:>10}".format("stage", "count"))
+for key, label in rows:
+    v = c.get(key)
+    print("{:<42}{:>10}".format(label, "?" if v is None else v))
+if c.get("latency_p50_ms") is not None:
+    print("PostgreSQL commit -> Cassandra, last 5 min: p50 {:.0f} ms, worst batch p99 {:.0f} ms".format(
+          c["latency_p50_ms"], c["latency_p99_ms"]))
+for e in c.get("errors") or []:
+    print(f"could not ask {e}", file=sys.stderr)
+sys.exit(1 if c.get("errors") else 0)' "$json" "$US_KAFKA_TOPIC_USERS" "$US_CASSANDRA_KEYSPACE" "$US_KAFKA_TOPIC_DLQ"
+}
 
 # us_where_to_look: the addresses and commands a data engineer needs next.
 us_where_to_look() {
     us_step "The pipeline is running. Where to look:"
     cat <<EOF
+    console          http://$US_BIND:$US_CONSOLE_PORT  (password in $US_SECRETS_DIR/console-password)
     Airflow UI       $US_AIRFLOW_URL  (user admin, password in $US_SECRETS_DIR/airflow-passwords.json)
     Spark            master UI http://$US_BIND:$US_SPARK_MASTER_UI_PORT, the job's UI http://$US_BIND:$US_SPARK_DRIVER_UI_PORT
     relay metrics    http://$US_BIND:$US_RELAY_METRICS_PORT/metrics
@@ -75,7 +126,7 @@ EOF
 # cmd_counts [--json]: how many users are at each stage now.
 cmd_counts() {
     case ${1:-} in
-        --json) us_counts_json ;;
+        --json) us_counts_json fresh && echo ;;
         "") us_counts_table ;;
         *) us_die "counts: unknown option '$1' (--json)" ;;
     esac

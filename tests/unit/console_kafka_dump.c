@@ -1,0 +1,67 @@
+/* console_kafka_dump: prints the JSON of one con_kafka / con_registry call
+ * against a running stack, for tests/integration/test_console_kafka.py and
+ * by hand. Addresses from US_KAFKA_BOOTSTRAP and US_REGISTRY_URL.
+ *
+ *   console_kafka_dump cluster | groups | subjects
+ *   console_kafka_dump offsets TOPIC
+ *   console_kafka_dump messages TOPIC PARTITION OFFSET TIMESTAMP_MS LIMIT
+ *   console_kafka_dump spark CHECKPOINT_DIR
+ *   console_kafka_dump version SUBJECT VERSION
+ *   console_kafka_dump diff SUBJECT V1 V2
+ *
+ * Exit 0 with the JSON on stdout, 1 with the error on stderr, 2 on usage. */
+#include "con_kafka.h"
+#include "con_registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *err, size_t errlen)
+{
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "cluster") == 0)
+        return con_kafka_cluster(k, err, errlen);
+    if (strcmp(cmd, "groups") == 0)
+        return con_kafka_groups(k, err, errlen);
+    if (strcmp(cmd, "subjects") == 0)
+        return con_registry_subjects(r, err, errlen);
+    if (strcmp(cmd, "offsets") == 0 && argc == 3)
+        return con_kafka_end_offsets(k, argv[2], err, errlen);
+    if (strcmp(cmd, "spark") == 0 && argc == 3)
+        return con_kafka_spark_lag(k, argv[2], err, errlen);
+    if (strcmp(cmd, "version") == 0 && argc == 4)
+        return con_registry_version(r, argv[2], argv[3], err, errlen);
+    if (strcmp(cmd, "diff") == 0 && argc == 5)
+        return con_registry_diff(r, argv[2], argv[3], argv[4], err, errlen);
+    if (strcmp(cmd, "messages") == 0 && argc == 7)
+        return con_kafka_messages(k, r, argv[2], atoi(argv[3]), atoll(argv[4]), atoll(argv[5]),
+                                  atoi(argv[6]), err, errlen);
+    snprintf(err, errlen, "usage: see the comment at the top of console_kafka_dump.c");
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512] = "";
+    const char *boot = getenv("US_KAFKA_BOOTSTRAP");
+    const char *url = getenv("US_REGISTRY_URL");
+    if (argc < 2 || !boot || !url) {
+        fprintf(stderr, "usage: US_KAFKA_BOOTSTRAP=... US_REGISTRY_URL=... %s CMD ARGS\n", argv[0]);
+        return 2;
+    }
+    con_kafka *k = con_kafka_new(boot, NULL, 5000, err, sizeof(err));
+    con_registry *r = k ? con_registry_new(url, NULL, 5000, err, sizeof(err)) : NULL;
+    json_t *j = r ? run(k, r, argc, argv, err, sizeof(err)) : NULL;
+    if (j) {
+        char *s = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+        printf("%s\n", s ? s : "null");
+        free(s);
+        json_decref(j);
+    } else {
+        fprintf(stderr, "console_kafka_dump: %s\n", err);
+    }
+    con_registry_free(r);
+    con_kafka_free(k);
+    return j ? 0 : 1;
+}
