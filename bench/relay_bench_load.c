@@ -27,7 +27,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CONNINFO TABLE FIRST_ID ROWS ROWS_PER_TXN RATE OUT\n", argv[0]);
         return 2;
     }
-    long long first = atoll(argv[3]), rows = atoll(argv[4]), per = atoll(argv[5]), rate = atoll(argv[6]);
+    long long first = atoll(argv[3]), rows = atoll(argv[4]), per = atoll(argv[5]),
+              rate = atoll(argv[6]);
     PGconn *c = PQconnectdb(argv[1]);
     FILE *out = fopen(argv[7], "w");
     if (PQstatus(c) != CONNECTION_OK || !out || per < 1) {
@@ -46,18 +47,23 @@ int main(int argc, char **argv)
             }
         }
         snprintf(sql, sizeof sql,
-                 "INSERT INTO %s (user_id, gender, title, first_name, last_name, street_number, street_name, "
-                 "city, state, country, postcode, latitude, longitude, tz_offset, tz_description, email, "
-                 "username, dob, registered_at, phone, cell, id_name, id_value, picture_large, picture_medium, "
-                 "picture_thumbnail, nat, source_url, source_seed, source_page, fetched_at, run_id) "
-                 "SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'female', 'Ms', "
-                 "'First' || g, 'Last' || g, g %% 9999, 'Main Street', 'Zurich', 'ZH', 'Switzerland', '8001', "
-                 "47.3769, 8.5417, '+1:00', 'Brussels, Copenhagen, Madrid, Paris', 'user' || g || '@example.com', "
-                 "'user' || g, '1990-05-17 10:11:12+00', '2015-01-01 00:00:00+00', '(044) 123 45 67', "
-                 "'(079) 123 45 67', 'AVS', '756.1234.5678.90', 'https://randomuser.me/api/portraits/women/1.jpg', "
+                 "INSERT INTO %s (user_id, gender, title, first_name, last_name, "
+                 "street_number, street_name, city, state, country, postcode, latitude, "
+                 "longitude, tz_offset, tz_description, email, username, dob, registered_at, "
+                 "phone, cell, id_name, id_value, picture_large, picture_medium, "
+                 "picture_thumbnail, nat, source_url, source_seed, source_page, fetched_at, "
+                 "run_id) "
+                 "SELECT ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, "
+                 "'female', 'Ms', 'First' || g, 'Last' || g, g %% 9999, 'Main Street', "
+                 "'Zurich', 'ZH', 'Switzerland', '8001', 47.3769, 8.5417, '+1:00', "
+                 "'Brussels, Copenhagen, Madrid, Paris', 'user' || g || '@example.com', "
+                 "'user' || g, '1990-05-17 10:11:12+00', '2015-01-01 00:00:00+00', "
+                 "'(044) 123 45 67', '(079) 123 45 67', 'AVS', '756.1234.5678.90', "
+                 "'https://randomuser.me/api/portraits/women/1.jpg', "
                  "'https://randomuser.me/api/portraits/med/women/1.jpg', "
-                 "'https://randomuser.me/api/portraits/thumb/women/1.jpg', 'CH', 'http://127.0.0.1/api/1.4/', "
-                 "'bench', 1, now(), 'bench' FROM generate_series(%lld, %lld) g",
+                 "'https://randomuser.me/api/portraits/thumb/women/1.jpg', 'CH', "
+                 "'http://127.0.0.1/api/1.4/', 'bench', 1, now(), 'bench' "
+                 "FROM generate_series(%lld, %lld) g",
                  argv[2], a, a + n - 1);
         PGresult *r = PQexec(c, sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {

@@ -91,15 +91,26 @@ void relay_avro_put_bool(relay_buf *b, bool v)
 relay_avro_kind relay_avro_kind_of(uint32_t oid)
 {
     switch (oid) {
-    case 2950: return RELAY_AVRO_UUID;
-    case 21: case 23: return RELAY_AVRO_INT;
-    case 20: return RELAY_AVRO_LONG;
-    case 700: return RELAY_AVRO_FLOAT;
-    case 701: return RELAY_AVRO_DOUBLE;
-    case 16: return RELAY_AVRO_BOOLEAN;
-    case 1184: case 1114: return RELAY_AVRO_TIMESTAMP;
-    case 1082: return RELAY_AVRO_DATE;
-    default: return RELAY_AVRO_STRING; /* text, varchar, bpchar, numeric, ... */
+    case 2950:
+        return RELAY_AVRO_UUID;
+    case 21:
+    case 23:
+        return RELAY_AVRO_INT;
+    case 20:
+        return RELAY_AVRO_LONG;
+    case 700:
+        return RELAY_AVRO_FLOAT;
+    case 701:
+        return RELAY_AVRO_DOUBLE;
+    case 16:
+        return RELAY_AVRO_BOOLEAN;
+    case 1184:
+    case 1114:
+        return RELAY_AVRO_TIMESTAMP;
+    case 1082:
+        return RELAY_AVRO_DATE;
+    default:
+        return RELAY_AVRO_STRING; /* text, varchar, bpchar, numeric, ... */
     }
 }
 
@@ -237,7 +248,8 @@ static int put_number(relay_buf *b, relay_avro_kind kind, const char *t, char *e
     errno = 0;
     if (kind == RELAY_AVRO_INT || kind == RELAY_AVRO_LONG) {
         long long v = strtoll(t, &endp, 10);
-        if (errno || endp == t || *endp || (kind == RELAY_AVRO_INT && (v < INT32_MIN || v > INT32_MAX)))
+        if (errno || endp == t || *endp ||
+            (kind == RELAY_AVRO_INT && (v < INT32_MIN || v > INT32_MAX)))
             return bad_value(err, errlen, kind, strlen(t));
         relay_avro_put_long(b, v);
         return 0;
@@ -309,23 +321,32 @@ void relay_avro_field_name(const char *col, char *out, size_t outlen)
 static json_t *avro_type_json(relay_avro_kind kind)
 {
     switch (kind) {
-    case RELAY_AVRO_UUID: return json_pack("{s:s,s:s}", "type", "string", "logicalType", "uuid");
-    case RELAY_AVRO_INT: return json_string("int");
-    case RELAY_AVRO_LONG: return json_string("long");
-    case RELAY_AVRO_FLOAT: return json_string("float");
-    case RELAY_AVRO_DOUBLE: return json_string("double");
-    case RELAY_AVRO_BOOLEAN: return json_string("boolean");
+    case RELAY_AVRO_UUID:
+        return json_pack("{s:s,s:s}", "type", "string", "logicalType", "uuid");
+    case RELAY_AVRO_INT:
+        return json_string("int");
+    case RELAY_AVRO_LONG:
+        return json_string("long");
+    case RELAY_AVRO_FLOAT:
+        return json_string("float");
+    case RELAY_AVRO_DOUBLE:
+        return json_string("double");
+    case RELAY_AVRO_BOOLEAN:
+        return json_string("boolean");
     case RELAY_AVRO_TIMESTAMP:
         return json_pack("{s:s,s:s}", "type", "long", "logicalType", "timestamp-micros");
-    case RELAY_AVRO_DATE: return json_pack("{s:s,s:s}", "type", "int", "logicalType", "date");
-    default: return json_string("string");
+    case RELAY_AVRO_DATE:
+        return json_pack("{s:s,s:s}", "type", "int", "logicalType", "date");
+    default:
+        return json_string("string");
     }
 }
 
 static int add_field(json_t *fields, const char *name, json_t *type, bool nullable)
 {
-    json_t *f = nullable ? json_pack("{s:s,s:[s,o],s:n}", "name", name, "type", "null", type, "default")
-                         : json_pack("{s:s,s:o}", "name", name, "type", type);
+    json_t *f = nullable
+                    ? json_pack("{s:s,s:[s,o],s:n}", "name", name, "type", "null", type, "default")
+                    : json_pack("{s:s,s:o}", "name", name, "type", type);
     return f ? json_array_append_new(fields, f) : -1;
 }
 
@@ -340,7 +361,8 @@ char *relay_avro_schema_json(const pgo_relation *rel, char *err, size_t errlen)
     for (uint16_t i = 0; fields && i < rel->natts; i++) {
         char fname[256];
         relay_avro_field_name(rel->cols[i].name, fname, sizeof fname);
-        if (add_field(fields, fname, avro_type_json(relay_avro_kind_of(rel->cols[i].type_oid)), true) < 0)
+        if (add_field(fields, fname, avro_type_json(relay_avro_kind_of(rel->cols[i].type_oid)),
+                      true) < 0)
             goto done;
     }
     if (!fields || add_field(fields, "__op", json_string("string"), false) < 0 ||
@@ -388,8 +410,10 @@ int relay_avro_check_change(const pgo_relation *old, const pgo_relation *new, ch
 static uint32_t oid_of_kind(json_t *type)
 {
     json_t *t = json_is_array(type) && json_array_size(type) == 2 ? json_array_get(type, 1) : type;
-    const char *logical = json_is_object(t) ? json_string_value(json_object_get(t, "logicalType")) : NULL;
-    const char *base = json_is_object(t) ? json_string_value(json_object_get(t, "type")) : json_string_value(t);
+    const char *logical =
+        json_is_object(t) ? json_string_value(json_object_get(t, "logicalType")) : NULL;
+    const char *base =
+        json_is_object(t) ? json_string_value(json_object_get(t, "type")) : json_string_value(t);
     if (!base)
         return 0;
     if (logical && strcmp(logical, "uuid") == 0)
@@ -398,8 +422,11 @@ static uint32_t oid_of_kind(json_t *type)
         return 1184;
     if (logical && strcmp(logical, "date") == 0)
         return 1082;
-    static const struct { const char *name; uint32_t oid; } m[] = {
-        {"string", 25}, {"int", 23}, {"long", 20}, {"float", 700}, {"double", 701}, {"boolean", 16}};
+    static const struct {
+        const char *name;
+        uint32_t oid;
+    } m[] = {{"string", 25}, {"int", 23},     {"long", 20},
+             {"float", 700}, {"double", 701}, {"boolean", 16}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (strcmp(base, m[i].name) == 0)
             return m[i].oid;
@@ -419,7 +446,8 @@ pgo_relation *relay_avro_relation_from_schema(const char *schema_json, char *err
         goto out;
     }
     if (!(r = calloc(1, sizeof *r)) || !(r->cols = calloc(n ? n : 1, sizeof(pgo_column))) ||
-        !(r->relname = strdup(name)) || !(r->nspname = strdup(strncmp(ns, "userstream.", 11) == 0 ? ns + 11 : ns)))
+        !(r->relname = strdup(name)) ||
+        !(r->nspname = strdup(strncmp(ns, "userstream.", 11) == 0 ? ns + 11 : ns)))
         goto oom;
     for (size_t i = 0; i < n; i++) {
         json_t *f = json_array_get(fields, i);

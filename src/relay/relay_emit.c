@@ -74,7 +74,8 @@ void relay_emit_on_delivery(void *ud, uint64_t txn_id, bool ok, size_t bytes, co
     }
     if (!ok) {
         RELAY_STAT_ADD(e->st, delivery_errors_total, 1);
-        us_error("kafka delivery failed (transaction %" PRIu64 "): %s", txn_id, errstr ? errstr : "?");
+        us_error("kafka delivery failed (transaction %" PRIu64 "): %s", txn_id,
+                 errstr ? errstr : "?");
     }
     if (relay_ring_delivered(e->ring, txn_id, ok) < 0)
         us_error("delivery report for unknown transaction %" PRIu64, txn_id);
@@ -106,7 +107,8 @@ void relay_emit_set_delivered_before(relay_emit *e, uint64_t lsn)
 
 static bool is_our_table(const relay_emit *e, const pgo_relation *r)
 {
-    return strcmp(r->nspname, e->conf.table_nsp) == 0 && strcmp(r->relname, e->conf.table_name) == 0;
+    return strcmp(r->nspname, e->conf.table_nsp) == 0 &&
+           strcmp(r->relname, e->conf.table_name) == 0;
 }
 
 static bool same_shape(const pgo_relation *a, const pgo_relation *b)
@@ -114,8 +116,8 @@ static bool same_shape(const pgo_relation *a, const pgo_relation *b)
     if (a->natts != b->natts)
         return false;
     for (uint16_t i = 0; i < a->natts; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 || a->cols[i].type_oid != b->cols[i].type_oid ||
-            a->cols[i].key != b->cols[i].key)
+        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
+            a->cols[i].type_oid != b->cols[i].type_oid || a->cols[i].key != b->cols[i].key)
             return false;
     return true;
 }
@@ -199,7 +201,8 @@ int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, u
 {
     relay_txn *t;
     if (e->txn) {
-        snprintf(err, errlen, "Begin of xid %u inside the open transaction of xid %u", xid, e->txn->xid);
+        snprintf(err, errlen, "Begin of xid %u inside the open transaction of xid %u", xid,
+                 e->txn->xid);
         return RELAY_EMIT_ERROR;
     }
     while (!(t = relay_ring_open(e->ring, commit_lsn, relay_pg_to_unix_us(commit_ts_pg), xid)))
@@ -222,15 +225,18 @@ uint64_t relay_emit_rows(const relay_emit *e)
     return e->rows;
 }
 
-int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char *err, size_t errlen)
+int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char *err,
+                      size_t errlen)
 {
     relay_txn *t = e->txn ? relay_ring_get(e->ring, e->txn_id) : NULL;
     if (!t) {
-        snprintf(err, errlen, "Commit at " RELAY_LSN_FMT " outside a transaction", RELAY_LSN_ARGS(commit_lsn));
+        snprintf(err, errlen, "Commit at " RELAY_LSN_FMT " outside a transaction",
+                 RELAY_LSN_ARGS(commit_lsn));
         return RELAY_EMIT_ERROR;
     }
     if (t->commit_lsn != commit_lsn) {
-        snprintf(err, errlen, "Commit LSN " RELAY_LSN_FMT " differs from its Begin's " RELAY_LSN_FMT,
+        snprintf(err, errlen,
+                 "Commit LSN " RELAY_LSN_FMT " differs from its Begin's " RELAY_LSN_FMT,
                  RELAY_LSN_ARGS(commit_lsn), RELAY_LSN_ARGS(t->commit_lsn));
         return RELAY_EMIT_ERROR;
     }
@@ -259,7 +265,8 @@ static int build_key(relay_emit *e, const pgo_tuple *t, char *err, size_t errlen
         first = false;
     }
     if (first) {
-        snprintf(err, errlen, "%s.%s: no key column in the change", e->rel->nspname, e->rel->relname);
+        snprintf(err, errlen, "%s.%s: no key column in the change", e->rel->nspname,
+                 e->rel->relname);
         return -1;
     }
     return e->key.oom ? (snprintf(err, errlen, "out of memory"), -1) : 0;
@@ -287,7 +294,8 @@ static int build_value(relay_emit *e, char op, const pgo_tuple *t, char *err, si
             continue;
         }
         if (v->kind == 'b') {
-            snprintf(err, errlen, "column \"%s\": binary values are not requested", e->rel->cols[i].name);
+            snprintf(err, errlen, "column \"%s\": binary values are not requested",
+                     e->rel->cols[i].name);
             return -1;
         }
         if (v->kind == 'u') {
@@ -314,7 +322,7 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
                    size_t vlen, int32_t partition, char *err, size_t errlen)
 {
     char opstr[2] = {op, 0}, lsn[24], seq[16], ts[24], xid[16];
-    relay_header h[6] = {{"us.op", opstr}, {"us.lsn", lsn}, {"us.seq", seq},
+    relay_header h[6] = {{"us.op", opstr},     {"us.lsn", lsn}, {"us.seq", seq},
                          {"us.commit_ts", ts}, {"us.xid", xid}, {"us.unchanged", NULL}};
     size_t nh = 5;
     snprintf(lsn, sizeof lsn, "%" PRIu64, e->txn->commit_lsn);
@@ -326,7 +334,8 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
         nh = 6;
     }
     for (;;) {
-        int rc = relay_kafka_produce(e->k, key, keylen, val, vlen, h, nh, partition, e->txn_id, err, errlen);
+        int rc = relay_kafka_produce(e->k, key, keylen, val, vlen, h, nh, partition, e->txn_id, err,
+                                     errlen);
         if (rc == RELAY_KAFKA_QUEUED)
             break;
         if (rc == RELAY_KAFKA_ERROR)
@@ -395,9 +404,10 @@ static bool key_changed(const relay_emit *e, const pgo_tuple *old, const pgo_tup
 
 int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
 {
-    uint32_t relid = m->type == PGO_INSERT ? m->u.insert.relid
+    uint32_t relid = m->type == PGO_INSERT   ? m->u.insert.relid
                      : m->type == PGO_UPDATE ? m->u.update.relid
-                     : m->type == PGO_DELETE ? m->u.del.relid : 0;
+                     : m->type == PGO_DELETE ? m->u.del.relid
+                                             : 0;
     if (!e->txn) {
         snprintf(err, errlen, "'%c' change outside a transaction", m->type);
         return RELAY_EMIT_ERROR;

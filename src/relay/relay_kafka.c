@@ -181,12 +181,12 @@ int relay_kafka_produce(relay_kafka *k, const void *key, size_t keylen, const vo
     rd_kafka_headers_t *h = rd_kafka_headers_new(nhdrs);
     for (size_t i = 0; i < nhdrs; i++)
         rd_kafka_header_add(h, hdrs[i].name, -1, hdrs[i].value, -1);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        k->rk, RD_KAFKA_V_RKT(k->rkt),
-        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
-        RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)txn_id), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt),
+                          RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
+                          RD_KAFKA_V_VALUE((void *)value, value ? vlen : 0), RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)txn_id), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return RELAY_KAFKA_QUEUED; /* the headers now belong to the message */
     rd_kafka_headers_destroy(h);
@@ -235,8 +235,9 @@ int relay_kafka_partition_count(relay_kafka *k, int timeout_ms, int32_t *n, char
     rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 0, k->rkt, &md, timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
         snprintf(err, errlen, "metadata of topic %s: %s", k->topic,
-                 rd_kafka_err2str(e ? e : md->topic_cnt == 1 ? md->topics[0].err
-                                                             : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+                 rd_kafka_err2str(e                    ? e
+                                  : md->topic_cnt == 1 ? md->topics[0].err
+                                                       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
         if (md)
             rd_kafka_metadata_destroy(md);
         return -1;
@@ -300,7 +301,8 @@ int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *er
     int wanted = 0;
     for (int32_t p = 0; p < parts; p++) {
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, timeout_ms) == 0 && hi > lo) {
+        if (rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, timeout_ms) == 0 &&
+            hi > lo) {
             rd_kafka_topic_partition_list_add(tp, k->topic, p)->offset = hi - 1;
             wanted++;
         }

@@ -17,7 +17,7 @@
 typedef struct relay_kafka relay_kafka;
 
 typedef struct relay_kafka_conf {
-    const char *bootstrap;  /* NULL with mock_brokers > 0 */
+    const char *bootstrap; /* NULL with mock_brokers > 0 */
     const char *topic;
     long linger_ms;
     long queue_max_messages;
@@ -65,8 +65,7 @@ int relay_kafka_partition_count(relay_kafka *k, int timeout_ms, int32_t *n, char
                                 size_t errlen);
 /* The largest us.lsn header among the last message of every partition, or
  * 0 when the topic is empty: what an earlier run already delivered. */
-int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *err,
-                         size_t errlen);
+int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *err, size_t errlen);
 
 /* Test access: the underlying rd_kafka_t (for rd_kafka_mock_* calls). */
 void *relay_kafka_handle(relay_kafka *k);

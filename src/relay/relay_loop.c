@@ -21,11 +21,11 @@ struct relay_loop {
     relay_stats *st;
     relay_emit *e;
     volatile sig_atomic_t *stop;
-    pgo_decoder *dec;   /* the live stream */
-    pgo_decoder *rdec;  /* replay of spooled streamed transactions */
-    uint64_t received;  /* highest WAL position received */
-    uint64_t flushed;   /* the watermark: safe to confirm */
-    uint64_t reported;  /* last flushed position sent */
+    pgo_decoder *dec;  /* the live stream */
+    pgo_decoder *rdec; /* replay of spooled streamed transactions */
+    uint64_t received; /* highest WAL position received */
+    uint64_t flushed;  /* the watermark: safe to confirm */
+    uint64_t reported; /* last flushed position sent */
     uint64_t wal_end;
     uint32_t stream_xid;
     uint64_t last_status_ns, last_heartbeat_ns, last_tick_ns;
@@ -41,7 +41,8 @@ relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *
     relay_loop *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    *l = (relay_loop){.o = *o, .repl = repl, .k = k, .ring = ring, .spool = spool, .st = st, .stop = stop};
+    *l = (relay_loop){
+        .o = *o, .repl = repl, .k = k, .ring = ring, .spool = spool, .st = st, .stop = stop};
     l->dec = pgo_decoder_new();
     l->rdec = pgo_decoder_new();
     if (!l->dec || !l->rdec) {
@@ -149,8 +150,9 @@ static bool must_stop(relay_loop *l)
         return true;
     }
     if (relay_ring_failed(l->ring)) {
-        snprintf(l->err, sizeof l->err, "a Kafka delivery failed; the slot stays before it and a "
-                                        "restart re-sends from there");
+        snprintf(l->err, sizeof l->err,
+                 "a Kafka delivery failed; the slot stays before it and a "
+                 "restart re-sends from there");
         l->exit_code = RELAY_EXIT_KAFKA;
         return true;
     }
@@ -169,10 +171,14 @@ int relay_loop_wait(void *ud, int timeout_ms)
 static int emit_rc_to_exit(relay_loop *l, int rc)
 {
     switch (rc) {
-    case RELAY_EMIT_STOP: return l->exit_code ? l->exit_code : RELAY_EXIT_OK;
-    case RELAY_EMIT_INCOMPATIBLE: return RELAY_EXIT_INCOMPATIBLE;
-    case RELAY_EMIT_REJECTED: return RELAY_EXIT_REGISTRY;
-    default: return RELAY_EXIT_ERROR;
+    case RELAY_EMIT_STOP:
+        return l->exit_code ? l->exit_code : RELAY_EXIT_OK;
+    case RELAY_EMIT_INCOMPATIBLE:
+        return RELAY_EXIT_INCOMPATIBLE;
+    case RELAY_EMIT_REJECTED:
+        return RELAY_EXIT_REGISTRY;
+    default:
+        return RELAY_EXIT_ERROR;
     }
 }
 
@@ -186,7 +192,8 @@ static int replay_one(void *ud, const uint8_t *msg, size_t len, char *err, size_
         return RELAY_EMIT_ERROR;
     if (m.type == PGO_RELATION)
         return relay_emit_relation(l->e, m.u.relation, err, errlen);
-    if (m.type == PGO_INSERT || m.type == PGO_UPDATE || m.type == PGO_DELETE || m.type == PGO_TRUNCATE)
+    if (m.type == PGO_INSERT || m.type == PGO_UPDATE || m.type == PGO_DELETE ||
+        m.type == PGO_TRUNCATE)
         return relay_emit_change(l->e, &m, err, errlen);
     return RELAY_EMIT_OK; /* Type and Message carry nothing for Kafka */
 }
@@ -196,7 +203,8 @@ static int stream_commit(relay_loop *l, const pgo_msg *m)
     int rc = relay_emit_begin(l->e, m->u.stream_commit.commit_lsn, m->u.stream_commit.commit_ts,
                               m->u.stream_commit.xid, l->err, sizeof l->err);
     if (rc == RELAY_EMIT_OK)
-        rc = relay_spool_replay(l->spool, m->u.stream_commit.xid, replay_one, l, l->err, sizeof l->err);
+        rc = relay_spool_replay(l->spool, m->u.stream_commit.xid, replay_one, l, l->err,
+                                sizeof l->err);
     if (rc == RELAY_EMIT_OK)
         rc = relay_emit_commit(l->e, m->u.stream_commit.commit_lsn, m->u.stream_commit.end_lsn,
                                l->err, sizeof l->err);
@@ -226,20 +234,25 @@ static int dispatch(relay_loop *l, const uint8_t *payload, size_t len)
     if (m.has_xid) { /* inside a stream block: keep it until its Stream Commit */
         if (m.type == PGO_RELATION)
             pgo_relation_free(m.u.relation);
-        return relay_spool_append(l->spool, l->stream_xid, m.xid, payload, len, l->err, sizeof l->err);
+        return relay_spool_append(l->spool, l->stream_xid, m.xid, payload, len, l->err,
+                                  sizeof l->err);
     }
     switch (m.type) {
     case PGO_BEGIN:
-        return relay_emit_begin(l->e, m.u.begin.final_lsn, m.u.begin.commit_ts, m.u.begin.xid, l->err,
-                                sizeof l->err);
+        return relay_emit_begin(l->e, m.u.begin.final_lsn, m.u.begin.commit_ts, m.u.begin.xid,
+                                l->err, sizeof l->err);
     case PGO_COMMIT: {
-        int rc = relay_emit_commit(l->e, m.u.commit.commit_lsn, m.u.commit.end_lsn, l->err, sizeof l->err);
+        int rc = relay_emit_commit(l->e, m.u.commit.commit_lsn, m.u.commit.end_lsn, l->err,
+                                   sizeof l->err);
         check_stop_after_commit(l, m.u.commit.end_lsn);
         return rc;
     }
     case PGO_RELATION:
         return relay_emit_relation(l->e, m.u.relation, l->err, sizeof l->err);
-    case PGO_INSERT: case PGO_UPDATE: case PGO_DELETE: case PGO_TRUNCATE:
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE:
+    case PGO_TRUNCATE:
         return relay_emit_change(l->e, &m, l->err, sizeof l->err);
     case PGO_STREAM_START:
         l->stream_xid = m.u.stream_start.xid;
@@ -311,7 +324,8 @@ int relay_loop_run(relay_loop *l)
             wait_input(l);
             if (PQconsumeInput(l->repl) == 0) {
                 l->pg_dead = true;
-                return us_error("replication connection: %s", PQerrorMessage(l->repl)), RELAY_EXIT_ERROR;
+                return us_error("replication connection: %s", PQerrorMessage(l->repl)),
+                       RELAY_EXIT_ERROR;
             }
             continue;
         }
@@ -319,7 +333,8 @@ int relay_loop_run(relay_loop *l)
             l->pg_dead = true;
             PGresult *r = PQgetResult(l->repl);
             us_error("replication stream ended: %s", r && PQresultStatus(r) != PGRES_COMMAND_OK
-                                                         ? PQresultErrorMessage(r) : PQerrorMessage(l->repl));
+                                                         ? PQresultErrorMessage(r)
+                                                         : PQerrorMessage(l->repl));
             PQclear(r);
             return RELAY_EXIT_ERROR;
         }

@@ -39,9 +39,8 @@ typedef struct relay_loop_opts {
 
 typedef struct relay_loop relay_loop;
 
-relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *k,
-                           relay_ring *ring, relay_spool *spool, relay_stats *st,
-                           volatile sig_atomic_t *stop);
+relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *k, relay_ring *ring,
+                           relay_spool *spool, relay_stats *st, volatile sig_atomic_t *stop);
 void relay_loop_free(relay_loop *l);
 void relay_loop_set_emit(relay_loop *l, relay_emit *e);
 void relay_loop_set_repl(relay_loop *l, PGconn *repl);

@@ -27,38 +27,68 @@ static void on_signal(int sig)
 }
 
 static const us_option options[] = {
-    {"US_BIND", NULL, 0, US_OPT_STRING, "127.0.0.1", "ADDR", "address of the local services (metrics listen here)"},
-    {"US_PORT_OFFSET", NULL, 0, US_OPT_INT, "0", "N", "added to every *_PORT from the file or defaults (not to one from the environment)"},
+    {"US_BIND", NULL, 0, US_OPT_STRING, "127.0.0.1", "ADDR",
+     "address of the local services (metrics listen here)"},
+    {"US_PORT_OFFSET", NULL, 0, US_OPT_INT, "0", "N",
+     "added to every *_PORT from the file or defaults (not to one from the environment)"},
     {"US_PG_HOST", "pg-host", 0, US_OPT_STRING, NULL, "HOST", "PostgreSQL host (default: US_BIND)"},
     {"US_PG_PORT", "pg-port", 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
-    {"US_PG_DATABASE", "pg-database", 0, US_OPT_STRING, "userstream", "DB", "database of the staging table"},
-    {"US_PG_RELAY_USER", "pg-user", 0, US_OPT_STRING, "relay", "ROLE", "role with REPLICATION and SELECT on the table"},
-    {"US_RELAY_PG_CONNINFO", "pg-conninfo", 0, US_OPT_STRING, NULL, "CONNINFO", "a whole libpq connection string (overrides the four above)"},
-    {"US_RELAY_TABLE", "table", 't', US_OPT_STRING, "staging.users", "SCHEMA.TABLE", "the table to publish"},
-    {"US_RELAY_PUBLICATION", "publication", 0, US_OPT_STRING, "userstream_users", "NAME", "publication (created when missing)"},
-    {"US_RELAY_SLOT", "slot", 'S', US_OPT_STRING, "userstream_relay", "NAME", "logical replication slot (created when missing)"},
-    {"US_RELAY_SNAPSHOT", "snapshot", 0, US_OPT_STRING, "initial", "MODE", "initial: copy existing rows when the slot is created; never"},
-    {"US_RELAY_STREAMING", "streaming", 0, US_OPT_BOOL, "true", NULL, "protocol 2 streaming of large in-progress transactions (PG 14+)"},
-    {"US_RELAY_SPOOL_DIR", "spool-dir", 0, US_OPT_STRING, NULL, "DIR", "where streamed transactions wait for their commit (default: $TMPDIR)"},
-    {"US_KAFKA_PORT", NULL, 0, US_OPT_INT, "9092", "PORT", "Kafka port (for the default bootstrap)"},
-    {"US_KAFKA_BOOTSTRAP", "bootstrap", 'b', US_OPT_STRING, NULL, "HOST:PORT", "Kafka bootstrap servers (default: US_BIND:US_KAFKA_PORT)"},
-    {"US_KAFKA_TOPIC_USERS", "topic", 0, US_OPT_STRING, "userstream.users", "TOPIC", "output topic"},
-    {"US_RELAY_KAFKA_CONF", "kafka-conf", 'X', US_OPT_STRING, NULL, "K=V,...", "extra librdkafka settings, passed as is"},
-    {"US_RELAY_LINGER_MS", "linger-ms", 0, US_OPT_INT, "5", "MS", "producer linger.ms (batching vs latency)"},
-    {"US_RELAY_QUEUE_MESSAGES", NULL, 0, US_OPT_INT, "100000", "N", "producer queue bound in messages (back-pressure)"},
-    {"US_RELAY_QUEUE_KBYTES", NULL, 0, US_OPT_INT, "65536", "KB", "producer queue bound in kilobytes (back-pressure)"},
-    {"US_RELAY_MESSAGE_TIMEOUT_MS", NULL, 0, US_OPT_INT, "0", "MS", "give up on a message after this; 0 never (an outage blocks)"},
-    {"US_RELAY_MAX_INFLIGHT_TXNS", NULL, 0, US_OPT_INT, "100000", "N", "transactions in flight before reading stops"},
-    {"US_REGISTRY_PORT", NULL, 0, US_OPT_INT, "8085", "PORT", "registry port (for the default URL)"},
-    {"US_REGISTRY_URL", "registry", 'r', US_OPT_STRING, NULL, "URL", "Confluent-compatible API (default: http://US_BIND:US_REGISTRY_PORT/apis/ccompat/v7)"},
-    {"US_RELAY_SUBJECT", "subject", 0, US_OPT_STRING, NULL, "SUBJECT", "schema subject (default: TOPIC-value)"},
-    {"US_RELAY_METRICS_PORT", "metrics-port", 0, US_OPT_INT, "8102", "PORT", "Prometheus /metrics and /health; 0 off"},
-    {"US_RELAY_STATUS_INTERVAL_MS", NULL, 0, US_OPT_INT, "10000", "MS", "status update to the server at least this often"},
-    {"US_RELAY_FEEDBACK_MS", NULL, 0, US_OPT_INT, "200", "MS", "a new confirmed position is sent within this"},
-    {"US_RELAY_HEARTBEAT_MS", NULL, 0, US_OPT_INT, "10000", "MS", "when idle, confirm the server's WAL end this often; 0 off"},
-    {"US_RELAY_STOP_TIMEOUT_MS", NULL, 0, US_OPT_INT, "30000", "MS", "on stop, wait this long for Kafka"},
-    {"US_RELAY_MAX_ROWS", "max-rows", 0, US_OPT_INT, "0", "N", "stop after the transaction that reaches N records; 0 never"},
-    {"US_RELAY_END_LSN", "end-lsn", 0, US_OPT_STRING, NULL, "LSN", "stop once a commit ends at or past LSN (X/X)"},
+    {"US_PG_DATABASE", "pg-database", 0, US_OPT_STRING, "userstream", "DB",
+     "database of the staging table"},
+    {"US_PG_RELAY_USER", "pg-user", 0, US_OPT_STRING, "relay", "ROLE",
+     "role with REPLICATION and SELECT on the table"},
+    {"US_RELAY_PG_CONNINFO", "pg-conninfo", 0, US_OPT_STRING, NULL, "CONNINFO",
+     "a whole libpq connection string (overrides the four above)"},
+    {"US_RELAY_TABLE", "table", 't', US_OPT_STRING, "staging.users", "SCHEMA.TABLE",
+     "the table to publish"},
+    {"US_RELAY_PUBLICATION", "publication", 0, US_OPT_STRING, "userstream_users", "NAME",
+     "publication (created when missing)"},
+    {"US_RELAY_SLOT", "slot", 'S', US_OPT_STRING, "userstream_relay", "NAME",
+     "logical replication slot (created when missing)"},
+    {"US_RELAY_SNAPSHOT", "snapshot", 0, US_OPT_STRING, "initial", "MODE",
+     "initial: copy existing rows when the slot is created; never"},
+    {"US_RELAY_STREAMING", "streaming", 0, US_OPT_BOOL, "true", NULL,
+     "protocol 2 streaming of large in-progress transactions (PG 14+)"},
+    {"US_RELAY_SPOOL_DIR", "spool-dir", 0, US_OPT_STRING, NULL, "DIR",
+     "where streamed transactions wait for their commit (default: $TMPDIR)"},
+    {"US_KAFKA_PORT", NULL, 0, US_OPT_INT, "9092", "PORT",
+     "Kafka port (for the default bootstrap)"},
+    {"US_KAFKA_BOOTSTRAP", "bootstrap", 'b', US_OPT_STRING, NULL, "HOST:PORT",
+     "Kafka bootstrap servers (default: US_BIND:US_KAFKA_PORT)"},
+    {"US_KAFKA_TOPIC_USERS", "topic", 0, US_OPT_STRING, "userstream.users", "TOPIC",
+     "output topic"},
+    {"US_RELAY_KAFKA_CONF", "kafka-conf", 'X', US_OPT_STRING, NULL, "K=V,...",
+     "extra librdkafka settings, passed as is"},
+    {"US_RELAY_LINGER_MS", "linger-ms", 0, US_OPT_INT, "5", "MS",
+     "producer linger.ms (batching vs latency)"},
+    {"US_RELAY_QUEUE_MESSAGES", NULL, 0, US_OPT_INT, "100000", "N",
+     "producer queue bound in messages (back-pressure)"},
+    {"US_RELAY_QUEUE_KBYTES", NULL, 0, US_OPT_INT, "65536", "KB",
+     "producer queue bound in kilobytes (back-pressure)"},
+    {"US_RELAY_MESSAGE_TIMEOUT_MS", NULL, 0, US_OPT_INT, "0", "MS",
+     "give up on a message after this; 0 never (an outage blocks)"},
+    {"US_RELAY_MAX_INFLIGHT_TXNS", NULL, 0, US_OPT_INT, "100000", "N",
+     "transactions in flight before reading stops"},
+    {"US_REGISTRY_PORT", NULL, 0, US_OPT_INT, "8085", "PORT",
+     "registry port (for the default URL)"},
+    {"US_REGISTRY_URL", "registry", 'r', US_OPT_STRING, NULL, "URL",
+     "Confluent-compatible API (default: http://US_BIND:US_REGISTRY_PORT/apis/ccompat/v7)"},
+    {"US_RELAY_SUBJECT", "subject", 0, US_OPT_STRING, NULL, "SUBJECT",
+     "schema subject (default: TOPIC-value)"},
+    {"US_RELAY_METRICS_PORT", "metrics-port", 0, US_OPT_INT, "8102", "PORT",
+     "Prometheus /metrics and /health; 0 off"},
+    {"US_RELAY_STATUS_INTERVAL_MS", NULL, 0, US_OPT_INT, "10000", "MS",
+     "status update to the server at least this often"},
+    {"US_RELAY_FEEDBACK_MS", NULL, 0, US_OPT_INT, "200", "MS",
+     "a new confirmed position is sent within this"},
+    {"US_RELAY_HEARTBEAT_MS", NULL, 0, US_OPT_INT, "10000", "MS",
+     "when idle, confirm the server's WAL end this often; 0 off"},
+    {"US_RELAY_STOP_TIMEOUT_MS", NULL, 0, US_OPT_INT, "30000", "MS",
+     "on stop, wait this long for Kafka"},
+    {"US_RELAY_MAX_ROWS", "max-rows", 0, US_OPT_INT, "0", "N",
+     "stop after the transaction that reaches N records; 0 never"},
+    {"US_RELAY_END_LSN", "end-lsn", 0, US_OPT_STRING, NULL, "LSN",
+     "stop once a commit ends at or past LSN (X/X)"},
 };
 
 static const us_program program = {
@@ -86,7 +116,8 @@ typedef struct relay_settings {
     relay_loop_opts lopts;
 } relay_settings;
 
-static int get_long(us_config *c, const char *key, long min, long max, long *out, char *err, size_t errlen)
+static int get_long(us_config *c, const char *key, long min, long max, long *out, char *err,
+                    size_t errlen)
 {
     return us_config_get_int(c, key, min, max, out, err, errlen);
 }
@@ -108,7 +139,8 @@ static int split_table(relay_settings *s, char *err, size_t errlen)
 {
     const char *dot = strchr(s->table, '.');
     if (!dot || dot == s->table || !dot[1] || strchr(dot + 1, '.') || strpbrk(s->table, "\"; ")) {
-        snprintf(err, errlen, "US_RELAY_TABLE \"%s\" must be schema.table (plain identifiers)", s->table);
+        snprintf(err, errlen, "US_RELAY_TABLE \"%s\" must be schema.table (plain identifiers)",
+                 s->table);
         return -1;
     }
     snprintf(s->nsp, sizeof s->nsp, "%.*s", (int)(dot - s->table), s->table);
@@ -120,17 +152,21 @@ static int read_numbers(us_config *c, relay_settings *s, char *err, size_t errle
 {
     long max_rows, q, qk, mt, linger;
     relay_loop_opts *o = &s->lopts;
-    bool ok = get_port(c, "US_RELAY_METRICS_PORT", &s->metrics_port, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_MAX_INFLIGHT_TXNS", 1, 10000000, &s->max_inflight, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_LINGER_MS", 0, 60000, &linger, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_QUEUE_MESSAGES", 1, 10000000, &q, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_QUEUE_KBYTES", 1, 2097151, &qk, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_MESSAGE_TIMEOUT_MS", 0, 2147483647, &mt, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_STATUS_INTERVAL_MS", 100, 3600000, &o->status_interval_ms, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_FEEDBACK_MS", 0, 3600000, &o->feedback_ms, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_HEARTBEAT_MS", 0, 3600000, &o->heartbeat_ms, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_STOP_TIMEOUT_MS", 0, 3600000, &o->stop_timeout_ms, err, errlen) == 0 &&
-              get_long(c, "US_RELAY_MAX_ROWS", 0, 0x7fffffffffffffffL, &max_rows, err, errlen) == 0;
+    bool ok =
+        get_port(c, "US_RELAY_METRICS_PORT", &s->metrics_port, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_MAX_INFLIGHT_TXNS", 1, 10000000, &s->max_inflight, err, errlen) ==
+            0 &&
+        get_long(c, "US_RELAY_LINGER_MS", 0, 60000, &linger, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_QUEUE_MESSAGES", 1, 10000000, &q, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_QUEUE_KBYTES", 1, 2097151, &qk, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_MESSAGE_TIMEOUT_MS", 0, 2147483647, &mt, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_STATUS_INTERVAL_MS", 100, 3600000, &o->status_interval_ms, err,
+                 errlen) == 0 &&
+        get_long(c, "US_RELAY_FEEDBACK_MS", 0, 3600000, &o->feedback_ms, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_HEARTBEAT_MS", 0, 3600000, &o->heartbeat_ms, err, errlen) == 0 &&
+        get_long(c, "US_RELAY_STOP_TIMEOUT_MS", 0, 3600000, &o->stop_timeout_ms, err, errlen) ==
+            0 &&
+        get_long(c, "US_RELAY_MAX_ROWS", 0, 0x7fffffffffffffffL, &max_rows, err, errlen) == 0;
     if (!ok)
         return -1;
     o->max_rows = (uint64_t)max_rows;
@@ -164,7 +200,8 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     s->pub = get_or(c, "US_RELAY_PUBLICATION", "userstream_users");
     s->slot = get_or(c, "US_RELAY_SLOT", "userstream_relay");
     s->topic = get_or(c, "US_KAFKA_TOPIC_USERS", "userstream.users");
-    if (us_config_get_bool(c, "US_RELAY_STREAMING", &s->streaming, err, errlen) < 0 || split_table(s, err, errlen) < 0)
+    if (us_config_get_bool(c, "US_RELAY_STREAMING", &s->streaming, err, errlen) < 0 ||
+        split_table(s, err, errlen) < 0)
         return -1;
     mode = get_or(c, "US_RELAY_SNAPSHOT", "initial");
     if (strcmp(mode, "initial") != 0 && strcmp(mode, "never") != 0) {
@@ -176,8 +213,8 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
         snprintf(s->conninfo, sizeof s->conninfo, "%s", us_config_get(c, "US_RELAY_PG_CONNINFO"));
     else
         snprintf(s->conninfo, sizeof s->conninfo, "host=%s port=%ld dbname=%s user=%s",
-                 get_or(c, "US_PG_HOST", s->bind), pgport, get_or(c, "US_PG_DATABASE", "userstream"),
-                 get_or(c, "US_PG_RELAY_USER", "relay"));
+                 get_or(c, "US_PG_HOST", s->bind), pgport,
+                 get_or(c, "US_PG_DATABASE", "userstream"), get_or(c, "US_PG_RELAY_USER", "relay"));
     snprintf(s->bootstrap, sizeof s->bootstrap, "%s", get_or(c, "US_KAFKA_BOOTSTRAP", ""));
     if (!s->bootstrap[0])
         snprintf(s->bootstrap, sizeof s->bootstrap, "%s:%ld", s->bind, kport);
@@ -188,7 +225,9 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     if (!s->subject[0])
         snprintf(s->subject, sizeof s->subject, "%s-value", s->topic);
     snprintf(s->spool, sizeof s->spool, "%s/userstream-relay-%s.spool",
-             get_or(c, "US_RELAY_SPOOL_DIR", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"), s->slot);
+             get_or(c, "US_RELAY_SPOOL_DIR",
+                    getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp"),
+             s->slot);
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
     s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");
@@ -242,13 +281,15 @@ static int setup_outputs(relay_run *r)
     int32_t parts = 0;
     if (!(r->k = relay_kafka_new(&s->kconf, relay_emit_on_delivery, NULL, r->err, sizeof r->err)))
         return RELAY_EXIT_USAGE;
-    for (int a = 0; relay_kafka_partition_count(r->k, 5000, &parts, r->err, sizeof r->err) < 0; a++) {
+    for (int a = 0; relay_kafka_partition_count(r->k, 5000, &parts, r->err, sizeof r->err) < 0;
+         a++) {
         us_warn("%s; waiting for Kafka", r->err);
         if (sleep_backoff(a) < 0)
             return RELAY_EXIT_OK;
     }
     r->err[0] = '\0';
-    if (!(r->reg = relay_registry_new(s->registry, 10000)) || !(r->ring = relay_ring_new((size_t)s->max_inflight)) ||
+    if (!(r->reg = relay_registry_new(s->registry, 10000)) ||
+        !(r->ring = relay_ring_new((size_t)s->max_inflight)) ||
         !(r->spool = relay_spool_new(s->spool, r->err, sizeof r->err))) {
         if (!r->err[0])
             snprintf(r->err, sizeof r->err, "out of memory");
@@ -265,18 +306,21 @@ static int setup_outputs(relay_run *r)
             return RELAY_EXIT_OK;
     }
     relay_emit_conf ec = {s->nsp, s->rel, s->subject, parts};
-    if (!(r->loop = relay_loop_new(&s->lopts, NULL, r->k, r->ring, r->spool, &r->stats, &stop_requested)) ||
+    if (!(r->loop = relay_loop_new(&s->lopts, NULL, r->k, r->ring, r->spool, &r->stats,
+                                   &stop_requested)) ||
         !(r->e = relay_emit_new(&ec, r->k, r->ring, r->reg, &r->stats, relay_loop_wait, r->loop)))
         return snprintf(r->err, sizeof r->err, "out of memory"), RELAY_EXIT_ERROR;
     relay_loop_set_emit(r->loop, r->e);
     relay_kafka_set_callback_ud(r->k, r->e);
     int rc = relay_emit_load_registered(r->e, r->err, sizeof r->err);
-    return rc == RELAY_EMIT_OK ? GO_ON : rc == RELAY_EMIT_STOP ? RELAY_EXIT_OK : RELAY_EXIT_REGISTRY;
+    return rc == RELAY_EMIT_OK     ? GO_ON
+           : rc == RELAY_EMIT_STOP ? RELAY_EXIT_OK
+                                   : RELAY_EXIT_REGISTRY;
 }
 
 /* The slot exists and is usable, or is created now (with its snapshot). */
-static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t *start,
-                      char *snap, size_t snaplen)
+static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t *start, char *snap,
+                      size_t snaplen)
 {
     relay_settings *s = &r->s;
     bool done = true;
@@ -286,11 +330,12 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
         relay_slot_inspect(r->sql, s->slot, info, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
     if (info->state == RELAY_SLOT_LOST) {
-        snprintf(r->err, sizeof r->err,
-                 "replication slot \"%s\" is lost (wal_status=%s): the WAL it needed is gone, so "
-                 "changes were missed. A re-snapshot is needed: drop the slot deliberately "
-                 "(pg_drop_replication_slot) and restart the relay; it is never re-created silently",
-                 s->slot, info->wal_status[0] ? info->wal_status : "invalidated");
+        snprintf(
+            r->err, sizeof r->err,
+            "replication slot \"%s\" is lost (wal_status=%s): the WAL it needed is gone, so "
+            "changes were missed. A re-snapshot is needed: drop the slot deliberately "
+            "(pg_drop_replication_slot) and restart the relay; it is never re-created silently",
+            s->slot, info->wal_status[0] ? info->wal_status : "invalidated");
         return RELAY_EXIT_SLOT_LOST;
     }
     if (info->state == RELAY_SLOT_OK && s->snapshot &&
@@ -300,7 +345,8 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
         /* We marked it pending, created it and died before its snapshot
          * finished: it was never confirmed past its creation, so re-creating
          * it loses nothing. */
-        us_warn("slot \"%s\" has no finished initial snapshot; re-creating it and the snapshot", s->slot);
+        us_warn("slot \"%s\" has no finished initial snapshot; re-creating it and the snapshot",
+                s->slot);
         if (relay_slot_drop(r->sql, s->slot, r->err, sizeof r->err) < 0)
             return RELAY_EXIT_ERROR;
         info->state = RELAY_SLOT_MISSING;
@@ -324,18 +370,21 @@ static int run_snapshot(relay_run *r, uint64_t lsn, const char *snap)
 {
     relay_settings *s = &r->s;
     RELAY_STAT_SET(&r->stats, state, RELAY_STATE_SNAPSHOT);
-    int rc = relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, s->fetch_rows, r->err, sizeof r->err);
+    int rc =
+        relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, s->fetch_rows, r->err, sizeof r->err);
     if (rc == RELAY_EMIT_STOP)
         return RELAY_EXIT_OK; /* the slot stays without a finished snapshot: redone next start */
     if (rc != RELAY_EMIT_OK)
         return rc == RELAY_EMIT_INCOMPATIBLE ? RELAY_EXIT_INCOMPATIBLE
-               : rc == RELAY_EMIT_REJECTED   ? RELAY_EXIT_REGISTRY : RELAY_EXIT_ERROR;
+               : rc == RELAY_EMIT_REJECTED   ? RELAY_EXIT_REGISTRY
+                                             : RELAY_EXIT_ERROR;
     while (relay_ring_count(r->ring) > 0)
         if (relay_loop_wait(r->loop, 100) < 0)
             return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_KAFKA;
     if (relay_snapshot_done_set(r->sql, s->slot, lsn, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
-    us_info("snapshot delivered: %llu rows", (unsigned long long)RELAY_STAT_GET(&r->stats, snapshot_rows_total));
+    us_info("snapshot delivered: %llu rows",
+            (unsigned long long)RELAY_STAT_GET(&r->stats, snapshot_rows_total));
     return GO_ON;
 }
 
@@ -366,7 +415,8 @@ static int run(relay_run *r)
     uint64_t start;
     char snap[128] = "";
     int rc;
-    if ((rc = setup_outputs(r)) != GO_ON || (rc = setup_slot(r, &info, &fresh, &start, snap, sizeof snap)) != GO_ON)
+    if ((rc = setup_outputs(r)) != GO_ON ||
+        (rc = setup_slot(r, &info, &fresh, &start, snap, sizeof snap)) != GO_ON)
         return rc;
     if (fresh && r->s.snapshot && (rc = run_snapshot(r, start, snap)) != GO_ON)
         return rc;
@@ -377,7 +427,8 @@ static int run(relay_run *r)
         if (relay_kafka_last_lsn(r->k, 10000, &before, r->err, sizeof r->err) < 0)
             us_warn("restart duplicates will not be counted: %s", r->err);
         relay_emit_set_delivered_before(r->e, before);
-        us_info("resuming slot \"%s\" at " RELAY_LSN_FMT " (Kafka has commits up to " RELAY_LSN_FMT ")",
+        us_info("resuming slot \"%s\" at " RELAY_LSN_FMT " (Kafka has commits up to " RELAY_LSN_FMT
+                ")",
                 r->s.slot, RELAY_LSN_ARGS(start), RELAY_LSN_ARGS(before));
     }
     r->err[0] = '\0'; /* from here on the loop reports its own errors */
@@ -406,7 +457,9 @@ int main(int argc, char **argv)
         }
         if (prc == US_PARSE_OK && first < argc)
             snprintf(err, sizeof err, "unexpected argument \"%s\"", argv[first]);
-        fprintf(stderr, "userstream-relay: %s\nTry \"userstream-relay --help\" for more information.\n", err);
+        fprintf(stderr,
+                "userstream-relay: %s\nTry \"userstream-relay --help\" for more information.\n",
+                err);
         us_config_free(cfg);
         return RELAY_EXIT_USAGE;
     }
@@ -425,7 +478,8 @@ int main(int argc, char **argv)
             code = RELAY_EXIT_OK;
         if (code != RELAY_EXIT_OK && r.err[0])
             us_error("%s", r.err);
-        RELAY_STAT_SET(&r.stats, state, code == RELAY_EXIT_OK ? RELAY_STATE_STOPPING : RELAY_STATE_FAILED);
+        RELAY_STAT_SET(&r.stats, state,
+                       code == RELAY_EXIT_OK ? RELAY_STATE_STOPPING : RELAY_STATE_FAILED);
         if (r.loop)
             relay_loop_drain(r.loop);
     }

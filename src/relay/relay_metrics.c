@@ -29,11 +29,13 @@ void relay_stats_latency(relay_stats *s, int64_t us)
 void relay_stats_tick(relay_stats *s, uint64_t now_ns)
 {
     static uint64_t last_ns, last_rows, last_bytes;
-    uint64_t rows = RELAY_STAT_GET(s, rows_acked_total), bytes = RELAY_STAT_GET(s, bytes_acked_total);
+    uint64_t rows = RELAY_STAT_GET(s, rows_acked_total),
+             bytes = RELAY_STAT_GET(s, bytes_acked_total);
     if (last_ns && now_ns > last_ns) {
         double dt = (double)(now_ns - last_ns) / 1e9;
         RELAY_STAT_SET(s, rows_per_sec_x1000, (uint64_t)((double)(rows - last_rows) * 1000 / dt));
-        RELAY_STAT_SET(s, bytes_per_sec_x1000, (uint64_t)((double)(bytes - last_bytes) * 1000 / dt));
+        RELAY_STAT_SET(s, bytes_per_sec_x1000,
+                       (uint64_t)((double)(bytes - last_bytes) * 1000 / dt));
     }
     last_ns = now_ns;
     last_rows = rows;
@@ -65,7 +67,10 @@ static void out(out_buf *o, const char *fmt, ...)
 
 static void metric(out_buf *o, const char *name, const char *type, const char *help, double v)
 {
-    out(o, "# HELP userstream_relay_%s %s\n# TYPE userstream_relay_%s %s\nuserstream_relay_%s %.17g\n",
+    out(o,
+        "# HELP userstream_relay_%s %s\n"
+        "# TYPE userstream_relay_%s %s\n"
+        "userstream_relay_%s %.17g\n",
         name, help, name, type, name, v);
 }
 
@@ -74,35 +79,51 @@ static void metric(out_buf *o, const char *name, const char *type, const char *h
 size_t relay_stats_render(const relay_stats *s, char *buf, size_t len)
 {
     out_buf o = {buf, len, 0};
-    metric(&o, "rows_total", "counter", "Records produced to Kafka (snapshot included).", G(rows_total));
+    metric(&o, "rows_total", "counter", "Records produced to Kafka (snapshot included).",
+           G(rows_total));
     metric(&o, "rows_acked_total", "counter", "Records Kafka acknowledged.", G(rows_acked_total));
-    metric(&o, "bytes_acked_total", "counter", "Key and value bytes Kafka acknowledged.", G(bytes_acked_total));
-    metric(&o, "rows_per_second", "gauge", "Acknowledged records per second, last interval.", G(rows_per_sec_x1000) / 1000);
-    metric(&o, "bytes_per_second", "gauge", "Acknowledged bytes per second, last interval.", G(bytes_per_sec_x1000) / 1000);
-    metric(&o, "snapshot_rows_total", "counter", "Rows sent by the initial snapshot.", G(snapshot_rows_total));
-    metric(&o, "transactions_total", "counter", "Transactions whose every record Kafka acknowledged.", G(txns_total));
-    metric(&o, "delivery_errors_total", "counter", "Records Kafka did not acknowledge.", G(delivery_errors_total));
-    metric(&o, "duplicate_rows_total", "counter", "Records re-sent after a restart (already in Kafka).", G(duplicate_rows_total));
-    metric(&o, "schema_registrations_total", "counter", "Schemas registered in the registry.", G(schema_registrations_total));
-    metric(&o, "inflight_transactions", "gauge", "Transactions not yet fully acknowledged.", G(inflight_txns));
-    metric(&o, "inflight_messages", "gauge", "Records awaiting a Kafka acknowledgement.", G(inflight_msgs));
-    metric(&o, "wal_end_lsn", "gauge", "Server WAL end seen in the replication stream.", G(wal_end_lsn));
+    metric(&o, "bytes_acked_total", "counter", "Key and value bytes Kafka acknowledged.",
+           G(bytes_acked_total));
+    metric(&o, "rows_per_second", "gauge", "Acknowledged records per second, last interval.",
+           G(rows_per_sec_x1000) / 1000);
+    metric(&o, "bytes_per_second", "gauge", "Acknowledged bytes per second, last interval.",
+           G(bytes_per_sec_x1000) / 1000);
+    metric(&o, "snapshot_rows_total", "counter", "Rows sent by the initial snapshot.",
+           G(snapshot_rows_total));
+    metric(&o, "transactions_total", "counter",
+           "Transactions whose every record Kafka acknowledged.", G(txns_total));
+    metric(&o, "delivery_errors_total", "counter", "Records Kafka did not acknowledge.",
+           G(delivery_errors_total));
+    metric(&o, "duplicate_rows_total", "counter",
+           "Records re-sent after a restart (already in Kafka).", G(duplicate_rows_total));
+    metric(&o, "schema_registrations_total", "counter", "Schemas registered in the registry.",
+           G(schema_registrations_total));
+    metric(&o, "inflight_transactions", "gauge", "Transactions not yet fully acknowledged.",
+           G(inflight_txns));
+    metric(&o, "inflight_messages", "gauge", "Records awaiting a Kafka acknowledgement.",
+           G(inflight_msgs));
+    metric(&o, "wal_end_lsn", "gauge", "Server WAL end seen in the replication stream.",
+           G(wal_end_lsn));
     metric(&o, "flushed_lsn", "gauge", "Position confirmed to the slot.", G(flushed_lsn));
-    metric(&o, "slot_lag_bytes", "gauge", "WAL bytes between the server's end and the confirmed position.", G(slot_lag_bytes));
-    metric(&o, "state", "gauge", "0 starting, 1 snapshot, 2 streaming, 3 back-pressure, 4 stopping, 5 failed.", G(state));
+    metric(&o, "slot_lag_bytes", "gauge",
+           "WAL bytes between the server's end and the confirmed position.", G(slot_lag_bytes));
+    metric(&o, "state", "gauge",
+           "0 starting, 1 snapshot, 2 streaming, 3 back-pressure, 4 stopping, 5 failed.", G(state));
     out(&o, "# HELP userstream_relay_commit_to_ack_seconds Commit time to Kafka acknowledgement.\n"
             "# TYPE userstream_relay_commit_to_ack_seconds histogram\n");
     uint64_t cum = 0;
     for (int b = 0; b <= RELAY_LAT_BUCKETS; b++) {
         cum += RELAY_STAT_GET(s, lat_bucket[b]);
         if (b < RELAY_LAT_BUCKETS)
-            out(&o, "userstream_relay_commit_to_ack_seconds_bucket{le=\"%g\"} %llu\n", lat_bounds[b],
-                (unsigned long long)cum);
+            out(&o, "userstream_relay_commit_to_ack_seconds_bucket{le=\"%g\"} %llu\n",
+                lat_bounds[b], (unsigned long long)cum);
         else
             out(&o, "userstream_relay_commit_to_ack_seconds_bucket{le=\"+Inf\"} %llu\n",
                 (unsigned long long)cum);
     }
-    out(&o, "userstream_relay_commit_to_ack_seconds_sum %.6f\nuserstream_relay_commit_to_ack_seconds_count %llu\n",
+    out(&o,
+        "userstream_relay_commit_to_ack_seconds_sum %.6f\n"
+        "userstream_relay_commit_to_ack_seconds_count %llu\n",
         G(lat_sum_us) / 1e6, (unsigned long long)RELAY_STAT_GET(s, lat_count));
     return o.len;
 }
@@ -138,9 +159,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(url, "/health") == 0) {
         uint64_t st = RELAY_STAT_GET(h->s, state);
-        static const char *names[] = {"starting", "snapshot", "streaming", "backpressure", "stopping", "failed"};
-        bool ok = st == RELAY_STATE_SNAPSHOT || st == RELAY_STATE_STREAMING || st == RELAY_STATE_BACKPRESSURE;
-        int n = snprintf(buf, sizeof buf, "{\"status\":\"%s\",\"state\":\"%s\",\"inflight_transactions\":%llu}\n",
+        static const char *names[] = {"starting",     "snapshot", "streaming",
+                                      "backpressure", "stopping", "failed"};
+        bool ok = st == RELAY_STATE_SNAPSHOT || st == RELAY_STATE_STREAMING ||
+                  st == RELAY_STATE_BACKPRESSURE;
+        int n = snprintf(buf, sizeof buf,
+                         "{\"status\":\"%s\",\"state\":\"%s\",\"inflight_transactions\":%llu}\n",
                          ok ? "ok" : "unavailable", st < 6 ? names[st] : "?",
                          (unsigned long long)RELAY_STAT_GET(h->s, inflight_txns));
         return reply(c, ok ? 200 : 503, "application/json", buf, (size_t)n);
@@ -161,8 +185,8 @@ relay_http *relay_http_start(relay_stats *s, const char *bind, int port, char *e
     if (!h)
         return NULL;
     h->s = s;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                            NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+                            NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_LIMIT, 16U, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
                             MHD_OPTION_END);
     if (!h->d) {

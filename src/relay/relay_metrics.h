@@ -27,14 +27,14 @@ typedef struct relay_stats {
     uint64_t rows_acked_total;  /* records Kafka acknowledged */
     uint64_t bytes_acked_total; /* key + value bytes Kafka acknowledged */
     uint64_t snapshot_rows_total;
-    uint64_t txns_total;          /* transactions fully delivered */
+    uint64_t txns_total; /* transactions fully delivered */
     uint64_t delivery_errors_total;
     uint64_t duplicate_rows_total; /* re-sent after a restart or reconnect */
     uint64_t schema_registrations_total;
     uint64_t inflight_txns;
     uint64_t inflight_msgs;
-    uint64_t wal_end_lsn;   /* server WAL end from the last frame */
-    uint64_t flushed_lsn;   /* what the slot was told */
+    uint64_t wal_end_lsn; /* server WAL end from the last frame */
+    uint64_t flushed_lsn; /* what the slot was told */
     uint64_t slot_lag_bytes;
     uint64_t rows_per_sec_x1000;
     uint64_t bytes_per_sec_x1000;

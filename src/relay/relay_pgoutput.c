@@ -349,8 +349,14 @@ int pgo_decode(pgo_decoder *d, const uint8_t *buf, size_t len, pgo_msg *out, siz
         read_stream_xid(d, &c, out);
         rc = decode_message(&c, out, err, errlen);
         break;
-    case PGO_BEGIN: case PGO_COMMIT: case PGO_ORIGIN: case PGO_TYPE:
-    case PGO_STREAM_START: case PGO_STREAM_STOP: case PGO_STREAM_COMMIT: case PGO_STREAM_ABORT:
+    case PGO_BEGIN:
+    case PGO_COMMIT:
+    case PGO_ORIGIN:
+    case PGO_TYPE:
+    case PGO_STREAM_START:
+    case PGO_STREAM_STOP:
+    case PGO_STREAM_COMMIT:
+    case PGO_STREAM_ABORT:
         rc = decode_control(d, &c, out, err, errlen);
         break;
     default:

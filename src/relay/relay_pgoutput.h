@@ -69,23 +69,64 @@ typedef struct pgo_msg {
     bool has_xid; /* the message carried a streamed transaction's id */
     uint32_t xid;
     union {
-        struct { uint64_t final_lsn; int64_t commit_ts; uint32_t xid; } begin;
-        struct { uint8_t flags; uint64_t commit_lsn, end_lsn; int64_t commit_ts; } commit;
-        struct { uint64_t lsn; const char *name; } origin;
+        struct {
+            uint64_t final_lsn;
+            int64_t commit_ts;
+            uint32_t xid;
+        } begin;
+        struct {
+            uint8_t flags;
+            uint64_t commit_lsn, end_lsn;
+            int64_t commit_ts;
+        } commit;
+        struct {
+            uint64_t lsn;
+            const char *name;
+        } origin;
         pgo_relation *relation; /* owned by the caller after decode */
-        struct { uint32_t oid; const char *nspname, *name; } type;
-        struct { uint32_t relid; pgo_tuple newtup; } insert;
+        struct {
+            uint32_t oid;
+            const char *nspname, *name;
+        } type;
+        struct {
+            uint32_t relid;
+            pgo_tuple newtup;
+        } insert;
         struct {
             uint32_t relid;
             char old_kind; /* 0 none, 'K' key only, 'O' whole old row */
             pgo_tuple oldtup, newtup;
         } update;
-        struct { uint32_t relid; char old_kind; pgo_tuple oldtup; } del;
-        struct { uint32_t nrelids; uint8_t flags; const uint8_t *relids; } truncate;
-        struct { uint8_t flags; uint64_t lsn; const char *prefix; uint32_t len; const uint8_t *data; } message;
-        struct { uint32_t xid; uint8_t first_segment; } stream_start;
-        struct { uint32_t xid; uint8_t flags; uint64_t commit_lsn, end_lsn; int64_t commit_ts; } stream_commit;
-        struct { uint32_t xid, subxid; } stream_abort;
+        struct {
+            uint32_t relid;
+            char old_kind;
+            pgo_tuple oldtup;
+        } del;
+        struct {
+            uint32_t nrelids;
+            uint8_t flags;
+            const uint8_t *relids;
+        } truncate;
+        struct {
+            uint8_t flags;
+            uint64_t lsn;
+            const char *prefix;
+            uint32_t len;
+            const uint8_t *data;
+        } message;
+        struct {
+            uint32_t xid;
+            uint8_t first_segment;
+        } stream_start;
+        struct {
+            uint32_t xid;
+            uint8_t flags;
+            uint64_t commit_lsn, end_lsn;
+            int64_t commit_ts;
+        } stream_commit;
+        struct {
+            uint32_t xid, subxid;
+        } stream_abort;
     } u;
 } pgo_msg;
 

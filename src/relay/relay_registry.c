@@ -80,7 +80,8 @@ static long call(relay_registry *r, const char *method, const char *path, const 
     snprintf(url, sizeof url, "%s%s", r->base, path);
     curl_easy_reset(c);
     hdr = curl_slist_append(hdr, "Content-Type: application/vnd.schemaregistry.v1+json");
-    hdr = curl_slist_append(hdr, "Accept: application/vnd.schemaregistry.v1+json, application/json");
+    hdr =
+        curl_slist_append(hdr, "Accept: application/vnd.schemaregistry.v1+json, application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
@@ -124,8 +125,8 @@ static char *escape_path(relay_registry *r, const char *s)
     return out;
 }
 
-int relay_registry_set_compat(relay_registry *r, const char *subject, const char *level,
-                              char *err, size_t errlen)
+int relay_registry_set_compat(relay_registry *r, const char *subject, const char *level, char *err,
+                              size_t errlen)
 {
     char path[1024];
     body_buf b = {0};
@@ -138,7 +139,8 @@ int relay_registry_set_compat(relay_registry *r, const char *subject, const char
         goto out;
     }
     snprintf(path, sizeof path, "/config/%s", subj);
-    rc = classify(call(r, "PUT", path, body, &b, err, errlen), &b, "set compatibility", err, errlen);
+    rc =
+        classify(call(r, "PUT", path, body, &b, err, errlen), &b, "set compatibility", err, errlen);
 out:
     free(b.data);
     free(body);
@@ -177,7 +179,8 @@ int relay_registry_register(relay_registry *r, const char *subject, const char *
     snprintf(path, sizeof path, "/subjects/%s/versions", subj);
     rc = classify(call(r, "POST", path, body, &b, err, errlen), &b, "register schema", err, errlen);
     if (rc == RELAY_REG_OK && (!b.data || relay_registry_parse_id(b.data, b.len, id) < 0)) {
-        snprintf(err, errlen, "register schema: answer without an id: %.200s", b.data ? b.data : "");
+        snprintf(err, errlen, "register schema: answer without an id: %.200s",
+                 b.data ? b.data : "");
         rc = RELAY_REG_TRANSIENT;
     }
 out:

@@ -27,8 +27,8 @@ enum {
 relay_registry *relay_registry_new(const char *base_url, long timeout_ms);
 void relay_registry_free(relay_registry *r);
 
-int relay_registry_set_compat(relay_registry *r, const char *subject, const char *level,
-                              char *err, size_t errlen);
+int relay_registry_set_compat(relay_registry *r, const char *subject, const char *level, char *err,
+                              size_t errlen);
 int relay_registry_register(relay_registry *r, const char *subject, const char *schema_json,
                             int32_t *id, char *err, size_t errlen);
 /* The latest registered schema text (malloc'd) of subject. */

@@ -36,7 +36,8 @@ static PGresult *query(PGconn *c, const char *sql, int nparams, const char *cons
                        size_t errlen)
 {
     /* A replication connection speaks the simple query protocol only. */
-    PGresult *r = nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
+    PGresult *r =
+        nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
     if (PQresultStatus(r) != want) {
         snprintf(err, errlen, "%.60s...: %s", sql, PQerrorMessage(c));
         PQclear(r);
@@ -44,16 +45,16 @@ static PGresult *query(PGconn *c, const char *sql, int nparams, const char *cons
     }
     if (want == PGRES_TUPLES_OK &&
         (PQntuples(r) < min_rows || PQntuples(r) > max_rows || PQnfields(r) != nfields)) {
-        snprintf(err, errlen, "%.60s...: got %d rows and %d fields, expected %d..%d rows and %d fields",
-                 sql, PQntuples(r), PQnfields(r), min_rows, max_rows, nfields);
+        snprintf(err, errlen,
+                 "%.60s...: got %d rows and %d fields, expected %d..%d rows and %d fields", sql,
+                 PQntuples(r), PQnfields(r), min_rows, max_rows, nfields);
         PQclear(r);
         return NULL;
     }
     return r;
 }
 
-int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char *err,
-                       size_t errlen)
+int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char *err, size_t errlen)
 {
     const char *p[] = {slot};
     memset(info, 0, sizeof *info);
@@ -70,10 +71,10 @@ int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char 
         info->state = RELAY_SLOT_MISSING;
         goto out;
     }
-    if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0 || strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0 ||
-        strcmp(PQgetvalue(r, 0, 2), "t") != 0) {
-        snprintf(err, errlen, "slot \"%s\" exists but is not a pgoutput logical slot of this database",
-                 slot);
+    if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0 ||
+        strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0 || strcmp(PQgetvalue(r, 0, 2), "t") != 0) {
+        snprintf(err, errlen,
+                 "slot \"%s\" exists but is not a pgoutput logical slot of this database", slot);
         rc = -1;
         goto out;
     }
@@ -82,8 +83,8 @@ int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char 
     relay_lsn_parse(PQgetvalue(r, 0, 4), &info->confirmed_flush);
     bool no_restart = relay_lsn_parse(PQgetvalue(r, 0, 5), &info->restart_lsn) < 0;
     /* A lost slot, or one invalidated (restart_lsn NULL), can never stream again. */
-    info->state = (strcmp(info->wal_status, "lost") == 0 || no_restart) ? RELAY_SLOT_LOST
-                                                                        : RELAY_SLOT_OK;
+    info->state =
+        (strcmp(info->wal_status, "lost") == 0 || no_restart) ? RELAY_SLOT_LOST : RELAY_SLOT_OK;
 out:
     PQclear(r);
     return rc;
@@ -102,12 +103,13 @@ static int publication_has_table(PGconn *c, const char *pub, const char *table, 
                                  bool *has, char *err, size_t errlen)
 {
     const char *p[] = {pub, table};
-    PGresult *r = query(c,
-                        "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), "
-                        "EXISTS (SELECT 1 FROM pg_publication_tables t JOIN pg_class c ON c.oid = "
-                        "$2::regclass JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.pubname = $1 "
-                        "AND t.schemaname = n.nspname AND t.tablename = c.relname)",
-                        2, p, PGRES_TUPLES_OK, 1, 1, 2, err, errlen);
+    PGresult *r =
+        query(c,
+              "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), "
+              "EXISTS (SELECT 1 FROM pg_publication_tables t JOIN pg_class c ON c.oid = "
+              "$2::regclass JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.pubname = $1 "
+              "AND t.schemaname = n.nspname AND t.tablename = c.relname)",
+              2, p, PGRES_TUPLES_OK, 1, 1, 2, err, errlen);
     if (!r)
         return -1;
     *exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -168,8 +170,9 @@ int relay_publication_ensure(PGconn *c, const char *pub, const char *table, char
 int relay_snapshot_done_get(PGconn *c, const char *slot, bool *done, char *err, size_t errlen)
 {
     const char *p[] = {slot};
-    PGresult *r = query(c, "SELECT snapshot_done_at IS NULL FROM ops.relay_slots WHERE slot_name = $1",
-                        1, p, PGRES_TUPLES_OK, 0, 1, 1, err, errlen);
+    PGresult *r =
+        query(c, "SELECT snapshot_done_at IS NULL FROM ops.relay_slots WHERE slot_name = $1", 1, p,
+              PGRES_TUPLES_OK, 0, 1, 1, err, errlen);
     if (!r)
         return -1;
     /* Only a row marked pending says a snapshot of ours did not finish; a
@@ -211,7 +214,8 @@ int relay_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn, 
 {
     char sql[512];
     char *q = PQescapeIdentifier(repl, slot, strlen(slot));
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT", q ? q : "");
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
+             q ? q : "");
     PQfreemem(q);
     PGresult *r = query(repl, sql, 0, NULL, PGRES_TUPLES_OK, 1, 1, 4, err, errlen);
     if (!r)

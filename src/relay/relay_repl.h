@@ -55,8 +55,8 @@ int relay_snapshot_done_set(PGconn *c, const char *slot, uint64_t lsn, char *err
 /* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput EXPORT_SNAPSHOT on a
  * replication connection; the exported snapshot stays valid until the next
  * command on that connection. */
-int relay_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn,
-                      char *snapshot, size_t snaplen, char *err, size_t errlen);
+int relay_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn, char *snapshot,
+                      size_t snaplen, char *err, size_t errlen);
 
 /* START_REPLICATION SLOT slot LOGICAL 0/0 (proto_version, publication_names,
  * streaming when proto >= 2). 0/0 lets the server resume at the slot's
@@ -80,8 +80,8 @@ int relay_frame_parse(const uint8_t *buf, size_t len, relay_frame *f, char *err,
 
 /* Standby status update 'r': Int64 written, Int64 flushed, Int64 applied,
  * Int64 client time (µs since 2000-01-01), Byte1 reply requested. */
-int relay_repl_feedback(PGconn *repl, uint64_t written, uint64_t flushed, bool reply,
-                        char *err, size_t errlen);
+int relay_repl_feedback(PGconn *repl, uint64_t written, uint64_t flushed, bool reply, char *err,
+                        size_t errlen);
 
 /* Ends the COPY and drains what is left, so a last error is not missed. */
 void relay_repl_finish(PGconn *repl);

@@ -20,10 +20,10 @@ typedef struct relay_txn {
     uint64_t end_lsn;    /* LSN after it: what the slot is told once delivered */
     int64_t commit_us;   /* commit time, Unix microseconds */
     uint32_t xid;
-    uint64_t produced;   /* messages handed to the producer */
-    uint64_t pending;    /* of those, not yet reported */
-    bool closed;         /* commit seen: no more messages will come */
-    bool failed;         /* a delivery failed: this transaction never leaves */
+    uint64_t produced; /* messages handed to the producer */
+    uint64_t pending;  /* of those, not yet reported */
+    bool closed;       /* commit seen: no more messages will come */
+    bool failed;       /* a delivery failed: this transaction never leaves */
 } relay_txn;
 
 typedef struct relay_ring relay_ring;

@@ -30,7 +30,8 @@ pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, s
         "JOIN pg_attribute a ON a.attrelid = c.oid "
         "LEFT JOIN pg_index i ON i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) "
         "OR (c.relreplident = 'i' AND i.indisreplident)) "
-        "WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+        "WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND a.attgenerated = '' "
         "ORDER BY a.attnum",
         1, NULL, p, NULL, NULL, 0);
     pgo_relation *rel = NULL;
@@ -41,7 +42,8 @@ pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, s
         goto out;
     }
     if (!(rel = calloc(1, sizeof *rel)) || !(rel->cols = calloc((size_t)n, sizeof(pgo_column))) ||
-        !(rel->nspname = strdup(PQgetvalue(r, 0, 1))) || !(rel->relname = strdup(PQgetvalue(r, 0, 2))))
+        !(rel->nspname = strdup(PQgetvalue(r, 0, 1))) ||
+        !(rel->relname = strdup(PQgetvalue(r, 0, 2))))
         goto oom;
     rel->oid = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
     rel->replident = PQgetvalue(r, 0, 3)[0];
@@ -126,7 +128,8 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
     rc = RELAY_EMIT_ERROR;
     if (exec_ok(c, decl, err, errlen) < 0)
         goto out;
-    if ((rc = relay_emit_begin(e, lsn, relay_unix_to_pg_us((int64_t)us_wall_us()), 0, err, errlen)) != RELAY_EMIT_OK)
+    if ((rc = relay_emit_begin(e, lsn, relay_unix_to_pg_us((int64_t)us_wall_us()), 0, err,
+                               errlen)) != RELAY_EMIT_OK)
         goto out;
     snprintf(sql, sizeof sql, "FETCH %ld FROM relay_snap", fetch_rows);
     for (;;) {

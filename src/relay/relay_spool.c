@@ -157,8 +157,10 @@ int relay_spool_append(relay_spool *s, uint32_t xid, uint32_t subxid, const uint
             snprintf(err, errlen, "spool: message of %zu bytes", len);
         return -1;
     }
-    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
-    if (pwrite(f->fd, hdr, 4, f->size) != 4 || pwrite(f->fd, msg, len, f->size + 4) != (ssize_t)len) {
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                      (uint8_t)len};
+    if (pwrite(f->fd, hdr, 4, f->size) != 4 ||
+        pwrite(f->fd, msg, len, f->size + 4) != (ssize_t)len) {
         snprintf(err, errlen, "spool write: %s", strerror(errno));
         return -1;
     }
@@ -212,7 +214,8 @@ int relay_spool_replay(relay_spool *s, uint32_t xid, relay_spool_fn fn, void *ud
             rc = -1;
             break;
         }
-        size_t len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+        size_t len =
+            ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
         if (len > SPOOL_RECORD_MAX || at + 4 + (off_t)len > f->size) {
             snprintf(err, errlen, "spool: corrupt record at offset %lld", (long long)at);
             rc = -1;

@@ -19,7 +19,8 @@ static int dump_row(const pgo_relation *rel, const char *schema, const pgo_tuple
     for (uint16_t i = 0; i < t->natts; i++) {
         const pgo_value *v = &t->vals[i];
         if (v->kind == 't') {
-            if (relay_avro_put_text(&b, relay_avro_kind_of(rel->cols[i].type_oid), v->data, v->len, err, sizeof err) < 0) {
+            if (relay_avro_put_text(&b, relay_avro_kind_of(rel->cols[i].type_oid), v->data, v->len,
+                                    err, sizeof err) < 0) {
                 fprintf(stderr, "column %s: %s\n", rel->cols[i].name, err);
                 return -1;
             }

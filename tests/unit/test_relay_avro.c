@@ -30,7 +30,8 @@ static void test_zigzag(void **state)
     expect_long(1, (const uint8_t[]){0x02}, 1);
     expect_long(-64, (const uint8_t[]){0x7f}, 1);
     expect_long(64, (const uint8_t[]){0x80, 0x01}, 2);
-    expect_long(INT64_MIN, (const uint8_t[]){0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 10);
+    expect_long(INT64_MIN,
+                (const uint8_t[]){0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 10);
 }
 
 static int64_t ts(const char *s)
@@ -54,8 +55,14 @@ static void test_timestamps(void **state)
     /* PostgreSQL's last timestamp is past int64 Unix microseconds: saturates. */
     assert_int_equal(ts("294276-12-31 23:59:59.999999"), INT64_MAX);
     int64_t v;
-    const char *bad[] = {"", "2020-13-01 00:00:00", "2020-01-01", "2020-01-01 00:00:00+", "2020-01-01 00:00:00.1234567",
-                         "2020-01-01 00:00:00 AD", "x", "2020-01-01 00:00:00+00 BCX"};
+    const char *bad[] = {"",
+                         "2020-13-01 00:00:00",
+                         "2020-01-01",
+                         "2020-01-01 00:00:00+",
+                         "2020-01-01 00:00:00.1234567",
+                         "2020-01-01 00:00:00 AD",
+                         "x",
+                         "2020-01-01 00:00:00+00 BCX"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(relay_parse_timestamp_us(bad[i], strlen(bad[i]), &v), -1);
 }
@@ -76,22 +83,30 @@ static void test_put_text(void **state)
 {
     relay_buf b = {0};
     char err[128];
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_INT, (const uint8_t *)"-1", 2, err, sizeof err), 0);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_INT, (const uint8_t *)"-1", 2, err, sizeof err), 0);
     assert_int_equal(b.len, 2);
     assert_int_equal(b.data[0], 2); /* branch 1 */
     assert_int_equal(b.data[1], 1); /* -1 */
     relay_buf_reset(&b);
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_INT, (const uint8_t *)"2147483648", 10, err, sizeof err), -1);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_INT, (const uint8_t *)"2147483648", 10, err, sizeof err),
+        -1);
     relay_buf_reset(&b);
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_BOOLEAN, (const uint8_t *)"t", 1, err, sizeof err), 0);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_BOOLEAN, (const uint8_t *)"t", 1, err, sizeof err), 0);
     assert_int_equal(b.data[1], 1);
     relay_buf_reset(&b);
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_DOUBLE, (const uint8_t *)"NaN", 3, err, sizeof err), 0);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_DOUBLE, (const uint8_t *)"NaN", 3, err, sizeof err), 0);
     assert_int_equal(b.len, 9);
     relay_buf_reset(&b);
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_DOUBLE, (const uint8_t *)"1e999", 5, err, sizeof err), -1);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_DOUBLE, (const uint8_t *)"1e999", 5, err, sizeof err),
+        -1);
     relay_buf_reset(&b);
-    assert_int_equal(relay_avro_put_text(&b, RELAY_AVRO_LONG, (const uint8_t *)"1\0", 2, err, sizeof err), -1);
+    assert_int_equal(
+        relay_avro_put_text(&b, RELAY_AVRO_LONG, (const uint8_t *)"1\0", 2, err, sizeof err), -1);
     relay_buf_free(&b);
 }
 
@@ -102,7 +117,8 @@ static pgo_relation *rel(int n, const char **names, const uint32_t *oids)
     r->relname = strdup("users");
     r->cols = calloc((size_t)n, sizeof(pgo_column));
     for (int i = 0; i < n; i++)
-        r->cols[r->natts++] = (pgo_column){.key = i == 0, .name = strdup(names[i]), .type_oid = oids[i]};
+        r->cols[r->natts++] =
+            (pgo_column){.key = i == 0, .name = strdup(names[i]), .type_oid = oids[i]};
     return r;
 }
 
@@ -111,16 +127,20 @@ static void test_schema_and_changes(void **state)
     char err[256];
     const char *n2[] = {"user_id", "age"}, *n3[] = {"user_id", "age", "score"}, *n1[] = {"user_id"};
     const uint32_t o2[] = {2950, 23}, o3[] = {2950, 23, 20}, o2t[] = {2950, 25}, o1[] = {2950};
-    pgo_relation *a = rel(2, n2, o2), *b = rel(3, n3, o3), *c = rel(2, n2, o2t), *d = rel(1, n1, o1);
+    pgo_relation *a = rel(2, n2, o2), *b = rel(3, n3, o3), *c = rel(2, n2, o2t),
+                 *d = rel(1, n1, o1);
     char *js = relay_avro_schema_json(a, err, sizeof err);
     assert_non_null(js);
-    assert_string_equal(js,
-        "{\"type\":\"record\",\"name\":\"users\",\"namespace\":\"userstream.staging\",\"fields\":["
-        "{\"name\":\"user_id\",\"type\":[\"null\",{\"type\":\"string\",\"logicalType\":\"uuid\"}],\"default\":null},"
-        "{\"name\":\"age\",\"type\":[\"null\",\"int\"],\"default\":null},"
-        "{\"name\":\"__op\",\"type\":\"string\"},{\"name\":\"__lsn\",\"type\":\"long\"},"
-        "{\"name\":\"__seq\",\"type\":\"int\"},"
-        "{\"name\":\"__commit_ts\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
+    assert_string_equal(
+        js, "{\"type\":\"record\",\"name\":\"users\",\"namespace\":\"userstream.staging\","
+            "\"fields\":["
+            "{\"name\":\"user_id\",\"type\":[\"null\","
+            "{\"type\":\"string\",\"logicalType\":\"uuid\"}],\"default\":null},"
+            "{\"name\":\"age\",\"type\":[\"null\",\"int\"],\"default\":null},"
+            "{\"name\":\"__op\",\"type\":\"string\"},{\"name\":\"__lsn\",\"type\":\"long\"},"
+            "{\"name\":\"__seq\",\"type\":\"int\"},"
+            "{\"name\":\"__commit_ts\","
+            "\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
     pgo_relation *back = relay_avro_relation_from_schema(js, err, sizeof err);
     assert_non_null(back);
     assert_int_equal(back->natts, 2);
@@ -153,8 +173,11 @@ static void test_field_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zigzag),  cmocka_unit_test(test_timestamps), cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_put_text), cmocka_unit_test(test_schema_and_changes),
+        cmocka_unit_test(test_zigzag),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_put_text),
+        cmocka_unit_test(test_schema_and_changes),
         cmocka_unit_test(test_field_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

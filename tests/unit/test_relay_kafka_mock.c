@@ -33,9 +33,13 @@ static void on_delivery(void *ud, uint64_t txn_id, bool ok, size_t bytes, const 
 static relay_kafka *mock_producer(ctx *c, long timeout_ms, rd_kafka_mock_cluster_t **mc)
 {
     char err[512];
-    relay_kafka_conf conf = {.topic = "userstream.users", .linger_ms = 0, .queue_max_messages = 1000,
-                             .queue_max_kbytes = 1024, .message_timeout_ms = timeout_ms,
-                             .mock_brokers = 1, .extra = "retry.backoff.ms=10"};
+    relay_kafka_conf conf = {.topic = "userstream.users",
+                             .linger_ms = 0,
+                             .queue_max_messages = 1000,
+                             .queue_max_kbytes = 1024,
+                             .message_timeout_ms = timeout_ms,
+                             .mock_brokers = 1,
+                             .extra = "retry.backoff.ms=10"};
     relay_kafka *k = relay_kafka_new(&conf, on_delivery, c, err, sizeof err);
     assert_non_null(k);
     *mc = rd_kafka_handle_mock_cluster(relay_kafka_handle(k));
@@ -44,7 +48,8 @@ static relay_kafka *mock_producer(ctx *c, long timeout_ms, rd_kafka_mock_cluster
      * mock cluster before this line runs (a race, seen under ASan): either way
      * the topic exists, and no assertion here depends on its partition count. */
     rd_kafka_resp_err_t terr = rd_kafka_mock_topic_create(*mc, "userstream.users", 4, 1);
-    assert_true(terr == RD_KAFKA_RESP_ERR_NO_ERROR || terr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    assert_true(terr == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                terr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
     return k;
 }
 
@@ -59,7 +64,8 @@ static uint64_t txn(relay_kafka *k, relay_ring *r, uint64_t lsn, int n)
     for (int i = 0; i < n; i++) {
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
-        assert_int_equal(relay_kafka_produce(k, key, 2, "v", 1, h, 1, -1, id, err, sizeof err), RELAY_KAFKA_QUEUED);
+        assert_int_equal(relay_kafka_produce(k, key, 2, "v", 1, h, 1, -1, id, err, sizeof err),
+                         RELAY_KAFKA_QUEUED);
         relay_ring_sent(t);
     }
     relay_ring_close(t, lsn + 8);
@@ -78,9 +84,9 @@ static void test_retried_errors_deliver(void **state)
     rd_kafka_mock_cluster_t *mc;
     relay_kafka *k = mock_producer(&c, 0, &mc);
     uint64_t wm = 0;
-    rd_kafka_mock_push_request_errors(mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+    rd_kafka_mock_push_request_errors(
+        mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     txn(k, c.ring, 100, 20);
     txn(k, c.ring, 200, 20);
     assert_int_equal(relay_kafka_flush(k, 10000), 0);

@@ -74,9 +74,11 @@ static void walk(const char *file, tally *t)
                 t->inserts_in_stream++;
             if (!t->first_key[0]) {
                 pgo_value *v = &m.u.insert.newtup.vals[0];
-                snprintf(t->first_key, sizeof t->first_key, "%.*s", (int)v->len, (const char *)v->data);
+                snprintf(t->first_key, sizeof t->first_key, "%.*s", (int)v->len,
+                         (const char *)v->data);
                 v = &m.u.insert.newtup.vals[3];
-                snprintf(t->first_name, sizeof t->first_name, "%.*s", (int)v->len, (const char *)v->data);
+                snprintf(t->first_name, sizeof t->first_name, "%.*s", (int)v->len,
+                         (const char *)v->data);
             }
         }
         if (m.type == PGO_UPDATE && m.u.update.old_kind == 'K')
@@ -198,7 +200,8 @@ static void test_frames(void **state)
     assert_int_equal(f.wal_end, 0x100);
     assert_true(f.reply_requested);
     assert_int_equal(relay_frame_parse(keep, sizeof keep - 1, &f, err, sizeof err), -1);
-    const uint8_t w[] = {'w', 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 'B'};
+    const uint8_t w[] = {'w', 0, 0, 0,  0, 0, 0, 0, 9, 0, 0, 0, 0,
+                         0,   0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 'B'};
     assert_int_equal(relay_frame_parse(w, sizeof w, &f, err, sizeof err), 0);
     assert_int_equal(f.start_lsn, 9);
     assert_int_equal(f.payload_len, 1);
@@ -247,9 +250,9 @@ static void test_spool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1_fixture),   cmocka_unit_test(test_v2_streaming_fixture),
-        cmocka_unit_test(test_malformed),    cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_frames),       cmocka_unit_test(test_spool),
+        cmocka_unit_test(test_v1_fixture), cmocka_unit_test(test_v2_streaming_fixture),
+        cmocka_unit_test(test_malformed),  cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_frames),     cmocka_unit_test(test_spool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,7 +86,8 @@ static void test_wrap(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_in_order), cmocka_unit_test(test_failure_blocks),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_in_order),
+                                       cmocka_unit_test(test_failure_blocks),
                                        cmocka_unit_test(test_wrap)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
