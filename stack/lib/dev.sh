@@ -64,6 +64,38 @@ test_fuzz() {
     [[ $n -gt 0 ]] || us_note "no fuzz targets yet"
 }
 
+# us_c_sources [PATH...]: the project's C files (tracked or new, not ignored),
+# under PATH (default: all of them).
+us_c_sources() {
+    (cd "$US_ROOT" && git ls-files --cached --others --exclude-standard -- "${@:-.}" |
+        grep -E '\.(c|h)$' | while IFS= read -r f; do [[ -f $f ]] && printf '%s\n' "$f"; done)
+}
+
+# test_format: every C file is formatted by the repository's .clang-format
+# (100 columns); `./userstream format [PATH...]` rewrites them.
+test_format() {
+    us_step "Format check (clang-format, .clang-format)"
+    command -v clang-format >/dev/null || us_die "clang-format is missing (./userstream setup)"
+    local -a files=()
+    mapfile -t files < <(us_c_sources)
+    [[ ${#files[@]} -gt 0 ]] || us_die "format check: no C files found (is $US_ROOT a git checkout?)"
+    local log=$US_ROOT/build/clang-format.log
+    mkdir -p "$US_ROOT/build"
+    if ! (cd "$US_ROOT" && clang-format --dry-run -Werror "${files[@]}") >"$log" 2>&1; then
+        us_fail_with_log "clang-format would change $(grep -c 'error:' "$log") places; fix them with ./userstream format [PATH...]" "$log"
+    fi
+    us_ok "${#files[@]} C files formatted ($(clang-format --version | grep -o 'version [0-9.]*'))"
+}
+
+# cmd_format [PATH...]: clang-format -i the C files under PATH (default: all).
+cmd_format() {
+    local -a files=()
+    mapfile -t files < <(us_c_sources "$@")
+    [[ ${#files[@]} -gt 0 ]] || us_die "format: no C files under ${*:-.}"
+    (cd "$US_ROOT" && clang-format -i "${files[@]}") || us_die "clang-format failed"
+    us_ok "formatted ${#files[@]} C files"
+}
+
 test_integration() {
     us_step "Integration tests (tests/integration, real engines)"
     local rc=0
@@ -71,20 +103,21 @@ test_integration() {
     [[ $rc -eq 0 ]] || us_die "integration tests failed (pytest exit $rc)"
 }
 
-# cmd_test [unit|fuzz|integration]...: all of them by default, as CI runs it.
+# cmd_test [format|unit|fuzz|integration]...: all of them by default, as CI runs it.
 cmd_test() {
     local -a parts=("$@")
     US_PYTEST_ARGS=()
-    [[ ${#parts[@]} -gt 0 ]] || parts=(unit fuzz integration)
+    [[ ${#parts[@]} -gt 0 ]] || parts=(format unit fuzz integration)
     local start=$SECONDS
     (cmd_setup) || exit 1
     local p
     for p in "${parts[@]}"; do
         case $p in
+            format) test_format ;;
             unit) cmd_build --normal; cmd_build --sanitize; test_unit ;;
             fuzz) cmd_build --fuzz; test_fuzz ;;
             integration) test_integration ;;
-            *) us_die "test: unknown part '$p' (unit, fuzz, integration)" ;;
+            *) us_die "test: unknown part '$p' (format, unit, fuzz, integration)" ;;
         esac
     done
     us_ok "all tests passed in $(us_elapsed $start)"
