@@ -120,6 +120,7 @@ us_config_load() {
     us_derive US_ROOT "$US_ROOT"
     # The Spark job's paths and role follow the values above.
     us_derive US_SPARK_PII_KEY_FILE "$US_SECRETS_DIR/pii_hmac_key"
+    us_derive US_CONSOLE_PASSWORD_FILE "$US_SECRETS_DIR/console-password"
     us_derive US_SPARK_CHECKPOINT_DIR "$US_HOME/spark/checkpoints"
     us_derive US_SPARK_PG_USER "$US_PG_OPS_USER"
     # Marks an environment that holds this whole effective configuration (every

@@ -11,7 +11,7 @@ US_PIPELINE_DAGS=(userstream_ingest userstream_quality)
 # on stdin, never in argv). The one accounting of the stages lives there.
 us_console_api() {
     local jar rc=0 url="http://$US_BIND:$US_CONSOLE_PORT"
-    local pw=${US_CONSOLE_PASSWORD_FILE:-$US_SECRETS_DIR/console-password}
+    local pw=$US_CONSOLE_PASSWORD_FILE
     if [[ ! -r $pw ]]; then
         echo "no console password in $pw (the console service makes it when it starts)" >&2
         return 1
@@ -108,7 +108,7 @@ sys.exit(1 if c.get("errors") else 0)' "$json" "$US_KAFKA_TOPIC_USERS" "$US_CASS
 us_where_to_look() {
     us_step "The pipeline is running. Where to look:"
     cat <<EOF
-    console          http://$US_BIND:$US_CONSOLE_PORT  (password in $US_SECRETS_DIR/console-password)
+    console          http://$US_BIND:$US_CONSOLE_PORT  (password in $US_CONSOLE_PASSWORD_FILE)
     Airflow UI       $US_AIRFLOW_URL  (user admin, password in $US_SECRETS_DIR/airflow-passwords.json)
     Spark            master UI http://$US_BIND:$US_SPARK_MASTER_UI_PORT, the job's UI http://$US_BIND:$US_SPARK_DRIVER_UI_PORT
     relay metrics    http://$US_BIND:$US_RELAY_METRICS_PORT/metrics

@@ -43,7 +43,7 @@ def documented() -> dict[str, str | None]:
     return out
 
 
-@pytest.mark.parametrize("program", ["source", "load", "relay"])
+@pytest.mark.parametrize("program", ["source", "load", "relay", "console"])
 def test_every_program_setting_is_in_the_file(program):
     binary = BUILD / "src" / program / f"userstream-{program}"
     if not binary.exists():
