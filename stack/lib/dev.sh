@@ -41,27 +41,50 @@ test_unit() {
 
 # test_fuzz: every fuzz_* target for US_FUZZ_SECONDS (default 30), starting
 # from its committed seeds (tests/fuzz/corpus/<target>/, never modified).
+# US_FUZZ_JOBS targets run at once (default: the number of cores): each target
+# is one single-threaded process, so the wall time is the sum divided by that.
 test_fuzz() {
-    local secs=${US_FUZZ_SECONDS:-30} t name n=0 work
-    us_step "Fuzzing each target for ${secs}s"
+    local secs=${US_FUZZ_SECONDS:-30} jobs=${US_FUZZ_JOBS:-$(nproc)} t n=0 failed=""
+    local -a targets=()
+    mapfile -t targets < <(find "$US_ROOT/build-fuzz" -maxdepth 3 -type f -name 'fuzz_*' -perm -u+x | sort)
+    us_step "Fuzzing ${#targets[@]} targets for ${secs}s each, $jobs at a time"
     mkdir -p "$US_ROOT/build-fuzz/artifacts"
-    while IFS= read -r t; do
+    for t in "${targets[@]}"; do
+        while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+        us_fuzz_one "$t" "$secs" &
+    done
+    wait
+    for t in "${targets[@]}"; do
+        local name log
         name=$(basename "$t")
-        work=$(mktemp -d)
-        local seeds=$US_ROOT/tests/fuzz/corpus/$name
-        mkdir -p "$seeds"
-        if ! "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-            -artifact_prefix="$US_ROOT/build-fuzz/artifacts/$name-" "$work" "$seeds" \
-            >"$US_ROOT/build-fuzz/$name.log" 2>&1; then
-            rm -rf "$work"
-            us_fail_with_log "fuzz target $name found a failure (input saved in build-fuzz/artifacts/)" \
-                "$US_ROOT/build-fuzz/$name.log"
+        log=$US_ROOT/build-fuzz/$name.log
+        if [[ -f $US_ROOT/build-fuzz/$name.failed ]]; then
+            failed=$name
+            continue
         fi
-        rm -rf "$work"
-        us_ok "$name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$US_ROOT/build-fuzz/$name.log" | grep -o '[0-9]*$') runs, no failure"
+        us_ok "$name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs, no failure"
         n=$((n + 1))
-    done < <(find "$US_ROOT/build-fuzz" -maxdepth 3 -type f -name 'fuzz_*' -perm -u+x | sort)
-    [[ $n -gt 0 ]] || us_note "no fuzz targets yet"
+    done
+    [[ -z $failed ]] || us_fail_with_log "fuzz target $failed found a failure (input saved in build-fuzz/artifacts/)" \
+        "$US_ROOT/build-fuzz/$failed.log"
+    [[ ${#targets[@]} -gt 0 ]] || us_note "no fuzz targets yet"
+}
+
+# us_fuzz_one TARGET SECONDS: one bounded libFuzzer run from the target's seeds
+# into a scratch corpus; a failure leaves build-fuzz/<target>.failed.
+us_fuzz_one() {
+    local t=$1 secs=$2 name work seeds
+    name=$(basename "$t")
+    work=$(mktemp -d)
+    seeds=$US_ROOT/tests/fuzz/corpus/$name
+    mkdir -p "$seeds"
+    rm -f "$US_ROOT/build-fuzz/$name.failed"
+    if ! "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$US_ROOT/build-fuzz/artifacts/$name-" "$work" "$seeds" \
+        >"$US_ROOT/build-fuzz/$name.log" 2>&1; then
+        : >"$US_ROOT/build-fuzz/$name.failed"
+    fi
+    rm -rf "$work"
 }
 
 # us_c_sources [PATH...]: the project's C files (tracked or new, not ignored),
