@@ -337,7 +337,8 @@ static PGconn *connect_retry(relay_run *r, bool replication)
     PGconn *c;
     for (int a = 0; !(c = relay_pg_connect(r->s.conninfo, replication, r->err, sizeof r->err));
          a++) {
-        if (PQping(r->s.conninfo) == PQPING_OK || PQping(r->s.conninfo) == PQPING_NO_ATTEMPT)
+        PGPing ping = PQping(r->s.conninfo);
+        if (ping == PQPING_OK || ping == PQPING_NO_ATTEMPT)
             return NULL;
         us_warn("%s; PostgreSQL is not accepting connections, retrying (attempt %d)", r->err,
                 a + 1);
