@@ -94,6 +94,11 @@ static int64_t cassandra_count(con_collect *c, char *err, size_t errlen)
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         char cql[512];
+        if (__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) { /* a stop does not wait for the scan */
+            snprintf(err, errlen, "stopping");
+            total = -1;
+            break;
+        }
         int64_t a = (int64_t)(lo + step * i),
                 b = i + 1 < n ? (int64_t)(lo + step * (i + 1)) : (int64_t)hi, k;
         snprintf(cql, sizeof cql,
