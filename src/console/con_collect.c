@@ -323,7 +323,7 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
     if (json_is_object(json_object_get(s->detail, "slot")))
         json_object_update(sl, json_object_get(s->detail, "slot"));
     json_object_set(sp, "end_offsets", json_object_get(s->detail, "spark_offsets") ?: json_null());
-    return json_pack("{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O}", "time",
+    return json_pack("{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O}", "time",
                      (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl,
                      "relay", section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
                      json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
@@ -331,7 +331,8 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
                      json_object_get(s->detail, "kafka_dlq") ?: json_null(), "health",
                      json_object_get(s->detail, "health") ?: json_null(), "scans",
                      json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors,
-                     "metrics", s->metrics);
+                     "metrics", s->metrics, "alerts",
+                     json_object_get(s->detail, "alerts") ?: json_null());
 }
 
 static void prom_of(us_buf *b, json_t *metrics)
@@ -397,6 +398,7 @@ static void fast_round(con_collect *c)
                         c->conf.kafka_bootstrap);
     put_slow(c, &s);
     derive_spark(&s);
+    con_sample_detail(&s, "alerts", con_alerts_eval(&c->conf.alerts, &s));
     publish(c, &s);
     json_decref(s.metrics), json_decref(s.detail), json_decref(s.errors);
 }

@@ -70,6 +70,12 @@ static const us_option options[] = {
      "Cassandra count(*) and the DLQ read this often"},
     {"US_CONSOLE_MAX_SECONDS", "max-seconds", 0, US_OPT_INT, "0", "S",
      "stop after S seconds (tests); 0 never"},
+    {"US_CONSOLE_ALERT_WAL_BYTES", NULL, 0, US_OPT_INT, "1073741824", "BYTES",
+     "alert when the relay's slot retains more WAL than this"},
+    {"US_CONSOLE_ALERT_LAG_MINUTES", NULL, 0, US_OPT_INT, "5", "MIN",
+     "alert when a stage's lag grows for this long"},
+    {"US_SPARK_TRIGGER_MS", NULL, 0, US_OPT_INT, "0", "MS",
+     "the Spark query's trigger interval; a slower batch is an alert (0: no alert)"},
     {"US_PG_HOST", NULL, 0, US_OPT_STRING, NULL, "HOST", "PostgreSQL host (default: US_BIND)"},
     {"US_PG_PORT", NULL, 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
     {"US_PG_DATABASE", NULL, 0, US_OPT_STRING, "userstream", "DB", "the pipeline's database"},
@@ -133,7 +139,7 @@ typedef struct con_settings {
     char conninfo[1024], pg_address[256], bootstrap[512], registry[512], source[512];
     char relay_metrics[256], relay_health[256], spark_master[256], spark_worker[128];
     char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
-    long cass_port;
+    long cass_port, alert_wal, alert_lag_min, trigger_ms;
     char kafka_extra_buf[2048];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
 } con_settings;
@@ -218,6 +224,10 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
     long p[9], air;
     memset(s, 0, sizeof *s);
     if (read_numbers(c, s, p, err, errlen) < 0 ||
+        get_num(c, "US_CONSOLE_ALERT_WAL_BYTES", 0, 0x7fffffffffffffffL, &s->alert_wal, err,
+                errlen) < 0 ||
+        get_num(c, "US_CONSOLE_ALERT_LAG_MINUTES", 1, 59, &s->alert_lag_min, err, errlen) < 0 ||
+        get_num(c, "US_SPARK_TRIGGER_MS", 0, 86400000, &s->trigger_ms, err, errlen) < 0 ||
         get_num(c, "US_AIRFLOW_PORT", 1, 65535, &air, err, errlen) < 0)
         return -1;
     s->bind = get_or(c, "US_BIND", "127.0.0.1");
@@ -296,6 +306,9 @@ static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *
     cc->interval_ms = s->interval_ms;
     cc->slow_interval_s = s->scan_s;
     cc->cassandra_slices = 64;
+    cc->alerts.wal_bytes = (double)s->alert_wal;
+    cc->alerts.lag_minutes = s->alert_lag_min;
+    cc->alerts.spark_trigger_ms = s->trigger_ms;
 }
 
 /* The token file is optional: without it only a session opens /metrics. */

@@ -63,9 +63,8 @@ async function api(path) {
 function banners(doc, fetchError) {
   const out = [];
   if (fetchError) out.push(["error", "The console does not answer: " + fetchError]);
-  for (const h of doc && doc.health || []) if (h.state !== "up") out.push(["error", h.name + " is down: " + h.detail]);
-  for (const [src, msg] of Object.entries(doc && doc.errors || {})) out.push(["warn", src + ": " + msg]);
-  if (doc && doc.counts && doc.counts.dlq_distinct > 0) out.push(["warn", doc.counts.dlq_distinct + " dead letter(s) in the DLQ topic"]);
+  for (const a of doc && doc.alerts || []) out.push(["error", a.message]);
+  for (const [src, msg] of Object.entries(doc && doc.errors || {})) out.push(["warn", "could not ask " + src + ": " + msg]);
   $("banners").replaceChildren(...out.map(([cls, t]) => el("p", t, "banner " + cls)));
 }
 
