@@ -323,16 +323,17 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
     if (json_is_object(json_object_get(s->detail, "slot")))
         json_object_update(sl, json_object_get(s->detail, "slot"));
     json_object_set(sp, "end_offsets", json_object_get(s->detail, "spark_offsets") ?: json_null());
-    return json_pack("{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O}", "time",
-                     (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl,
-                     "relay", section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
-                     json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
-                     json_object_get(s->detail, "kafka_topic") ?: json_null(), "dlq",
-                     json_object_get(s->detail, "kafka_dlq") ?: json_null(), "health",
-                     json_object_get(s->detail, "health") ?: json_null(), "scans",
-                     json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors,
-                     "metrics", s->metrics, "alerts",
-                     json_object_get(s->detail, "alerts") ?: json_null());
+    return json_pack(
+        "{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O,s:O}", "time",
+        (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl, "relay",
+        section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
+        json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
+        json_object_get(s->detail, "kafka_topic") ?: json_null(), "dlq",
+        json_object_get(s->detail, "kafka_dlq") ?: json_null(), "health",
+        json_object_get(s->detail, "health") ?: json_null(), "scans",
+        json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors, "metrics",
+        s->metrics, "alerts", json_object_get(s->detail, "alerts") ?: json_null(), "quality",
+        json_object_get(s->detail, "quality") ?: json_null());
 }
 
 static void prom_of(us_buf *b, json_t *metrics)

@@ -4,6 +4,7 @@
  * the collector threads, the HTTP server; then it waits for a signal (or
  * --max-seconds) and stops them in reverse order. Exit codes in --help and
  * src/console/README.md. */
+#include "con_airflow.h"
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_collect.h"
@@ -76,6 +77,10 @@ static const us_option options[] = {
      "alert when a stage's lag grows for this long"},
     {"US_SPARK_TRIGGER_MS", NULL, 0, US_OPT_INT, "0", "MS",
      "the Spark query's trigger interval; a slower batch is an alert (0: no alert)"},
+    {"US_CONSOLE_AIRFLOW_USER", NULL, 0, US_OPT_STRING, "admin", "USER",
+     "Airflow user of the Airflow view"},
+    {"US_CONSOLE_AIRFLOW_PASSWORDS", NULL, 0, US_OPT_STRING, NULL, "FILE",
+     "its password, JSON {user: password} (default: US_SECRETS_DIR/airflow-passwords.json)"},
     {"US_PG_HOST", NULL, 0, US_OPT_STRING, NULL, "HOST", "PostgreSQL host (default: US_BIND)"},
     {"US_PG_PORT", NULL, 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
     {"US_PG_DATABASE", NULL, 0, US_OPT_STRING, "userstream", "DB", "the pipeline's database"},
@@ -139,6 +144,8 @@ typedef struct con_settings {
     char conninfo[1024], pg_address[256], bootstrap[512], registry[512], source[512];
     char relay_metrics[256], relay_health[256], spark_master[256], spark_worker[128];
     char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
+    char airflow_url[512], airflow_pw[1200];
+    const char *airflow_user;
     long cass_port, alert_wal, alert_lag_min, trigger_ms;
     char kafka_extra_buf[2048];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
@@ -273,6 +280,13 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
              p[8]);
     const char *aurl = get_or(c, "US_AIRFLOW_URL", NULL);
     if (aurl)
+        snprintf(s->airflow_url, sizeof s->airflow_url, "%s", aurl);
+    else
+        snprintf(s->airflow_url, sizeof s->airflow_url, "http://%s:%ld", s->bind, air);
+    snprintf(s->airflow_pw, sizeof s->airflow_pw, "%s/airflow-passwords.json", s->secrets);
+    set_if(c, "US_CONSOLE_AIRFLOW_PASSWORDS", s->airflow_pw, sizeof s->airflow_pw);
+    s->airflow_user = get_or(c, "US_CONSOLE_AIRFLOW_USER", "admin");
+    if (aurl)
         snprintf(s->airflow_health, sizeof s->airflow_health, "%s/api/v2/monitor/health", aurl);
     else
         snprintf(s->airflow_health, sizeof s->airflow_health, "http://%s:%ld/api/v2/monitor/health",
@@ -324,6 +338,10 @@ static con_auth *auth_open(const con_settings *s, char *err, size_t errlen)
  * where SASL or basic-auth settings will go). */
 static int upstream_clients(con_api *api, const con_settings *s, char *err, size_t errlen)
 {
+    if (!(api->airflow = con_airflow_new(s->airflow_url, s->airflow_pw, s->airflow_user, 10000))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
 #ifdef CON_WITH_KAFKA
     if (!(api->kafka = con_kafka_new(s->bootstrap, s->kafka_extra, 5000, err, errlen)) ||
         !(api->registry = con_registry_new(s->registry, NULL, 5000, err, errlen)))
@@ -380,6 +398,7 @@ out:
     con_collect_stop(col);
     con_ring_free(ring);
     con_auth_free(auth);
+    con_airflow_free(api.airflow);
 #ifdef CON_WITH_KAFKA
     con_kafka_free(api.kafka);
     con_registry_free(api.registry);

@@ -1,5 +1,6 @@
-/* libFuzzer target: upstream JSON the readiness checks read (any bytes as
- * the Spark master's /json/ and Airflow's health document). */
+/* libFuzzer target: upstream JSON the console reads (any bytes as the Spark
+ * master's /json/, Airflow's health document, DAG list and run list). */
+#include "con_airflow.h"
 #include "con_upstream.h"
 
 #include <stdint.h>
@@ -13,5 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     con_health_airflow(doc, "scheduler");
     con_health_airflow(doc, "metadatabase");
     json_decref(doc);
+    json_decref(con_airflow_parse_dags((const char *)data, size, why, sizeof why));
+    json_decref(con_airflow_parse_runs((const char *)data, size, why, sizeof why));
     return 0;
 }

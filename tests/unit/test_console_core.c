@@ -1,6 +1,7 @@
 /* userstream-console: the time-series ring, the relay /metrics reading (and
  * its 5-minute latency quantiles), the CQL result parser, the secrets and
  * sessions, the served-file name check. */
+#include "con_airflow.h"
 #include "con_alerts.h"
 #include "con_api.h"
 #include "con_auth.h"
@@ -286,6 +287,30 @@ static void alert_rules(void **state)
     con_ring_free(r);
 }
 
+static void airflow_answers(void **state)
+{
+    char err[128];
+    const char dags[] =
+        "{\"dags\":[{\"dag_id\":\"a_b\",\"is_paused\":true},{\"dag_id\":\"x/../y\"},"
+        "{\"nodag\":1}],\"total_entries\":3}";
+    json_t *d = con_airflow_parse_dags(dags, strlen(dags), err, sizeof err);
+    assert_int_equal(json_array_size(d), 1); /* an id that is no DAG id is dropped */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "dag_id")), "a_b");
+    assert_true(json_is_true(json_object_get(json_array_get(d, 0), "is_paused")));
+    json_decref(d);
+    const char runs[] =
+        "{\"dag_runs\":[{\"dag_run_id\":\"r1\",\"state\":\"success\",\"duration\":1.5},"
+        "{\"state\":7}]}";
+    json_t *r = con_airflow_parse_runs(runs, strlen(runs), err, sizeof err);
+    assert_int_equal(json_array_size(r), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "run_id")), "r1");
+    assert_true(json_is_null(json_object_get(json_array_get(r, 1), "state")));
+    json_decref(r);
+    assert_null(con_airflow_parse_runs("[]", 2, err, sizeof err));
+    assert_null(con_airflow_parse_dags("{\"dags\":{}}", 10, err, sizeof err));
+    assert_null(con_airflow_parse_dags("not json", 8, err, sizeof err));
+}
+
 static void served_names(void **state)
 {
     assert_true(con_api_safe_name("app.js"));
@@ -309,6 +334,7 @@ int main(void)
         cmocka_unit_test(cql_count_result),
         cmocka_unit_test(secrets_and_sessions),
         cmocka_unit_test(alert_rules),
+        cmocka_unit_test(airflow_answers),
         cmocka_unit_test(served_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
