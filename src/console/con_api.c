@@ -283,6 +283,29 @@ static void on_metrics(us_http_req *req, void *ud)
 #include "con_api_kafka.inc"
 #endif
 
+#include "con_airflow.h"
+
+/* The last runs of every DAG (?runs=N, 1-25, default 5). */
+static void on_airflow(us_http_req *req, void *ud)
+{
+    static const char *const allowed[] = {"runs", NULL};
+    con_api *api = ud;
+    char err[512] = "";
+    long runs;
+    const char *q = us_http_query(req);
+    if (us_http_query_check(q, allowed, err, sizeof err) < 0 ||
+        us_http_query_long(q, "runs", 1, 25, 5, &runs, err, sizeof err) < 0)
+        return us_http_error(req, 400, "%s", err);
+    json_t *doc = api->airflow ? con_airflow_runs(api->airflow, (int)runs, err, sizeof err) : NULL;
+    if (!doc)
+        return us_http_error(req, 502, "airflow: %s", err[0] ? err : "not configured");
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!body)
+        return us_http_error(req, 500, "out of memory");
+    us_http_reply_take(req, 200, JSON_TYPE, body, strlen(body));
+}
+
 const us_http_route *con_api_routes(con_api *api, size_t *n)
 {
     static us_http_route routes[32];
@@ -298,6 +321,7 @@ const us_http_route *con_api_routes(con_api *api, size_t *n)
         {"GET", "/api/health", false, true, on_health, api},
         {"GET", "/api/history", false, true, on_history, api},
         {"GET", "/metrics", false, false, on_metrics, api},
+        {"GET", "/api/airflow", false, true, on_airflow, api},
     };
     size_t k = 0;
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)

@@ -32,6 +32,7 @@ typedef struct con_api {
     struct con_kafka *kafka; /* NULL when not built with it */
     struct con_registry *registry;
     const char *spark_checkpoint; /* the Spark query's checkpoint directory */
+    struct con_airflow *airflow;
 } con_api;
 
 /* The routing table (static storage) bound to api. */

@@ -94,6 +94,11 @@ static int64_t cassandra_count(con_collect *c, char *err, size_t errlen)
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         char cql[512];
+        if (__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) { /* a stop does not wait for the scan */
+            snprintf(err, errlen, "stopping");
+            total = -1;
+            break;
+        }
         int64_t a = (int64_t)(lo + step * i),
                 b = i + 1 < n ? (int64_t)(lo + step * (i + 1)) : (int64_t)hi, k;
         snprintf(cql, sizeof cql,
@@ -318,15 +323,17 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
     if (json_is_object(json_object_get(s->detail, "slot")))
         json_object_update(sl, json_object_get(s->detail, "slot"));
     json_object_set(sp, "end_offsets", json_object_get(s->detail, "spark_offsets") ?: json_null());
-    return json_pack("{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O}", "time",
-                     (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl,
-                     "relay", section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
-                     json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
-                     json_object_get(s->detail, "kafka_topic") ?: json_null(), "dlq",
-                     json_object_get(s->detail, "kafka_dlq") ?: json_null(), "health",
-                     json_object_get(s->detail, "health") ?: json_null(), "scans",
-                     json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors,
-                     "metrics", s->metrics);
+    return json_pack(
+        "{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O,s:O}", "time",
+        (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl, "relay",
+        section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
+        json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
+        json_object_get(s->detail, "kafka_topic") ?: json_null(), "dlq",
+        json_object_get(s->detail, "kafka_dlq") ?: json_null(), "health",
+        json_object_get(s->detail, "health") ?: json_null(), "scans",
+        json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors, "metrics",
+        s->metrics, "alerts", json_object_get(s->detail, "alerts") ?: json_null(), "quality",
+        json_object_get(s->detail, "quality") ?: json_null());
 }
 
 static void prom_of(us_buf *b, json_t *metrics)
@@ -392,6 +399,7 @@ static void fast_round(con_collect *c)
                         c->conf.kafka_bootstrap);
     put_slow(c, &s);
     derive_spark(&s);
+    con_sample_detail(&s, "alerts", con_alerts_eval(&c->conf.alerts, &s));
     publish(c, &s);
     json_decref(s.metrics), json_decref(s.detail), json_decref(s.errors);
 }

@@ -11,6 +11,7 @@
 #ifndef CON_COLLECT_H
 #define CON_COLLECT_H
 
+#include "con_alerts.h"
 #include "con_marks.h"
 #include "con_pg.h"
 #include "con_ring.h"
@@ -31,6 +32,7 @@ typedef struct con_collect_conf {
     long interval_ms;     /* one round this often */
     long slow_interval_s; /* Cassandra count and DLQ read this often */
     int cassandra_slices; /* token ranges of the count (64, as stage_counts.py) */
+    con_alerts_conf alerts;
 } con_collect_conf;
 
 typedef struct con_collect con_collect;

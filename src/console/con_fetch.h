@@ -21,4 +21,9 @@ int con_fetch_global_init(void);
 long con_fetch_get(const char *url, long timeout_ms, const char *userpwd, us_buf *body, char *err,
                    size_t errlen);
 
+/* Any request: method "GET"/"POST", body (NULL: none) sent with
+ * content_type, bearer (NULL: none) as "Authorization: Bearer ...". */
+long con_fetch(const char *method, const char *url, const char *body, const char *content_type,
+               const char *bearer, long timeout_ms, us_buf *out, char *err, size_t errlen);
+
 #endif

@@ -57,29 +57,41 @@ static void check_http(check_ctx *c, json_t *list, con_sample *s, const char *na
     add(list, s, name, address, up, why);
 }
 
+void con_health_spark(const json_t *doc, const char *worker, bool *master_up, char *why,
+                      size_t whylen, bool *worker_up, char *wwhy, size_t wwhylen)
+{
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    size_t i;
+    json_t *w;
+    *master_up = st && !strcmp(st, "ALIVE");
+    *worker_up = false;
+    snprintf(why, whylen, "status %s", st ? st : "missing");
+    snprintf(wwhy, wwhylen, "worker not registered");
+    json_array_foreach(json_object_get(doc, "workers"), i, w)
+    {
+        char hp[320];
+        const char *state = json_string_value(json_object_get(w, "state"));
+        snprintf(hp, sizeof hp, "%.256s:%lld", json_string_value(json_object_get(w, "host")) ?: "",
+                 (long long)json_integer_value(json_object_get(w, "port")));
+        if (!strcmp(hp, worker) && state) {
+            *worker_up = !strcmp(state, "ALIVE");
+            snprintf(wwhy, wwhylen, "state %.64s", state);
+        }
+    }
+}
+
+const char *con_health_airflow(const json_t *doc, const char *component)
+{
+    return json_string_value(json_object_get(json_object_get(doc, component), "status"));
+}
+
 static void check_spark(check_ctx *c, json_t *list, con_sample *s, const char *address)
 {
-    char why[256] = "", wwhy[256] = "worker not registered";
+    char why[256] = "", wwhy[256] = "master down";
     bool mup = false, wup = false;
-    if ((c->spark = http_json(c, c->conf->spark_master_url, why, sizeof why))) {
-        const char *st = json_string_value(json_object_get(c->spark, "status"));
-        mup = st && !strcmp(st, "ALIVE");
-        snprintf(why, sizeof why, "status %s", st ? st : "missing");
-        size_t i;
-        json_t *w;
-        json_array_foreach(json_object_get(c->spark, "workers"), i, w)
-        {
-            char hp[128];
-            const char *state = json_string_value(json_object_get(w, "state"));
-            snprintf(hp, sizeof hp, "%s:%lld", json_string_value(json_object_get(w, "host")) ?: "",
-                     (long long)json_integer_value(json_object_get(w, "port")));
-            if (!strcmp(hp, c->conf->spark_worker) && state) {
-                wup = !strcmp(state, "ALIVE");
-                snprintf(wwhy, sizeof wwhy, "state %s", state);
-            }
-        }
-    } else
-        snprintf(wwhy, sizeof wwhy, "master down");
+    if ((c->spark = http_json(c, c->conf->spark_master_url, why, sizeof why)))
+        con_health_spark(c->spark, c->conf->spark_worker, &mup, why, sizeof why, &wup, wwhy,
+                         sizeof wwhy);
     add(list, s, "spark_master", address, mup, why);
     add(list, s, "spark_worker", c->conf->spark_worker, wup, wwhy);
 }
@@ -93,11 +105,10 @@ static void check_airflow(check_ctx *c, json_t *list, con_sample *s, const char 
     char why[256] = "";
     c->airflow = http_json(c, c->conf->airflow_health_url, why, sizeof why);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        const char *st =
-            json_string_value(json_object_get(json_object_get(c->airflow, parts[i][1]), "status"));
+        const char *st = con_health_airflow(c->airflow, parts[i][1]);
         char d[256];
         if (c->airflow)
-            snprintf(d, sizeof d, "%s %s", parts[i][1], st ? st : "unknown");
+            snprintf(d, sizeof d, "%s %.64s", parts[i][1], st ? st : "unknown");
         else
             snprintf(d, sizeof d, "%s", why);
         add(list, s, parts[i][0], address, st && !strcmp(st, "healthy"), d);

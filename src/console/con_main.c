@@ -4,6 +4,7 @@
  * the collector threads, the HTTP server; then it waits for a signal (or
  * --max-seconds) and stops them in reverse order. Exit codes in --help and
  * src/console/README.md. */
+#include "con_airflow.h"
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_collect.h"
@@ -70,6 +71,16 @@ static const us_option options[] = {
      "Cassandra count(*) and the DLQ read this often"},
     {"US_CONSOLE_MAX_SECONDS", "max-seconds", 0, US_OPT_INT, "0", "S",
      "stop after S seconds (tests); 0 never"},
+    {"US_CONSOLE_ALERT_WAL_BYTES", NULL, 0, US_OPT_INT, "1073741824", "BYTES",
+     "alert when the relay's slot retains more WAL than this"},
+    {"US_CONSOLE_ALERT_LAG_MINUTES", NULL, 0, US_OPT_INT, "5", "MIN",
+     "alert when a stage's lag grows for this long"},
+    {"US_SPARK_TRIGGER_MS", NULL, 0, US_OPT_INT, "0", "MS",
+     "the Spark query's trigger interval; a slower batch is an alert (0: no alert)"},
+    {"US_CONSOLE_AIRFLOW_USER", NULL, 0, US_OPT_STRING, "admin", "USER",
+     "Airflow user of the Airflow view"},
+    {"US_CONSOLE_AIRFLOW_PASSWORDS", NULL, 0, US_OPT_STRING, NULL, "FILE",
+     "its password, JSON {user: password} (default: US_SECRETS_DIR/airflow-passwords.json)"},
     {"US_PG_HOST", NULL, 0, US_OPT_STRING, NULL, "HOST", "PostgreSQL host (default: US_BIND)"},
     {"US_PG_PORT", NULL, 0, US_OPT_INT, "5433", "PORT", "PostgreSQL port"},
     {"US_PG_DATABASE", NULL, 0, US_OPT_STRING, "userstream", "DB", "the pipeline's database"},
@@ -133,7 +144,9 @@ typedef struct con_settings {
     char conninfo[1024], pg_address[256], bootstrap[512], registry[512], source[512];
     char relay_metrics[256], relay_health[256], spark_master[256], spark_worker[128];
     char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
-    long cass_port;
+    char airflow_url[512], airflow_pw[1200];
+    const char *airflow_user;
+    long cass_port, alert_wal, alert_lag_min, trigger_ms;
     char kafka_extra_buf[2048];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
 } con_settings;
@@ -218,6 +231,10 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
     long p[9], air;
     memset(s, 0, sizeof *s);
     if (read_numbers(c, s, p, err, errlen) < 0 ||
+        get_num(c, "US_CONSOLE_ALERT_WAL_BYTES", 0, 0x7fffffffffffffffL, &s->alert_wal, err,
+                errlen) < 0 ||
+        get_num(c, "US_CONSOLE_ALERT_LAG_MINUTES", 1, 59, &s->alert_lag_min, err, errlen) < 0 ||
+        get_num(c, "US_SPARK_TRIGGER_MS", 0, 86400000, &s->trigger_ms, err, errlen) < 0 ||
         get_num(c, "US_AIRFLOW_PORT", 1, 65535, &air, err, errlen) < 0)
         return -1;
     s->bind = get_or(c, "US_BIND", "127.0.0.1");
@@ -263,6 +280,13 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
              p[8]);
     const char *aurl = get_or(c, "US_AIRFLOW_URL", NULL);
     if (aurl)
+        snprintf(s->airflow_url, sizeof s->airflow_url, "%s", aurl);
+    else
+        snprintf(s->airflow_url, sizeof s->airflow_url, "http://%s:%ld", s->bind, air);
+    snprintf(s->airflow_pw, sizeof s->airflow_pw, "%s/airflow-passwords.json", s->secrets);
+    set_if(c, "US_CONSOLE_AIRFLOW_PASSWORDS", s->airflow_pw, sizeof s->airflow_pw);
+    s->airflow_user = get_or(c, "US_CONSOLE_AIRFLOW_USER", "admin");
+    if (aurl)
         snprintf(s->airflow_health, sizeof s->airflow_health, "%s/api/v2/monitor/health", aurl);
     else
         snprintf(s->airflow_health, sizeof s->airflow_health, "http://%s:%ld/api/v2/monitor/health",
@@ -296,6 +320,9 @@ static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *
     cc->interval_ms = s->interval_ms;
     cc->slow_interval_s = s->scan_s;
     cc->cassandra_slices = 64;
+    cc->alerts.wal_bytes = (double)s->alert_wal;
+    cc->alerts.lag_minutes = s->alert_lag_min;
+    cc->alerts.spark_trigger_ms = s->trigger_ms;
 }
 
 /* The token file is optional: without it only a session opens /metrics. */
@@ -311,6 +338,10 @@ static con_auth *auth_open(const con_settings *s, char *err, size_t errlen)
  * where SASL or basic-auth settings will go). */
 static int upstream_clients(con_api *api, const con_settings *s, char *err, size_t errlen)
 {
+    if (!(api->airflow = con_airflow_new(s->airflow_url, s->airflow_pw, s->airflow_user, 10000))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
 #ifdef CON_WITH_KAFKA
     if (!(api->kafka = con_kafka_new(s->bootstrap, s->kafka_extra, 5000, err, errlen)) ||
         !(api->registry = con_registry_new(s->registry, NULL, 5000, err, errlen)))
@@ -367,6 +398,7 @@ out:
     con_collect_stop(col);
     con_ring_free(ring);
     con_auth_free(auth);
+    con_airflow_free(api.airflow);
 #ifdef CON_WITH_KAFKA
     con_kafka_free(api.kafka);
     con_registry_free(api.registry);

@@ -238,6 +238,25 @@ static int collect_spark(con_pg *p, con_sample *s)
     return 0;
 }
 
+/* The quality DAG's last report (ops.ingest_quality), as JSON text built
+ * by the server. */
+static int collect_quality(con_pg *p, con_sample *s)
+{
+    PGresult *r =
+        query(p, s,
+              "SELECT row_to_json(q)::text FROM (SELECT check_id, run_id, checked_at, ok, "
+              "load_runs, fetched, staged, duplicates, rejected, pages_rejected, staged_in_table, "
+              "rejected_in_table, freshness_seconds, problems FROM ops.ingest_quality "
+              "ORDER BY check_id DESC LIMIT 1) q",
+              0, NULL, 1);
+    if (!r)
+        return -1;
+    json_t *q = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    con_sample_detail(s, "quality", q);
+    PQclear(r);
+    return 0;
+}
+
 int con_pg_collect(con_pg *p, con_sample *s)
 {
     if (connect_if_needed(p, s) < 0)
@@ -247,6 +266,7 @@ int con_pg_collect(con_pg *p, con_sample *s)
     rc |= collect_counts(p, s);
     rc |= collect_slot(p, s);
     rc |= collect_spark(p, s);
+    rc |= collect_quality(p, s);
     if (PQstatus(p->c) != CONNECTION_OK) {
         PQfinish(p->c);
         p->c = NULL;

@@ -51,6 +51,15 @@ void con_upstream_health(con_upstream *u, con_sample *s, bool pg_ok, const char 
 
 const con_upstream_conf *con_upstream_conf_of(const con_upstream *u);
 
+/* Readings of upstream JSON, pure (unit and fuzz tests). The Spark master's
+ * /json/: whether it is ALIVE and whether the worker that registers as
+ * "host:port" is ALIVE, each with a reason. */
+void con_health_spark(const json_t *doc, const char *worker, bool *master_up, char *why,
+                      size_t whylen, bool *worker_up, char *wwhy, size_t wwhylen);
+/* Airflow's /api/v2/monitor/health: the status of a component
+ * ("metadatabase", "scheduler", ...), NULL when absent. */
+const char *con_health_airflow(const json_t *doc, const char *component);
+
 /* Parses a relay /metrics body into s (exposed for tests). Returns -1 with
  * the reason when the text is malformed. */
 int con_upstream_parse_relay(con_upstream *u, con_sample *s, const char *text, size_t len,

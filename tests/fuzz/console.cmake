@@ -22,3 +22,10 @@ target_link_libraries(fuzz_console_prom PRIVATE PkgConfig::CONSOLE_FUZZ_DEPS Thr
 # Cassandra's RESULT and ERROR frame bodies.
 us_fuzz_target(fuzz_console_cql fuzz_console_cql.c ${_con}/con_cql.c)
 target_include_directories(fuzz_console_cql PRIVATE ${_con})
+
+# Upstream JSON: readiness checks (Spark master /json/, Airflow health), Airflow DAGs and runs.
+us_fuzz_target(fuzz_console_health fuzz_console_health.c
+  ${_con}/con_health.c ${_con}/con_airflow.c ${_con}/con_upstream.c ${_con}/con_cql.c ${_con}/con_fetch.c
+  ${_con}/con_sample.c ${_con}/con_ring.c ${_com}/us_buf.c ${_com}/us_metrics.c)
+target_include_directories(fuzz_console_health PRIVATE ${_com} ${_con})
+target_link_libraries(fuzz_console_health PRIVATE PkgConfig::CONSOLE_FUZZ_DEPS Threads::Threads m)

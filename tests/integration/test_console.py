@@ -168,6 +168,15 @@ def test_pipeline_view_holds_every_stage_and_engine(console):
     assert set(slot) >= {"confirmed_lsn", "retained_bytes", "safe_wal_bytes", "active"}
 
 
+def test_airflow_runs_come_through_its_authenticated_api(console):
+    doc = console.get_json("/api/airflow?runs=3")
+    dags = {d["dag_id"]: d for d in doc["dags"]}
+    assert {"userstream_ingest", "userstream_quality", "userstream_canary"} <= set(dags)
+    for d in dags.values():
+        assert d["error"] is None and len(d["runs"]) <= 3
+    assert console.request("GET", "/api/airflow?runs=0")[0] == 400
+
+
 def test_history_has_one_value_per_second(console):
     h = console.get_json("/api/history?metric=postgres.staged,kafka.end&seconds=30")
     assert h["end"] - h["start"] == 29 and h["step"] == 1

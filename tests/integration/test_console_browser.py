@@ -134,6 +134,12 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
 
     # Every error of the page's JavaScript or of a resource it loaded counts,
     # except the 401 of the wrong password typed above on purpose.
+    # Airflow: "4".
+    wd.keys("4")
+    wd.wait("the DAG runs", lambda: any("userstream_ingest" in wd.text(r) for r in wd.find_all("#dag-runs tbody tr")),
+            timeout=60)  # fmt: skip
+    wd.screenshot(os.path.join(screens, "5-airflow.png"))
+
     errors = [e for e in wd.browser_log() if e.get("level") == "SEVERE"
               and not (e.get("source") == "network" and "/login - " in e["message"] and "401" in e["message"])]
     assert errors == [], errors

@@ -1,6 +1,8 @@
 /* userstream-console: the time-series ring, the relay /metrics reading (and
  * its 5-minute latency quantiles), the CQL result parser, the secrets and
  * sessions, the served-file name check. */
+#include "con_airflow.h"
+#include "con_alerts.h"
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_cql.h"
@@ -9,6 +11,7 @@
 #include "con_upstream.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +230,87 @@ static void secrets_and_sessions(void **state)
     unlink(pw), unlink(tok), rmdir(dir);
 }
 
+static bool has_alert(json_t *list, const char *id)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a)
+    {
+        if (!strcmp(json_string_value(json_object_get(a, "id")), id))
+            return true;
+    }
+    return false;
+}
+
+static void alert_rules(void **state)
+{
+    con_ring *r = con_ring_new(64, 3600);
+    con_alerts_conf cf = {.wal_bytes = 1000, .lag_minutes = 5, .spark_trigger_ms = 2000};
+    /* Six minutes of a Spark lag that only grows, and a DLQ that gains 2. */
+    for (int64_t t = 10000; t < 10000 + 360; t++) {
+        con_ring_put(r, "spark.in_flight", t, (double)(t - 9999));
+        con_ring_put(r, "dlq.records", t, t < 10300 ? 5 : 7);
+    }
+    con_sample s = new_sample(r, 10360);
+    con_sample_put(&s, "spark.in_flight", 400);
+    con_sample_put(&s, "dlq.records", 7);
+    con_sample_put(&s, "slot.retained_bytes", 5000);
+    con_sample_put(&s, "spark.batch_ms", 2500);
+    con_sample_detail(&s, "health",
+                      json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "relay", "state", "down",
+                                "detail", "connection refused", "name", "kafka", "state", "up",
+                                "detail", "ok"));
+    json_t *a = con_alerts_eval(&cf, &s);
+    assert_true(has_alert(a, "lag_growing") && has_alert(a, "dead_letters") &&
+                has_alert(a, "wal_retained") && has_alert(a, "service_down") &&
+                has_alert(a, "spark_slow"));
+    assert_int_equal(json_array_size(a), 5);
+    assert_true(con_sample_get(&s, "alert.lag_growing") == 1);
+    json_decref(a);
+    free_sample(&s);
+    /* A lag that went back to 0 in the window, nothing new in the DLQ, all
+     * up, a batch within its trigger: quiet. */
+    con_ring_put(r, "spark.in_flight", 10361, 0);
+    for (int64_t t = 10362; t < 10700; t++)
+        con_ring_put(r, "dlq.records", t, 7);
+    s = new_sample(r, 10700);
+    con_sample_put(&s, "spark.in_flight", 50);
+    con_sample_put(&s, "dlq.records", 7);
+    con_sample_put(&s, "slot.retained_bytes", 10);
+    con_sample_put(&s, "spark.batch_ms", 100);
+    con_sample_detail(&s, "health", json_array());
+    a = con_alerts_eval(&cf, &s);
+    assert_int_equal(json_array_size(a), 0);
+    assert_true(con_sample_get(&s, "alert.service_down") == 0);
+    json_decref(a);
+    free_sample(&s);
+    con_ring_free(r);
+}
+
+static void airflow_answers(void **state)
+{
+    char err[128];
+    const char dags[] =
+        "{\"dags\":[{\"dag_id\":\"a_b\",\"is_paused\":true},{\"dag_id\":\"x/../y\"},"
+        "{\"nodag\":1}],\"total_entries\":3}";
+    json_t *d = con_airflow_parse_dags(dags, strlen(dags), err, sizeof err);
+    assert_int_equal(json_array_size(d), 1); /* an id that is no DAG id is dropped */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "dag_id")), "a_b");
+    assert_true(json_is_true(json_object_get(json_array_get(d, 0), "is_paused")));
+    json_decref(d);
+    const char runs[] =
+        "{\"dag_runs\":[{\"dag_run_id\":\"r1\",\"state\":\"success\",\"duration\":1.5},"
+        "{\"state\":7}]}";
+    json_t *r = con_airflow_parse_runs(runs, strlen(runs), err, sizeof err);
+    assert_int_equal(json_array_size(r), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "run_id")), "r1");
+    assert_true(json_is_null(json_object_get(json_array_get(r, 1), "state")));
+    json_decref(r);
+    assert_null(con_airflow_parse_runs("[]", 2, err, sizeof err));
+    assert_null(con_airflow_parse_dags("{\"dags\":{}}", 10, err, sizeof err));
+    assert_null(con_airflow_parse_dags("not json", 8, err, sizeof err));
+}
+
 static void served_names(void **state)
 {
     assert_true(con_api_safe_name("app.js"));
@@ -249,6 +333,8 @@ int main(void)
         cmocka_unit_test(relay_metrics_and_window_quantiles),
         cmocka_unit_test(cql_count_result),
         cmocka_unit_test(secrets_and_sessions),
+        cmocka_unit_test(alert_rules),
+        cmocka_unit_test(airflow_answers),
         cmocka_unit_test(served_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

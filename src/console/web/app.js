@@ -63,9 +63,8 @@ async function api(path) {
 function banners(doc, fetchError) {
   const out = [];
   if (fetchError) out.push(["error", "The console does not answer: " + fetchError]);
-  for (const h of doc && doc.health || []) if (h.state !== "up") out.push(["error", h.name + " is down: " + h.detail]);
-  for (const [src, msg] of Object.entries(doc && doc.errors || {})) out.push(["warn", src + ": " + msg]);
-  if (doc && doc.counts && doc.counts.dlq_distinct > 0) out.push(["warn", doc.counts.dlq_distinct + " dead letter(s) in the DLQ topic"]);
+  for (const a of doc && doc.alerts || []) out.push(["error", a.message]);
+  for (const [src, msg] of Object.entries(doc && doc.errors || {})) out.push(["warn", "could not ask " + src + ": " + msg]);
   $("banners").replaceChildren(...out.map(([cls, t]) => el("p", t, "banner " + cls)));
 }
 
@@ -260,6 +259,27 @@ async function showSchema(ev) {
   } catch (e) { $("schema-text").textContent = "error: " + e.message; }
 }
 
+// ---- Airflow ----
+async function drawAirflow(d) {
+  const q = d && d.quality;
+  fillDl("quality", q ? [["checked run", q.run_id], ["checked at", q.checked_at], ["ok", String(q.ok)],
+    ["fetched", num(q.fetched)], ["staged", num(q.staged)], ["staged in table", num(q.staged_in_table)],
+    ["duplicates", num(q.duplicates)], ["rejected", num(q.rejected)], ["pages rejected", num(q.pages_rejected)],
+    ["freshness", num(q.freshness_seconds, "s")], ["problems", (q.problems || []).join("; ") || "none"]]
+    : [["report", "none yet"]]);
+  const a = await api("/api/airflow?runs=5");
+  const rows = [];
+  for (const dag of a.dags || []) {
+    const runs = dag.runs && dag.runs.length ? dag.runs : [null];
+    for (const r of runs) {
+      const st = el("span", r ? r.state : (dag.error || "no run"), "state " + (r && r.state === "success" ? "up" : r && r.state === "failed" ? "down" : ""));
+      rows.push(row([dag.dag_id, String(dag.is_paused), r ? r.run_id : "—", r ? r.run_type : "—", st,
+        r ? r.start_date : "—", r && r.duration !== null ? num(r.duration, "s") : "—"]));
+    }
+  }
+  fillTable("dag-runs", rows);
+}
+
 // ---- views and polling ----
 let view = "pipeline";
 let ticks = 0;
@@ -281,6 +301,7 @@ async function refresh(viewChanged) {
       if (viewChanged || ticks % 4 === 0) await drawCharts();
     } else if (view === "kafka" && (viewChanged || ticks % 10 === 0)) await drawKafka();
     else if (view === "registry" && viewChanged) await drawRegistry();
+    else if (view === "airflow" && (viewChanged || ticks % 10 === 0)) await drawAirflow(d);
   } catch (e) {
     banners(null, e.message);
   }
@@ -300,6 +321,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (ev.key === "1") setView("pipeline");
     else if (ev.key === "2") setView("kafka");
     else if (ev.key === "3") setView("registry");
+    else if (ev.key === "4") setView("airflow");
     else if (ev.key === "r") refresh(true);
   });
   refresh(true);
