@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "spark", "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "spark"))
 sys.path.insert(0, os.path.join(ROOT, "spark"))
 
 from avro_util import encode, headers, user, users_schema  # noqa: E402
