@@ -10,7 +10,10 @@
  * Unions decode to the branch's value (null for the null branch), as the
  * Avro JSON encoding would without the type wrapper: the page shows values.
  * bytes and fixed become lowercase hex strings. NaN/Inf floats become the
- * strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers).
+ * strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). Doubles
+ * are exact json reals: json_dumps writes them with 17 significant digits
+ * (74.826599999999999); JSON_REAL_PRECISION(15) shows 74.8266 when the
+ * value is for display.
  *
  * Bounds: schema and data nesting depth <= CON_AVRO_MAX_DEPTH, each length
  * and block count checked against the bytes left, total output items capped.

@@ -57,6 +57,13 @@ con_registry *con_registry_new(const char *base_url, const char *userpwd, long t
         snprintf(err, errlen, "registry URL must start with http:// or https://");
         return NULL;
     }
+    /* libcurl's global state, set up here (before the callers' threads use
+     * the registry) rather than lazily by the first curl_easy_init, which
+     * is not thread-safe. Reference-counted: undone by con_registry_free. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "curl_global_init failed");
+        return NULL;
+    }
     con_registry *r = calloc(1, sizeof(*r));
     if (!r || !(r->base_url = strdup(base_url)) || (userpwd && !(r->userpwd = strdup(userpwd)))) {
         snprintf(err, errlen, "out of memory");
@@ -64,6 +71,7 @@ con_registry *con_registry_new(const char *base_url, const char *userpwd, long t
             free(r->base_url);
             free(r);
         }
+        curl_global_cleanup();
         return NULL;
     }
     size_t n = strlen(r->base_url);
@@ -87,6 +95,7 @@ void con_registry_free(con_registry *r)
         memset(r->userpwd, 0, strlen(r->userpwd));
     free(r->userpwd);
     free(r);
+    curl_global_cleanup();
 }
 
 /* Every client setting in one place (timeouts, credentials). */

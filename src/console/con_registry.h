@@ -11,7 +11,9 @@
  * jansson, and any unexpected shape is an error, never a crash or a guess.
  *
  * Threads: safe to use from several threads at once; each call makes its
- * own curl handle and the schema-by-id cache is guarded by a mutex. */
+ * own curl handle and the schema-by-id cache is guarded by a mutex.
+ * con_registry_new and con_registry_free set up and release libcurl's global
+ * state: call them from one thread, before and after the others. */
 #ifndef CON_REGISTRY_H
 #define CON_REGISTRY_H
 

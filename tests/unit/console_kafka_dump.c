@@ -8,14 +8,75 @@
  *   console_kafka_dump spark CHECKPOINT_DIR
  *   console_kafka_dump version SUBJECT VERSION
  *   console_kafka_dump diff SUBJECT V1 V2
+ *   console_kafka_dump threads TOPIC   every read call from 6 threads at once,
+ *                                      sharing one con_kafka and con_registry
  *
  * Exit 0 with the JSON on stdout, 1 with the error on stderr, 2 on usage. */
 #include "con_kafka.h"
 #include "con_registry.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+typedef struct {
+    con_kafka *k;
+    con_registry *r;
+    const char *topic;
+    int id, calls, failures;
+    char err[256];
+} worker;
+
+/* One thread's share of the mixed calls the console makes concurrently. */
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 10; i++) {
+        json_t *j = NULL;
+        switch ((w->id + i) % 5) {
+        case 0:
+            j = con_kafka_end_offsets(w->k, w->topic, w->err, sizeof(w->err));
+            break;
+        case 1:
+            j = con_kafka_messages(w->k, w->r, w->topic, 0, -1, -1, 20, w->err, sizeof(w->err));
+            break;
+        case 2:
+            j = con_registry_subjects(w->r, w->err, sizeof(w->err));
+            break;
+        case 3:
+            j = con_kafka_cluster(w->k, w->err, sizeof(w->err));
+            break;
+        default:
+            j = con_kafka_groups(w->k, w->err, sizeof(w->err));
+            break;
+        }
+        w->calls++;
+        w->failures += j == NULL;
+        json_decref(j);
+    }
+    return NULL;
+}
+
+static json_t *threads(con_kafka *k, con_registry *r, const char *topic)
+{
+    worker w[6];
+    pthread_t t[6];
+    int calls = 0, failures = 0;
+    json_t *errors = json_array();
+    for (int i = 0; i < 6; i++) {
+        w[i] = (worker){.k = k, .r = r, .topic = topic, .id = i};
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        calls += w[i].calls;
+        failures += w[i].failures;
+        if (w[i].failures)
+            json_array_append_new(errors, json_string(w[i].err));
+    }
+    return json_pack("{s:i,s:i,s:o}", "calls", calls, "failures", failures, "errors", errors);
+}
 
 static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *err, size_t errlen)
 {
@@ -28,6 +89,8 @@ static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *e
         return con_registry_subjects(r, err, errlen);
     if (strcmp(cmd, "offsets") == 0 && argc == 3)
         return con_kafka_end_offsets(k, argv[2], err, errlen);
+    if (strcmp(cmd, "threads") == 0 && argc == 3)
+        return threads(k, r, argv[2]);
     if (strcmp(cmd, "spark") == 0 && argc == 3)
         return con_kafka_spark_lag(k, argv[2], err, errlen);
     if (strcmp(cmd, "version") == 0 && argc == 4)
