@@ -177,7 +177,8 @@ class WebDriver:
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            # Generous: on a loaded machine a starved browser answers late.
+            with urllib.request.urlopen(req, timeout=600) as r:
                 return json.loads(r.read() or b"{}").get("value")
         except urllib.error.HTTPError as e:
             raise AssertionError(f"webdriver {method} {path}: {e.code} {e.read()[:500]!r}") from None
@@ -205,7 +206,9 @@ class WebDriver:
         return self.cmd("GET", f"/element/{elem}/text")
 
     def keys(self, text):
-        """Key presses sent to the page (the keyboard shortcuts)."""
+        """Key presses sent to the page (the keyboard shortcuts, which a
+        focused form field keeps for itself: focus leaves it first)."""
+        self.script("if (document.activeElement) document.activeElement.blur();")
         actions = [{"type": "keyDown", "value": ch} for ch in text] + [{"type": "keyUp", "value": ch} for ch in text]
         self.cmd("POST", "/actions", {"actions": [{"type": "key", "id": "kbd", "actions": actions}]})
         self.cmd("DELETE", "/actions")
@@ -223,7 +226,7 @@ class WebDriver:
     def browser_log(self) -> list[dict]:
         return self.cmd("POST", "/se/log", {"type": "browser"}) or []
 
-    def wait(self, what, fn, timeout=60, every=0.5):
+    def wait(self, what, fn, timeout=300, every=0.5):
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -233,7 +236,8 @@ class WebDriver:
             if got:
                 return got
             if time.monotonic() > deadline:
-                raise AssertionError(f"browser: {what} not reached after {timeout}s")
+                shown = self.script("return document.getElementById('banners')?.innerText || ''")
+                raise AssertionError(f"browser: {what} not reached after {timeout}s; the page says: {shown!r}")
             time.sleep(every)
 
     def close(self):

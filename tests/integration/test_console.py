@@ -169,9 +169,14 @@ def test_pipeline_view_holds_every_stage_and_engine(console):
 
 
 def test_airflow_runs_come_through_its_authenticated_api(console):
-    doc = console.get_json("/api/airflow?runs=3")
-    dags = {d["dag_id"]: d for d in doc["dags"]}
-    assert {"userstream_ingest", "userstream_quality", "userstream_canary"} <= set(dags)
+    want = {"userstream_ingest", "userstream_quality", "userstream_canary"}
+    deadline = time.monotonic() + 300  # a fresh stack's dag-processor parses the DAGs first
+    while True:
+        dags = {d["dag_id"]: d for d in console.get_json("/api/airflow?runs=3")["dags"]}
+        if want <= set(dags) or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert want <= set(dags), dags
     for d in dags.values():
         assert d["error"] is None and len(d["runs"]) <= 3
     assert console.request("GET", "/api/airflow?runs=0")[0] == 400

@@ -77,16 +77,16 @@ def cli_counts(stack, console) -> dict:
 def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, screens):
     console, wd = browser
     wd.get(console.url + "/")
-    wd.wait("the login page", lambda: wd.url().endswith("/login"))
+    wd.wait("the login page", lambda: wd.url().endswith("/login"), timeout=300)
     wd.screenshot(os.path.join(screens, "0-login.png"))
     wd.type(wd.find("#password"), "wrong")
     wd.click(wd.find("#login button"))
-    wd.wait("the wrong password said", lambda: "Wrong" in wd.text(wd.find("#login-error")))
+    wd.wait("the wrong password said", lambda: "Wrong" in wd.text(wd.find("#login-error")), timeout=300)
     wd.script("document.getElementById('password').value = '';")
     wd.type(wd.find("#password"), console.password)
     wd.click(wd.find("#login button"))
     wd.wait("the pipeline view", lambda: wd.url().rstrip("/") == console.url and
-            len(wd.find_all("#flow li[data-stage]")) == 8, timeout=60)  # fmt: skip
+            len(wd.find_all("#flow li[data-stage]")) == 8, timeout=300)  # fmt: skip
 
     # The numbers on the page equal `./userstream counts` once the pipeline
     # holds still between the two readings.
@@ -99,16 +99,16 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
         if page == cli and cli_counts(stack, console) == cli:
             break
         assert time.monotonic() < deadline, f"page and counts never agreed: {seen[-3:]}"
-    wd.wait("the charts", lambda: len(wd.find_all(".chart canvas")) >= 3, timeout=30)
+    wd.wait("the charts", lambda: len(wd.find_all(".chart canvas")) >= 3, timeout=300)
     wd.screenshot(os.path.join(screens, "1-pipeline.png"))
 
     # Kafka, from the keyboard: "2".
     wd.keys("2")
     topic = stack["US_KAFKA_TOPIC_USERS"]
-    wd.wait("the topic list", lambda: any(wd.text(b) == topic for b in wd.find_all("#topics button")), timeout=60)
+    wd.wait("the topic list", lambda: any(wd.text(b) == topic for b in wd.find_all("#topics button")), timeout=300)
     wd.screenshot(os.path.join(screens, "2-kafka.png"))
     wd.click(next(b for b in wd.find_all("#topics button") if wd.text(b) == topic))
-    wd.wait("the partitions", lambda: len(wd.find_all("#partitions tbody tr")) > 0)
+    wd.wait("the partitions", lambda: len(wd.find_all("#partitions tbody tr")) > 0, timeout=300)
     part = wd.script("""
         for (const tr of document.querySelectorAll('#partitions tbody tr')) {
             const c = tr.querySelectorAll('td');
@@ -118,7 +118,7 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
     if part is not None:
         wd.script("document.getElementById('b-partition').value = arguments[0];", part)
         wd.click(wd.find("#browse button"))
-        wd.wait("the messages", lambda: len(wd.find_all("#messages tbody tr")) > 0, timeout=60)
+        wd.wait("the messages", lambda: len(wd.find_all("#messages tbody tr")) > 0, timeout=300)
         wd.click(wd.find("#messages tbody tr details summary"))
         text = wd.text(wd.find("#messages tbody tr details pre"))
         assert "user_id" in text, text
@@ -127,9 +127,9 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
     # The registry: "3".
     wd.keys("3")
     subject = topic + "-value"
-    wd.wait("the subjects", lambda: any(wd.text(b) == subject for b in wd.find_all("#subjects button")), timeout=60)
+    wd.wait("the subjects", lambda: any(wd.text(b) == subject for b in wd.find_all("#subjects button")), timeout=300)
     wd.click(next(b for b in wd.find_all("#subjects button") if wd.text(b) == subject))
-    wd.wait("the schema text", lambda: "user_id" in wd.text(wd.find("#schema-text")))
+    wd.wait("the schema text", lambda: "user_id" in wd.text(wd.find("#schema-text")), timeout=300)
     wd.screenshot(os.path.join(screens, "4-registry.png"))
 
     # Every error of the page's JavaScript or of a resource it loaded counts,
@@ -137,7 +137,7 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
     # Airflow: "4".
     wd.keys("4")
     wd.wait("the DAG runs", lambda: any("userstream_ingest" in wd.text(r) for r in wd.find_all("#dag-runs tbody tr")),
-            timeout=60)  # fmt: skip
+            timeout=300)  # fmt: skip
     wd.screenshot(os.path.join(screens, "5-airflow.png"))
 
     errors = [e for e in wd.browser_log() if e.get("level") == "SEVERE"

@@ -291,7 +291,12 @@ function setView(name) {
   refresh(true);
 }
 
+let busy = false;
+
+// One refresh at a time: a slow answer is not stacked with new requests.
 async function refresh(viewChanged) {
+  if (busy && !viewChanged) return;
+  busy = true;
   try {
     const d = await api("/api/pipeline");
     banners(d, null);
@@ -304,6 +309,8 @@ async function refresh(viewChanged) {
     else if (view === "airflow" && (viewChanged || ticks % 10 === 0)) await drawAirflow(d);
   } catch (e) {
     banners(null, e.message);
+  } finally {
+    busy = false;
   }
   ticks++;
 }
