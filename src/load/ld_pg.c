@@ -1,4 +1,5 @@
 #include "ld_pg.h"
+#include "us_err.h"
 
 #include "ld_user.h"
 #include "us_util.h"
@@ -59,10 +60,8 @@ ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen)
                           NULL};
     const char *vals[] = {o->host, o->port, o->dbname, o->user, timeout, "userstream-load", NULL};
     ld_pg *pg = calloc(1, sizeof *pg);
-    if (!pg) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!pg)
+        return us_errp(err, errlen, "out of memory");
     pg->conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg->conn));
@@ -135,7 +134,7 @@ int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *e
 
 /* COPY <target> FROM STDIN with the given text-format data. On a server
  * error, its SQLSTATE goes to `state` (when given); `rows` gets the row count. */
-static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *rows, char state[6],
+static int copy_in_state(ld_pg *pg, const char *sql, const us_buf *data, long *rows, char state[6],
                          char *err, size_t errlen)
 {
     if (state)
@@ -170,7 +169,7 @@ static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *r
     return rc;
 }
 
-static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, size_t errlen)
+static int copy_in(ld_pg *pg, const char *sql, const us_buf *data, char *err, size_t errlen)
 {
     return copy_in_state(pg, sql, data, NULL, NULL, err, errlen);
 }
@@ -182,7 +181,7 @@ static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, si
  * a user that is already staged fails with unique_violation at that row; it
  * is rolled back to the savepoint (*conflict = true) and the caller loads it
  * through the temp table, which counts the duplicates. */
-static int copy_direct(ld_pg *pg, const char *sql, const ld_buf *users, long *inserted,
+static int copy_direct(ld_pg *pg, const char *sql, const us_buf *users, long *inserted,
                        bool *conflict, char *err, size_t errlen)
 {
     char state[6];
@@ -205,8 +204,7 @@ static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
                  "INSERT INTO staging.users (%s) SELECT %s FROM pg_temp.load_batch "
                  "ON CONFLICT (user_id) DO NOTHING",
                  pg->users_columns, pg->users_columns) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return us_errf(err, errlen, "out of memory");
     }
     PGresult *r = PQexec(pg->conn, sql);
     free(sql);
@@ -266,15 +264,13 @@ static char *copy_field(char *s, size_t n)
 
 /* The benchmark baseline: one INSERT ... ON CONFLICT DO NOTHING per user (a
  * prepared statement, one round trip per row) instead of COPY. */
-static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err, size_t errlen)
+static int insert_rows(ld_pg *pg, const us_buf *users, long *inserted, char *err, size_t errlen)
 {
     enum { NCOL = LD_NCOLS + 5 };
     char *copy = malloc(users->len + 1), *line = copy;
     const char *vals[NCOL];
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!copy)
+        return us_errf(err, errlen, "out of memory");
     memcpy(copy, users->data, users->len);
     copy[users->len] = '\0';
     *inserted = 0;
@@ -312,8 +308,7 @@ int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
     if (asprintf(&sql,
                  "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
                  pg->users_columns, params) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return us_errf(err, errlen, "out of memory");
     }
     PGresult *r = PQprepare(pg->conn, "ld_row_insert", sql, 0, NULL);
     free(sql);
