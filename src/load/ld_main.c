@@ -237,18 +237,7 @@ static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
 
 static int pg_opts(us_config *cfg, derived *d, ld_run_opts *o, char *err, size_t errlen)
 {
-    long port;
-    if (get_long(cfg, "US_PG_PORT", 1, 65535, &port, err, errlen) < 0)
-        return -1;
-    snprintf(d->pg_port, sizeof d->pg_port, "%ld", port);
-    const char *host = us_config_get(cfg, "US_PG_HOST");
-    if (!host || !*host)
-        host = us_config_get(cfg, "US_BIND");
-    o->pg.host = host && *host ? host : "127.0.0.1";
-    o->pg.port = d->pg_port;
-    o->pg.dbname = us_config_get(cfg, "US_PG_DATABASE");
-    o->pg.user = us_config_get(cfg, "US_PG_LOADER_USER");
-    return 0;
+    return us_pg_opts_from_config(cfg, "US_PG_LOADER_USER", &o->pg, d->pg_port, err, errlen);
 }
 
 static void print_summary(const ld_run_opts *o, const ld_run_result *r)
