@@ -127,10 +127,9 @@ static int read_api_config(const us_config *cfg, src_api_config *ac, char *err, 
     ac->quirks = strcmp(quirks, "upstream") == 0;
     const char *now = us_config_get(cfg, "US_SOURCE_NOW");
     if (now && *now && parse_now(now, &ac->now_ms) < 0) {
-        snprintf(err, errlen,
-                 "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds",
-                 now);
-        return -1;
+        return us_errf(
+            err, errlen,
+            "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds", now);
     }
     if (us_config_get_int(cfg, "US_SOURCE_RATE_LIMIT", 0, 1L << 40, &limit, err, errlen) < 0 ||
         us_config_get_int(cfg, "US_SOURCE_RATE_WINDOW", 1, 86400L * 366, &window, err, errlen) < 0)
