@@ -30,19 +30,34 @@ bool us_buf_grow(us_buf *b, size_t extra)
     return true;
 }
 
-void us_buf_put(us_buf *b, const void *s, size_t n)
+void us_buf_fill(us_buf *b, char c, size_t n)
 {
-    if (!us_buf_grow(b, n))
-        return;
-    if (n)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (us_buf_room(b, n)) {
+        memset(b->data + b->len, c, n);
+        us_buf_commit(b, n);
+    }
 }
 
-void us_buf_puts(us_buf *b, const char *s)
+size_t us_fmt_i64(char *out, int64_t v)
 {
-    us_buf_put(b, s, strlen(s));
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+void us_buf_put_i64(us_buf *b, int64_t v)
+{
+    char tmp[24];
+    us_buf_put(b, tmp, us_fmt_i64(tmp, v));
 }
 
 void us_buf_printf(us_buf *b, const char *fmt, ...)
@@ -74,6 +89,7 @@ const char *us_buf_str(const us_buf *b)
 void us_buf_reset(us_buf *b)
 {
     b->len = 0;
+    b->oom = false;
     if (b->data)
         b->data[0] = '\0';
 }

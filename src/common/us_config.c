@@ -1,4 +1,5 @@
 #include "us_config.h"
+#include "us_err.h"
 
 #include "us_log.h"
 #include "us_util.h"
@@ -98,15 +99,11 @@ int us_config_set(us_config *cfg, const char *key, const char *value, us_origin 
                   size_t errlen)
 {
     long i = find_opt(cfg, key);
-    if (i < 0) {
-        snprintf(err, errlen, "unknown setting %s", key);
-        return -1;
-    }
+    if (i < 0)
+        return us_errf(err, errlen, "unknown setting %s", key);
     char *copy = expand_home(value);
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!copy)
+        return us_errf(err, errlen, "out of memory");
     free(cfg->values[i]);
     cfg->values[i] = copy;
     cfg->origins[i] = origin;
@@ -134,17 +131,13 @@ static char *parse_value(char *raw, const char *key, char *err, size_t errlen)
         v++;
     if (*v == '"' || *v == '\'') {
         char *close = strchr(v + 1, *v);
-        if (!close) {
-            snprintf(err, errlen, "unterminated quote in value of %s", key);
-            return NULL;
-        }
+        if (!close)
+            return us_errp(err, errlen, "unterminated quote in value of %s", key);
         char *rest = close + 1;
         while (isspace((unsigned char)*rest))
             rest++;
-        if (*rest != '\0' && (*rest != '#' || rest == close + 1)) {
-            snprintf(err, errlen, "text after the closing quote in value of %s", key);
-            return NULL;
-        }
+        if (*rest != '\0' && (*rest != '#' || rest == close + 1))
+            return us_errp(err, errlen, "text after the closing quote in value of %s", key);
         *close = '\0';
         v++;
     } else {
@@ -155,10 +148,8 @@ static char *parse_value(char *raw, const char *key, char *err, size_t errlen)
             }
         v = us_str_trim(v);
     }
-    if (strstr(v, "${")) {
-        snprintf(err, errlen, "${...} is not expanded; remove it from the value of %s", key);
-        return NULL;
-    }
+    if (strstr(v, "${"))
+        return us_errp(err, errlen, "${...} is not expanded; remove it from the value of %s", key);
     return v;
 }
 
@@ -171,16 +162,12 @@ static int parse_line(char *line, char **key, char **value, char *err, size_t er
     if (*s == '\0' || *s == '#')
         return 0;
     char *eq = strchr(s, '=');
-    if (!eq) {
-        snprintf(err, errlen, "expected KEY=value");
-        return -1;
-    }
+    if (!eq)
+        return us_errf(err, errlen, "expected KEY=value");
     *eq = '\0';
     char *k = us_str_trim(s);
-    if (!valid_key(k, strlen(k))) {
-        snprintf(err, errlen, "expected KEY=value");
-        return -1;
-    }
+    if (!valid_key(k, strlen(k)))
+        return us_errf(err, errlen, "expected KEY=value");
     char *v = parse_value(eq + 1, k, err, errlen);
     if (!v)
         return -1;
@@ -196,10 +183,8 @@ int us_config_load_file(us_config *cfg, const char *path, char *err, size_t errl
     char reason[256];
     int lineno = 0, rc = -1;
 
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
+    if (!f)
+        return us_errf(err, errlen, "%s: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
         char *key, *value;
         lineno++;
@@ -258,10 +243,8 @@ static int apply_port_offset(us_config *cfg, char *err, size_t errlen)
         off = cfg->file_port_offset;
     if (!off || !*off)
         return 0;
-    if (us_parse_long(off, 0, 60000, &offset) < 0) {
-        snprintf(err, errlen, "US_PORT_OFFSET: \"%.32s\" is not a number in [0, 60000]", off);
-        return -1;
-    }
+    if (us_parse_long(off, 0, 60000, &offset) < 0)
+        return us_errf(err, errlen, "US_PORT_OFFSET: \"%.32s\" is not a number in [0, 60000]", off);
     for (size_t i = 0; offset && i < cfg->n_opts; i++) {
         const char *key = cfg->opts[i].key;
         size_t n = strlen(key);
@@ -270,11 +253,9 @@ static int apply_port_offset(us_config *cfg, char *err, size_t errlen)
             continue;
         if (us_parse_long(cfg->values[i], 0, 65535, &port) == 0 && port == 0)
             continue; /* 0 means "off" or "any free port": it stays 0 */
-        if (us_parse_long(cfg->values[i], 0, 65535, &port) < 0 || port + offset > 65535) {
-            snprintf(err, errlen, "%s: \"%.16s\" plus US_PORT_OFFSET %ld is not a port", key,
-                     cfg->values[i], offset);
-            return -1;
-        }
+        if (us_parse_long(cfg->values[i], 0, 65535, &port) < 0 || port + offset > 65535)
+            return us_errf(err, errlen, "%s: \"%.16s\" plus US_PORT_OFFSET %ld is not a port", key,
+                           cfg->values[i], offset);
         snprintf(buf, sizeof buf, "%ld", port + offset);
         if (us_config_set(cfg, key, buf, cfg->origins[i], err, errlen) < 0)
             return -1;
@@ -298,13 +279,11 @@ int us_config_get_int(const us_config *cfg, const char *key, long min, long max,
                       char *err, size_t errlen)
 {
     const char *v = us_config_get(cfg, key);
-    if (!v) {
-        snprintf(err, errlen, "%s is not set", key);
-        return -1;
-    }
+    if (!v)
+        return us_errf(err, errlen, "%s is not set", key);
     if (us_parse_long(v, min, max, out) < 0) {
-        snprintf(err, errlen, "%s: \"%.64s\" is not an integer in [%ld, %ld]", key, v, min, max);
-        return -1;
+        return us_errf(err, errlen, "%s: \"%.64s\" is not an integer in [%ld, %ld]", key, v, min,
+                       max);
     }
     return 0;
 }
@@ -313,13 +292,10 @@ int us_config_get_double(const us_config *cfg, const char *key, double min, doub
                          char *err, size_t errlen)
 {
     const char *v = us_config_get(cfg, key);
-    if (!v) {
-        snprintf(err, errlen, "%s is not set", key);
-        return -1;
-    }
+    if (!v)
+        return us_errf(err, errlen, "%s is not set", key);
     if (us_parse_double(v, min, max, out) < 0) {
-        snprintf(err, errlen, "%s: \"%.64s\" is not a number in [%g, %g]", key, v, min, max);
-        return -1;
+        return us_errf(err, errlen, "%s: \"%.64s\" is not a number in [%g, %g]", key, v, min, max);
     }
     return 0;
 }
@@ -331,11 +307,9 @@ int us_config_get_bool(const us_config *cfg, const char *key, bool *out, char *e
         *out = false;
         return 0;
     }
-    if (us_parse_bool(v, out) < 0) {
-        snprintf(err, errlen, "%s: \"%.64s\" is not a boolean (true/false, 1/0, yes/no, on/off)",
-                 key, v);
-        return -1;
-    }
+    if (us_parse_bool(v, out) < 0)
+        return us_errf(err, errlen,
+                       "%s: \"%.64s\" is not a boolean (true/false, 1/0, yes/no, on/off)", key, v);
     return 0;
 }
 
@@ -452,10 +426,9 @@ static long short_to_index(const us_config *cfg, int c)
 static int apply_log_level(const char *name, char *err, size_t errlen)
 {
     us_log_level lvl;
-    if (us_log_level_parse(name, &lvl) < 0) {
-        snprintf(err, errlen, "unknown log level \"%.32s\" (debug, info, warn, error, off)", name);
-        return -1;
-    }
+    if (us_log_level_parse(name, &lvl) < 0)
+        return us_errf(err, errlen, "unknown log level \"%.32s\" (debug, info, warn, error, off)",
+                       name);
     us_log_set_level(lvl);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* us_http: see us_http.h. */
 #include "us_http.h"
+#include "us_err.h"
 #include "us_log.h"
 
 #include <arpa/inet.h>
@@ -287,25 +288,21 @@ static int make_addr(const char *bind, int port, struct sockaddr_storage *ss, ch
         a6->sin6_port = htons((uint16_t)port);
         return 0;
     }
-    snprintf(err, errlen, "listen address \"%s\" is not a numeric IPv4 or IPv6 address", bind);
-    return -1;
+    return us_errf(err, errlen, "listen address \"%s\" is not a numeric IPv4 or IPv6 address",
+                   bind);
 }
 
 us_http *us_http_start(const us_http_config *cfg, const us_http_route *routes, size_t n_routes,
                        char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
-    if (cfg->port <= 0 || cfg->port > 65535) {
-        snprintf(err, errlen, "port %d is not in 1-65535", cfg->port);
-        return NULL;
-    }
+    if (cfg->port <= 0 || cfg->port > 65535)
+        return us_errp(err, errlen, "port %d is not in 1-65535", cfg->port);
     if (make_addr(cfg->bind, cfg->port, &ss, err, errlen) < 0)
         return NULL;
     us_http *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!h)
+        return us_errp(err, errlen, "out of memory");
     h->cfg = *cfg;
     h->cfg.max_connections = cfg->max_connections ? cfg->max_connections : 64;
     h->cfg.timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;

@@ -1,6 +1,7 @@
 /* us_http_query: query-string parsing for us_http (pure functions, so the
  * fuzz target links them without libmicrohttpd). */
 #include "us_http.h"
+#include "us_err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -132,11 +133,9 @@ int us_http_query_long(const char *query, const char *key, long min, long max, l
     }
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (!v[0] || *end || errno || isspace((unsigned char)v[0]) || n < min || n > max) {
-        snprintf(err, errlen, "query parameter \"%s\" must be an integer from %ld to %ld", key, min,
-                 max);
-        return -1;
-    }
+    if (!v[0] || *end || errno || isspace((unsigned char)v[0]) || n < min || n > max)
+        return us_errf(err, errlen, "query parameter \"%s\" must be an integer from %ld to %ld",
+                       key, min, max);
     *out = n;
     return 0;
 }

@@ -1,11 +1,13 @@
 /* us_util: small helpers every program needs: strict number parsing,
- * string trimming, clocks. */
+ * string trimming. */
 #ifndef US_UTIL_H
 #define US_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "us_time.h" /* the clocks lived here first */
 
 #define US_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -32,9 +34,5 @@ void us_redact_quoted(const char *msg, char *out, size_t outlen);
 void us_db_error_format(char *out, size_t outlen, const char *what, const char *sqlstate,
                         const char *primary, const char *constraint, const char *column,
                         const char *schema, const char *table);
-
-/* Monotonic and wall clocks. */
-uint64_t us_mono_ns(void);
-uint64_t us_wall_us(void);
 
 #endif

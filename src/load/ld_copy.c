@@ -3,68 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ld_buf_init(ld_buf *b)
+static int put(us_buf *b, const char *s, size_t n)
 {
-    memset(b, 0, sizeof *b);
+    us_buf_put(b, s, n);
+    return b->oom ? -1 : 0;
 }
 
-void ld_buf_free(ld_buf *b)
-{
-    free(b->data);
-    ld_buf_init(b);
-}
-
-void ld_buf_reset(ld_buf *b)
-{
-    b->len = 0;
-    b->failed = 0;
-}
-
-int ld_buf_reserve(ld_buf *b, size_t extra)
-{
-    if (b->failed)
-        return -1;
-    if (b->cap - b->len > extra)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len <= extra) {
-        if (cap > (size_t)-1 / 2) {
-            b->failed = 1;
-            return -1;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = 1;
-        return -1;
-    }
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-int ld_buf_append(ld_buf *b, const void *p, size_t n)
-{
-    if (ld_buf_reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-int ld_buf_puts(ld_buf *b, const char *s)
-{
-    return ld_buf_append(b, s, strlen(s));
-}
-
-int ld_copy_value(ld_buf *b, const char *s, size_t n)
+int ld_copy_value(us_buf *b, const char *s, size_t n)
 {
     if (!s)
-        return ld_buf_append(b, "\\N", 2);
+        return put(b, "\\N", 2);
     /* Worst case every byte doubles. */
-    if (ld_buf_reserve(b, 2 * n) < 0)
+    if (!us_buf_room(b, 2 * n))
         return -1;
     char *out = b->data + b->len;
     for (size_t i = 0; i < n; i++) {
@@ -90,17 +40,16 @@ int ld_copy_value(ld_buf *b, const char *s, size_t n)
             *out++ = c;
         }
     }
-    b->len = (size_t)(out - b->data);
-    b->data[b->len] = '\0';
+    us_buf_commit(b, (size_t)(out - (b->data + b->len)));
     return 0;
 }
 
-int ld_copy_sep(ld_buf *b)
+int ld_copy_sep(us_buf *b)
 {
-    return ld_buf_append(b, "\t", 1);
+    return put(b, "\t", 1);
 }
 
-int ld_copy_eol(ld_buf *b)
+int ld_copy_eol(us_buf *b)
 {
-    return ld_buf_append(b, "\n", 1);
+    return put(b, "\n", 1);
 }

@@ -1,4 +1,4 @@
-/* ld_copy: a growable byte buffer and PostgreSQL COPY text-format encoding.
+/* ld_copy: PostgreSQL COPY text-format encoding into a us_buf.
  *
  * COPY text format (PostgreSQL docs, "COPY ... File Formats"): one line per
  * row, columns separated by a tab, rows ended by "\n", SQL NULL written as
@@ -9,27 +9,16 @@
 #ifndef LD_COPY_H
 #define LD_COPY_H
 
+#include "us_buf.h"
+
 #include <stddef.h>
 
-typedef struct ld_buf {
-    char *data;
-    size_t len, cap;
-    int failed; /* an allocation failed: the content is incomplete */
-} ld_buf;
-
-void ld_buf_init(ld_buf *b);
-void ld_buf_free(ld_buf *b);
-void ld_buf_reset(ld_buf *b);
-/* Each returns 0, or -1 after an allocation failure (then b->failed is set
+/* Each returns 0, or -1 after an allocation failure (then b->oom is set
  * and later appends do nothing). */
-int ld_buf_reserve(ld_buf *b, size_t extra);
-int ld_buf_append(ld_buf *b, const void *p, size_t n);
-int ld_buf_puts(ld_buf *b, const char *s);
-
 /* Appends one COPY value (s == NULL: \N), escaped. */
-int ld_copy_value(ld_buf *b, const char *s, size_t n);
+int ld_copy_value(us_buf *b, const char *s, size_t n);
 /* Appends the column separator or the row end. */
-int ld_copy_sep(ld_buf *b);
-int ld_copy_eol(ld_buf *b);
+int ld_copy_sep(us_buf *b);
+int ld_copy_eol(us_buf *b);
 
 #endif

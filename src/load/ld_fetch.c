@@ -1,4 +1,5 @@
 #include "ld_fetch.h"
+#include "us_err.h"
 
 #include "ld_retry.h"
 #include "us_util.h"
@@ -97,7 +98,7 @@ void ld_fetch_job_free(ld_fetch_job *job)
     if (!job)
         return;
     free(job->url);
-    ld_buf_free(&job->body);
+    us_buf_free(&job->body);
     free(job);
 }
 
@@ -173,12 +174,11 @@ int ld_fetch_add(ld_fetcher *f, long page, char *err, size_t errlen)
     ld_fetch_job *job = calloc(1, sizeof *job);
     if (!job || !(job->url = page_url(f->base, f->query, page))) {
         free(job);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return us_errf(err, errlen, "out of memory");
     }
     job->page = page;
     job->retry_after = -1;
-    ld_buf_init(&job->body);
+    job->body = (us_buf){0};
     job->not_before_ns = us_mono_ns();
     enqueue(f, job);
     f->pending++;
@@ -196,7 +196,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     ld_fetch_job *job = arg;
     size_t len = size * n;
-    if (ld_buf_append(&job->body, data, len) < 0)
+    us_buf_put(&job->body, data, len);
+    if (job->body.oom)
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     return len;
 }
@@ -232,7 +233,7 @@ static int start(ld_fetcher *f, ld_fetch_job *job)
     if (!e)
         return -1;
     curl_easy_reset(e);
-    ld_buf_reset(&job->body);
+    us_buf_reset(&job->body);
     job->retry_after = -1;
     job->http_status = 0;
     job->curl_error[0] = '\0';

@@ -34,7 +34,7 @@ typedef struct ld_fetch_job {
     int curl_code;
     long http_status;
     char curl_error[256];
-    ld_buf body;
+    us_buf body;
     double retry_after; /* seconds, < 0: none */
     uint64_t fetched_wall_us;
     /* internal */

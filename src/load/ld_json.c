@@ -1,4 +1,5 @@
 #include "ld_json.h"
+#include "us_err.h"
 
 #include "ld_text.h"
 
@@ -706,10 +707,8 @@ int ld_json_scan(const char *body, size_t len, ld_json_page *page, ld_json_on_re
     scanner_free(&s);
     if (s.failed)
         return s.failed == -2 ? -2 : -1;
-    if (!page->has_results) {
-        snprintf(err, errlen, "page: no results array");
-        return -1;
-    }
+    if (!page->has_results)
+        return us_errf(err, errlen, "page: no results array");
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * and flattens them, and loads them into PostgreSQL staging idempotently.
  * See src/load/README.md for options, output and exit codes. */
 #include "ld_page.h"
+#include "us_err.h"
 #include "ld_run.h"
 #include "us_config.h"
 #include "us_log.h"
@@ -216,23 +217,19 @@ static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
     o->first_page = first;
     o->follow = follow;
     o->pages = follow ? (max_pages ? max_pages : 10001 - first) : pages;
-    if (o->first_page + o->pages - 1 > 10000) {
-        snprintf(err, errlen, "pages %ld..%ld: the API serves pages 1..10000", first,
-                 first + o->pages - 1);
-        return -1;
-    }
+    if (o->first_page + o->pages - 1 > 10000)
+        return us_errf(err, errlen, "pages %ld..%ld: the API serves pages 1..10000", first,
+                       first + o->pages - 1);
     if (!follow && (us_config_origin(cfg, "US_LOAD_MAX_PAGES") == US_ORIGIN_FLAG ||
                     us_config_origin(cfg, "US_LOAD_RATE") == US_ORIGIN_FLAG)) {
-        snprintf(err, errlen, "--max-pages and --rate need --follow (use --pages for a fixed run)");
-        return -1;
+        return us_errf(err, errlen,
+                       "--max-pages and --rate need --follow (use --pages for a fixed run)");
     }
     o->rate = (double)rate;
     o->raw_max = (size_t)raw_max;
     const char *mode = us_config_get(cfg, "US_LOAD_INSERT_MODE");
-    if (strcmp(mode, "copy") != 0 && strcmp(mode, "rows") != 0) {
-        snprintf(err, errlen, "--insert-mode: \"%.32s\" is not copy or rows", mode);
-        return -1;
-    }
+    if (strcmp(mode, "copy") != 0 && strcmp(mode, "rows") != 0)
+        return us_errf(err, errlen, "--insert-mode: \"%.32s\" is not copy or rows", mode);
     o->row_inserts = strcmp(mode, "rows") == 0;
     o->db_connections = (int)conns;
     return 0;
@@ -240,18 +237,7 @@ static int run_opts(us_config *cfg, ld_run_opts *o, char *err, size_t errlen)
 
 static int pg_opts(us_config *cfg, derived *d, ld_run_opts *o, char *err, size_t errlen)
 {
-    long port;
-    if (get_long(cfg, "US_PG_PORT", 1, 65535, &port, err, errlen) < 0)
-        return -1;
-    snprintf(d->pg_port, sizeof d->pg_port, "%ld", port);
-    const char *host = us_config_get(cfg, "US_PG_HOST");
-    if (!host || !*host)
-        host = us_config_get(cfg, "US_BIND");
-    o->pg.host = host && *host ? host : "127.0.0.1";
-    o->pg.port = d->pg_port;
-    o->pg.dbname = us_config_get(cfg, "US_PG_DATABASE");
-    o->pg.user = us_config_get(cfg, "US_PG_LOADER_USER");
-    return 0;
+    return us_pg_opts_from_config(cfg, "US_PG_LOADER_USER", &o->pg, d->pg_port, err, errlen);
 }
 
 static void print_summary(const ld_run_opts *o, const ld_run_result *r)

@@ -11,29 +11,29 @@
 void ld_page_out_init(ld_page_out *out)
 {
     memset(out, 0, sizeof *out);
-    ld_buf_init(&out->users);
-    ld_buf_init(&out->rejects);
+    out->users = (us_buf){0};
+    out->rejects = (us_buf){0};
 }
 
 void ld_page_out_reset(ld_page_out *out)
 {
-    ld_buf_reset(&out->users);
-    ld_buf_reset(&out->rejects);
+    us_buf_reset(&out->users);
+    us_buf_reset(&out->rejects);
     out->fetched = out->valid = out->rejected = 0;
 }
 
 void ld_page_out_free(ld_page_out *out)
 {
-    ld_buf_free(&out->users);
-    ld_buf_free(&out->rejects);
+    us_buf_free(&out->users);
+    us_buf_free(&out->rejects);
 }
 
-static int put_str(ld_buf *b, const char *s)
+static int put_str(us_buf *b, const char *s)
 {
     return ld_copy_value(b, s, s ? strlen(s) : 0);
 }
 
-static int put_long(ld_buf *b, long v)
+static int put_long(us_buf *b, long v)
 {
     char num[24];
     int n = snprintf(num, sizeof num, "%ld", v);
@@ -41,7 +41,7 @@ static int put_long(ld_buf *b, long v)
 }
 
 /* The lineage columns, escaped once per page and appended to every row. */
-static int lineage_suffix(const ld_page_ctx *ctx, ld_buf *b)
+static int lineage_suffix(const ld_page_ctx *ctx, us_buf *b)
 {
     ld_copy_sep(b);
     put_str(b, ctx->source_url);
@@ -58,7 +58,7 @@ static int lineage_suffix(const ld_page_ctx *ctx, ld_buf *b)
 
 /* One staging.rejects line; index < 0 means the whole page. */
 static int reject_line(const ld_page_ctx *ctx, long index, const char *reason, const char *raw,
-                       size_t rawlen, ld_buf *b)
+                       size_t rawlen, us_buf *b)
 {
     put_str(b, ctx->run_id);
     ld_copy_sep(b);
@@ -74,18 +74,17 @@ static int reject_line(const ld_page_ctx *ctx, long index, const char *reason, c
         put_long(b, index);
     ld_copy_sep(b);
     /* the reason may quote a server's error text: made safe like raw text */
-    ld_buf safe;
-    ld_buf_init(&safe);
+    us_buf safe = {0};
     if (ld_text_safe(&safe, reason, strlen(reason), 512) < 0)
-        b->failed = 1;
+        b->oom = true;
     ld_copy_value(b, safe.data ? safe.data : "", safe.len);
     ld_copy_sep(b);
-    ld_buf_reset(&safe);
+    us_buf_reset(&safe);
     /* raw text: credentials removed, valid UTF-8, bounded; then escaped. */
     if (ld_text_safe(&safe, raw ? raw : "", raw ? rawlen : 0, ctx->raw_max) < 0)
-        b->failed = 1;
+        b->oom = true;
     ld_copy_value(b, safe.data ? safe.data : "", safe.len);
-    ld_buf_free(&safe);
+    us_buf_free(&safe);
     ld_copy_sep(b);
     put_str(b, ctx->fetched_at);
     return ld_copy_eol(b);
@@ -101,17 +100,18 @@ int ld_page_reject(const ld_page_ctx *ctx, const char *reason, const char *body,
 typedef struct flatten_ctx {
     const ld_page_ctx *ctx;
     ld_page_out *out;
-    ld_buf suffix; /* the lineage columns, escaped once per page */
+    us_buf suffix; /* the lineage columns, escaped once per page */
 } flatten_ctx;
 
-static int user_line(const ld_row *row, const ld_buf *suffix, ld_buf *b)
+static int user_line(const ld_row *row, const us_buf *suffix, us_buf *b)
 {
     for (int c = 0; c < LD_NCOLS; c++) {
         if (c)
             ld_copy_sep(b);
         ld_copy_value(b, row->val[c], row->len[c]);
     }
-    return ld_buf_append(b, suffix->data, suffix->len);
+    us_buf_put(b, suffix->data, suffix->len);
+    return b->oom ? -1 : 0;
 }
 
 static int on_record(const ld_record *rec, long index, void *arg)
@@ -179,14 +179,14 @@ int ld_page_process(const char *body, size_t len, const ld_page_ctx *ctx, ld_pag
     flatten_ctx fc = {.ctx = ctx, .out = out};
 
     ld_page_out_reset(out);
-    ld_buf_init(&fc.suffix);
+    fc.suffix = (us_buf){0};
     if (lineage_suffix(ctx, &fc.suffix) < 0) {
-        ld_buf_free(&fc.suffix);
+        us_buf_free(&fc.suffix);
         return -1;
     }
     int rc = ld_json_scan(body, len, &jp, on_record, &fc, reason, rlen);
-    ld_buf_free(&fc.suffix);
-    if (rc == -2 || out->users.failed || out->rejects.failed)
+    us_buf_free(&fc.suffix);
+    if (rc == -2 || out->users.oom || out->rejects.oom)
         return -1;
     if (rc < 0 && strncmp(reason, "page: ", 6) != 0) {
         char why[200];

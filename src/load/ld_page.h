@@ -32,8 +32,8 @@ typedef enum {
 } ld_page_status;
 
 typedef struct ld_page_out {
-    ld_buf users;   /* COPY lines: ld_user_columns then the lineage columns */
-    ld_buf rejects; /* COPY lines: LD_REJECT_COLUMNS */
+    us_buf users;   /* COPY lines: ld_user_columns then the lineage columns */
+    us_buf rejects; /* COPY lines: LD_REJECT_COLUMNS */
     long fetched;   /* records in the page */
     long valid;     /* lines in users */
     long rejected;  /* lines in rejects */

@@ -1,4 +1,6 @@
 #include "ld_pg.h"
+#include "us_err.h"
+#include "us_pg.h"
 
 #include "ld_user.h"
 #include "us_util.h"
@@ -17,61 +19,22 @@ struct ld_pg {
     bool no_direct;      /* a page conflicted: the rest go through the temp table */
 };
 
-/* A connection-level message (no result): terse (see ld_pg_connect), with
- * quoted values blanked, without its trailing newline. */
-static void pg_error(char *err, size_t errlen, const char *what, const char *msg)
+static int exec_ok(ld_pg *pg, const char *sql, char *err, size_t errlen)
 {
-    char clean[512];
-    us_redact_quoted(msg, clean, sizeof clean);
-    snprintf(err, errlen, "%s: %s", what, clean);
+    return us_pg_exec(pg->conn, "PostgreSQL", sql, 0, NULL, err, errlen);
 }
 
-/* A failed result, as it may be logged and stored in ops.load_runs: the
- * SQLSTATE, the primary message with quoted values blanked, and the names of
- * the constraint, column and table; never DETAIL ("Failing row contains
- * ...") nor CONTEXT (the COPY line): they carry the user's data. */
-static void pg_result_error(char *err, size_t errlen, const char *what, const PGresult *r)
+ld_pg *ld_pg_connect(const us_pg_conn_opts *o, char *err, size_t errlen)
 {
-    us_db_error_format(
-        err, errlen, what, PQresultErrorField(r, PG_DIAG_SQLSTATE),
-        PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
-        PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME), PQresultErrorField(r, PG_DIAG_COLUMN_NAME),
-        PQresultErrorField(r, PG_DIAG_SCHEMA_NAME), PQresultErrorField(r, PG_DIAG_TABLE_NAME));
-    if (!PQresultErrorField(r, PG_DIAG_SQLSTATE)) /* no server error: a client-side one */
-        pg_error(err, errlen, what, PQresultErrorMessage(r));
-}
-
-static int exec_ok(ld_pg *pg, const char *sql, ExecStatusType want, char *err, size_t errlen)
-{
-    PGresult *r = PQexec(pg->conn, sql);
-    int rc = PQresultStatus(r) == want ? 0 : -1;
-    if (rc < 0)
-        pg_result_error(err, errlen, "PostgreSQL", r);
-    PQclear(r);
-    return rc;
-}
-
-ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen)
-{
-    char timeout[24];
-    snprintf(timeout, sizeof timeout, "%ld", o->connect_timeout_s);
-    const char *keys[] = {"host", "port", "dbname", "user", "connect_timeout", "application_name",
-                          NULL};
-    const char *vals[] = {o->host, o->port, o->dbname, o->user, timeout, "userstream-load", NULL};
+    us_pg_conn_opts named = *o;
+    named.application_name = "userstream-load";
     ld_pg *pg = calloc(1, sizeof *pg);
-    if (!pg) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    pg->conn = PQconnectdbParams(keys, vals, 0);
-    if (PQstatus(pg->conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg->conn));
-        us_str_trim(err);
+    if (!pg)
+        return us_errp(err, errlen, "out of memory");
+    if (!(pg->conn = us_pg_connect(&named, err, errlen))) {
         ld_pg_free(pg);
         return NULL;
     }
-    /* Server messages without DETAIL/CONTEXT: those carry row values (PII). */
-    PQsetErrorVerbosity(pg->conn, PQERRORS_TERSE);
     size_t n = 256;
     for (int c = 0; c < LD_NCOLS; c++)
         n += strlen(ld_user_columns[c]) + 2;
@@ -106,7 +69,7 @@ int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen)
     return exec_ok(pg,
                    "CREATE TEMP TABLE IF NOT EXISTS load_batch "
                    "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                   PGRES_COMMAND_OK, err, errlen);
+                   err, errlen);
 }
 
 int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *err, size_t errlen)
@@ -117,32 +80,28 @@ int ld_pg_run_begin(ld_pg *pg, const ld_run_info *run, int64_t *load_id, char *e
     snprintf(results, sizeof results, "%ld", run->results);
     const char *params[] = {
         run->run_id, run->source_url, run->seed, first, run->pages < 0 ? NULL : pages, results};
-    PGresult *r = PQexecParams(pg->conn,
-                               "INSERT INTO ops.load_runs (run_id, source_url, source_seed, "
-                               "first_page, pages, results_per_page) "
-                               "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
-                               6, NULL, params, NULL, NULL, 0);
-    int rc = -1;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 1)
-        pg_result_error(err, errlen, "cannot record the run in ops.load_runs", r);
-    else {
-        *load_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        rc = 0;
-    }
+    PGresult *r = us_pg_query(pg->conn, "cannot record the run in ops.load_runs",
+                              "INSERT INTO ops.load_runs (run_id, source_url, source_seed, "
+                              "first_page, pages, results_per_page) "
+                              "VALUES ($1, $2, $3, $4, $5, $6) RETURNING load_id",
+                              6, params, PGRES_TUPLES_OK, 1, 1, 1, err, errlen);
+    if (!r)
+        return -1;
+    *load_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    return rc;
+    return 0;
 }
 
 /* COPY <target> FROM STDIN with the given text-format data. On a server
  * error, its SQLSTATE goes to `state` (when given); `rows` gets the row count. */
-static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *rows, char state[6],
+static int copy_in_state(ld_pg *pg, const char *sql, const us_buf *data, long *rows, char state[6],
                          char *err, size_t errlen)
 {
     if (state)
         state[0] = '\0';
     PGresult *r = PQexec(pg->conn, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        pg_result_error(err, errlen, "COPY", r);
+        us_pg_result_error(err, errlen, "COPY", r);
         PQclear(r);
         return -1;
     }
@@ -153,7 +112,7 @@ static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *r
     int rc = 0;
     while ((r = PQgetResult(pg->conn))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            pg_result_error(err, errlen, "COPY", r);
+            us_pg_result_error(err, errlen, "COPY", r);
             const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (state && st)
                 snprintf(state, 6, "%s", st);
@@ -164,13 +123,13 @@ static int copy_in_state(ld_pg *pg, const char *sql, const ld_buf *data, long *r
         PQclear(r);
     }
     if (!ok && rc == 0) {
-        pg_error(err, errlen, "COPY", PQerrorMessage(pg->conn));
+        us_pg_conn_error(err, errlen, "COPY", PQerrorMessage(pg->conn));
         rc = -1;
     }
     return rc;
 }
 
-static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, size_t errlen)
+static int copy_in(ld_pg *pg, const char *sql, const us_buf *data, char *err, size_t errlen)
 {
     return copy_in_state(pg, sql, data, NULL, NULL, err, errlen);
 }
@@ -182,20 +141,20 @@ static int copy_in(ld_pg *pg, const char *sql, const ld_buf *data, char *err, si
  * a user that is already staged fails with unique_violation at that row; it
  * is rolled back to the savepoint (*conflict = true) and the caller loads it
  * through the temp table, which counts the duplicates. */
-static int copy_direct(ld_pg *pg, const char *sql, const ld_buf *users, long *inserted,
+static int copy_direct(ld_pg *pg, const char *sql, const us_buf *users, long *inserted,
                        bool *conflict, char *err, size_t errlen)
 {
     char state[6];
     *conflict = false;
-    if (exec_ok(pg, "SAVEPOINT ld_direct", PGRES_COMMAND_OK, err, errlen) < 0)
+    if (exec_ok(pg, "SAVEPOINT ld_direct", err, errlen) < 0)
         return -1;
     if (copy_in_state(pg, sql, users, inserted, state, err, errlen) == 0)
-        return exec_ok(pg, "RELEASE SAVEPOINT ld_direct", PGRES_COMMAND_OK, err, errlen);
+        return exec_ok(pg, "RELEASE SAVEPOINT ld_direct", err, errlen);
     if (strcmp(state, "23505") != 0) /* not a unique violation: a real error */
         return -1;
     *conflict = true;
     *inserted = 0;
-    return exec_ok(pg, "ROLLBACK TO SAVEPOINT ld_direct", PGRES_COMMAND_OK, err, errlen);
+    return exec_ok(pg, "ROLLBACK TO SAVEPOINT ld_direct", err, errlen);
 }
 
 static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
@@ -205,14 +164,13 @@ static int insert_users(ld_pg *pg, long *inserted, char *err, size_t errlen)
                  "INSERT INTO staging.users (%s) SELECT %s FROM pg_temp.load_batch "
                  "ON CONFLICT (user_id) DO NOTHING",
                  pg->users_columns, pg->users_columns) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return us_errf(err, errlen, "out of memory");
     }
     PGresult *r = PQexec(pg->conn, sql);
     free(sql);
     int rc = -1;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        pg_result_error(err, errlen, "INSERT INTO staging.users", r);
+        us_pg_result_error(err, errlen, "INSERT INTO staging.users", r);
     else {
         *inserted = strtol(PQcmdTuples(r), NULL, 10);
         rc = 0;
@@ -234,16 +192,11 @@ static int record_batch(ld_pg *pg, int64_t load_id, long page, const ld_batch_co
     snprintf(v[6], sizeof v[6], "%ld", c->rejected);
     snprintf(v[7], sizeof v[7], "%ld", retries);
     const char *params[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
-    PGresult *r = PQexecParams(pg->conn,
-                               "INSERT INTO ops.load_batches (load_id, page, page_rejected, "
-                               "fetched, staged, duplicates, rejected, retries) "
-                               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                               8, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc < 0)
-        pg_result_error(err, errlen, "INSERT INTO ops.load_batches", r);
-    PQclear(r);
-    return rc;
+    return us_pg_exec(pg->conn, "INSERT INTO ops.load_batches",
+                      "INSERT INTO ops.load_batches (load_id, page, page_rejected, "
+                      "fetched, staged, duplicates, rejected, retries) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                      8, params, err, errlen);
 }
 
 /* Unescapes one COPY text field in place (\N -> NULL); returns it. */
@@ -266,15 +219,13 @@ static char *copy_field(char *s, size_t n)
 
 /* The benchmark baseline: one INSERT ... ON CONFLICT DO NOTHING per user (a
  * prepared statement, one round trip per row) instead of COPY. */
-static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err, size_t errlen)
+static int insert_rows(ld_pg *pg, const us_buf *users, long *inserted, char *err, size_t errlen)
 {
     enum { NCOL = LD_NCOLS + 5 };
     char *copy = malloc(users->len + 1), *line = copy;
     const char *vals[NCOL];
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!copy)
+        return us_errf(err, errlen, "out of memory");
     memcpy(copy, users->data, users->len);
     copy[users->len] = '\0';
     *inserted = 0;
@@ -291,7 +242,7 @@ static int insert_rows(ld_pg *pg, const ld_buf *users, long *inserted, char *err
         if (ok)
             *inserted += strtol(PQcmdTuples(r), NULL, 10);
         else
-            pg_result_error(err, errlen, "INSERT INTO staging.users", r);
+            us_pg_result_error(err, errlen, "INSERT INTO staging.users", r);
         PQclear(r);
         if (!ok) {
             free(copy);
@@ -312,14 +263,13 @@ int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
     if (asprintf(&sql,
                  "INSERT INTO staging.users (%s) VALUES (%s) ON CONFLICT (user_id) DO NOTHING",
                  pg->users_columns, params) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return us_errf(err, errlen, "out of memory");
     }
     PGresult *r = PQprepare(pg->conn, "ld_row_insert", sql, 0, NULL);
     free(sql);
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
     if (rc < 0)
-        pg_result_error(err, errlen, "PREPARE", r);
+        us_pg_result_error(err, errlen, "PREPARE", r);
     PQclear(r);
     pg->row_inserts = rc == 0;
     return rc;
@@ -330,7 +280,7 @@ int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld
 {
     char *copy_users = NULL;
     c->staged = c->duplicates = 0;
-    if (exec_ok(pg, "BEGIN", PGRES_COMMAND_OK, err, errlen) < 0)
+    if (exec_ok(pg, "BEGIN", err, errlen) < 0)
         return -1;
     if (out->valid > 0) {
         bool loaded = false;
@@ -370,7 +320,7 @@ int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld
         goto fail;
     if (record_batch(pg, load_id, page, c, retries_total, err, errlen) < 0)
         goto fail;
-    if (exec_ok(pg, "COMMIT", PGRES_COMMAND_OK, err, errlen) < 0)
+    if (exec_ok(pg, "COMMIT", err, errlen) < 0)
         goto fail;
     free(copy_users);
     return 0;
@@ -391,8 +341,8 @@ int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code,
     snprintf(secs, sizeof secs, "%.6f", seconds);
     const char *params[] = {id, status, code, retries, secs};
     /* totals from the committed batches, so they agree with the tables */
-    PGresult *r = PQexecParams(
-        pg->conn,
+    return us_pg_exec(
+        pg->conn, "UPDATE ops.load_runs",
         "UPDATE ops.load_runs r SET status = $2, exit_code = $3, retries = $4, seconds = $5, "
         "finished_at = now(), updated_at = now(), pages_done = b.pages, "
         "pages_rejected = b.pages_rejected, fetched = b.fetched, staged = b.staged, "
@@ -401,10 +351,5 @@ int ld_pg_run_end(ld_pg *pg, int64_t load_id, const char *status, int exit_code,
         "coalesce(sum(fetched), 0) AS fetched, coalesce(sum(staged), 0) AS staged, "
         "coalesce(sum(duplicates), 0) AS duplicates, coalesce(sum(rejected), 0) AS rejected "
         "FROM ops.load_batches WHERE load_id = $1) b WHERE r.load_id = $1",
-        5, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc < 0)
-        pg_result_error(err, errlen, "UPDATE ops.load_runs", r);
-    PQclear(r);
-    return rc;
+        5, params, err, errlen);
 }

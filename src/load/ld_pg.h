@@ -14,16 +14,12 @@
 #ifndef LD_PG_H
 #define LD_PG_H
 
+#include "us_pg.h"
 #include "ld_page.h"
 
 #include <stdint.h>
 
 typedef struct ld_pg ld_pg;
-
-typedef struct ld_pg_conn_opts {
-    const char *host, *port, *dbname, *user;
-    long connect_timeout_s;
-} ld_pg_conn_opts;
 
 typedef struct ld_run_info {
     const char *run_id;
@@ -39,7 +35,7 @@ typedef struct ld_batch_counts {
     long fetched, staged, duplicates, rejected, pages_rejected;
 } ld_batch_counts;
 
-ld_pg *ld_pg_connect(const ld_pg_conn_opts *o, char *err, size_t errlen);
+ld_pg *ld_pg_connect(const us_pg_conn_opts *o, char *err, size_t errlen);
 void ld_pg_free(ld_pg *pg);
 
 /* Creates the session's temporary table (each connection needs it). */

@@ -92,7 +92,7 @@ static int reject_page(run_state *st, ld_fetch_job *job, ld_batch *b, const char
     b->page = job->page;
     b->page_rejected = true;
     b->retries_total = st->retries;
-    return rc < 0 || b->out.rejects.failed ? -1 : ld_sink_submit(st->sink, b);
+    return rc < 0 || b->out.rejects.oom ? -1 : ld_sink_submit(st->sink, b);
 }
 
 /* A transfer that returned 200: parse it, then load, retry or reject it. */

@@ -24,7 +24,7 @@ enum {
 
 typedef struct ld_run_opts {
     ld_fetch_opts fetch;
-    ld_pg_conn_opts pg;
+    us_pg_conn_opts pg;
     ld_retry_policy retry;
     const char *run_id;
     long first_page;

@@ -1,4 +1,5 @@
 #include "ld_sink.h"
+#include "us_err.h"
 
 #include "us_log.h"
 
@@ -97,10 +98,8 @@ static void *sink_main(void *arg)
 ld_sink *ld_sink_start(ld_pg **pg, int n, int64_t load_id, int depth, char *err, size_t errlen)
 {
     ld_sink *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!s)
+        return us_errp(err, errlen, "out of memory");
     s->load_id = load_id;
     s->depth = depth < 1 ? 1 : depth;
     s->n_workers = n < 1 ? 1 : (n > LD_SINK_MAX ? LD_SINK_MAX : n);
@@ -191,10 +190,8 @@ int ld_sink_finish(ld_sink *s, ld_sink_totals *totals, char *err, size_t errlen)
         }
     s->started = false;
     *totals = s->totals;
-    if (s->failed) {
-        snprintf(err, errlen, "%s", s->error);
-        return -1;
-    }
+    if (s->failed)
+        return us_errf(err, errlen, "%s", s->error);
     return 0;
 }
 

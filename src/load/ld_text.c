@@ -95,7 +95,7 @@ static size_t value_end(const char *s, size_t n, size_t i)
     return i;
 }
 
-int ld_text_scrub(ld_buf *out, const char *s, size_t n)
+int ld_text_scrub(us_buf *out, const char *s, size_t n)
 {
     size_t i = 0, copied = 0;
     while (i < n) {
@@ -111,12 +111,14 @@ int ld_text_scrub(ld_buf *out, const char *s, size_t n)
             continue;
         size_t v = skip_space(s, n, colon + 1);
         size_t vend = value_end(s, n, v);
-        if (ld_buf_append(out, s + copied, v - copied) < 0 ||
-            ld_buf_append(out, REMOVED, sizeof REMOVED - 1) < 0)
+        us_buf_put(out, s + copied, v - copied);
+        us_buf_put(out, REMOVED, sizeof REMOVED - 1);
+        if (out->oom)
             return -1;
         copied = i = vend;
     }
-    return ld_buf_append(out, s + copied, n - copied);
+    us_buf_put(out, s + copied, n - copied);
+    return out->oom ? -1 : 0;
 }
 
 size_t ld_utf8_seq(const unsigned char *s, size_t n)
@@ -151,7 +153,7 @@ size_t ld_utf8_seq(const unsigned char *s, size_t n)
 }
 
 /* Appends valid UTF-8 from (s, n), escaping the rest, up to max bytes. */
-static int append_utf8(ld_buf *out, const char *s, size_t n, size_t max)
+static int append_utf8(us_buf *out, const char *s, size_t n, size_t max)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, written = 0;
@@ -161,33 +163,32 @@ static int append_utf8(ld_buf *out, const char *s, size_t n, size_t max)
         if (written + w > max)
             break;
         if (k) {
-            if (ld_buf_append(out, s + i, k) < 0)
-                return -1;
+            us_buf_put(out, s + i, k);
         } else {
             char esc[8];
             snprintf(esc, sizeof esc, "\\x%02X", u[i]);
-            if (ld_buf_append(out, esc, 4) < 0)
-                return -1;
+            us_buf_put(out, esc, 4);
             k = 1;
         }
+        if (out->oom)
+            return -1;
         written += w;
         i += k;
     }
     if (i < n) {
         char note[64];
         snprintf(note, sizeof note, "...[%zu more bytes not stored]", n - i);
-        return ld_buf_puts(out, note);
+        us_buf_puts(out, note);
     }
-    return 0;
+    return out->oom ? -1 : 0;
 }
 
-int ld_text_safe(ld_buf *out, const char *s, size_t n, size_t max)
+int ld_text_safe(us_buf *out, const char *s, size_t n, size_t max)
 {
-    ld_buf tmp;
-    ld_buf_init(&tmp);
+    us_buf tmp = {0};
     int rc = ld_text_scrub(&tmp, s, n);
     if (rc == 0)
         rc = append_utf8(out, tmp.data ? tmp.data : "", tmp.len, max);
-    ld_buf_free(&tmp);
+    us_buf_free(&tmp);
     return rc;
 }

@@ -19,10 +19,10 @@
 #include <stddef.h>
 
 /* Appends the safe form of (s, n) to out. Returns 0 or -1 (out of memory). */
-int ld_text_safe(ld_buf *out, const char *s, size_t n, size_t max);
+int ld_text_safe(us_buf *out, const char *s, size_t n, size_t max);
 
 /* Step 1 alone, for tests: appends (s, n) with credential values removed. */
-int ld_text_scrub(ld_buf *out, const char *s, size_t n);
+int ld_text_scrub(us_buf *out, const char *s, size_t n);
 
 /* Step 2 alone: length of the longest valid UTF-8 sequence starting at s
  * (1-4), or 0 when the byte at s does not start one. */

@@ -1,4 +1,5 @@
 #include "ld_user.h"
+#include "us_err.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -189,10 +190,8 @@ static int need_object(const ld_record *rec, int f, char *err, size_t errlen)
     if (t == LD_J_OBJECT)
         return 0;
     if (t == LD_J_MISSING)
-        snprintf(err, errlen, "%s: missing", ld_field_path[f]);
-    else
-        snprintf(err, errlen, "%s: not an object (%s)", ld_field_path[f], type_name(t));
-    return -1;
+        return us_errf(err, errlen, "%s: missing", ld_field_path[f]);
+    return us_errf(err, errlen, "%s: not an object (%s)", ld_field_path[f], type_name(t));
 }
 
 /* Puts string field f into column col. */
@@ -206,23 +205,18 @@ static int take_string(ld_row *row, int col, const ld_record *rec, int f, int fl
     if (v->type == LD_J_MISSING) {
         if (flags & F_OPTIONAL)
             return 0;
-        snprintf(err, errlen, "%s: missing", path);
-        return -1;
+        return us_errf(err, errlen, "%s: missing", path);
     }
     if (v->type == LD_J_NULL && (flags & F_NULLABLE))
         return 0;
-    if (v->type != LD_J_STRING) {
-        snprintf(err, errlen, "%s: not a string (%s)", path, type_name(v->type));
-        return -1;
-    }
+    if (v->type != LD_J_STRING)
+        return us_errf(err, errlen, "%s: not a string (%s)", path, type_name(v->type));
     if (v->n > LD_FIELD_MAX || memchr(v->s, '\0', v->n)) {
-        snprintf(err, errlen, "%s: %s", path, v->n > LD_FIELD_MAX ? "too long" : "contains NUL");
-        return -1;
+        return us_errf(err, errlen, "%s: %s", path,
+                       v->n > LD_FIELD_MAX ? "too long" : "contains NUL");
     }
-    if (v->n == 0 && (flags & F_NONEMPTY)) {
-        snprintf(err, errlen, "%s: empty", path);
-        return -1;
-    }
+    if (v->n == 0 && (flags & F_NONEMPTY))
+        return us_errf(err, errlen, "%s: empty", path);
     row->val[col] = v->s;
     row->len[col] = v->n;
     return 0;
@@ -232,10 +226,8 @@ static int take_string(ld_row *row, int col, const ld_record *rec, int f, int fl
 static int check_col(const ld_row *row, int col, int (*check)(const char *, size_t), int f,
                      const char *what, char *err, size_t errlen)
 {
-    if (row->val[col] && check(row->val[col], row->len[col]) < 0) {
-        snprintf(err, errlen, "%s: not %s", ld_field_path[f], what);
-        return -1;
-    }
+    if (row->val[col] && check(row->val[col], row->len[col]) < 0)
+        return us_errf(err, errlen, "%s: not %s", ld_field_path[f], what);
     return 0;
 }
 
@@ -244,14 +236,11 @@ static int take_integer(ld_row *row, int col, int slot, const ld_record *rec, in
                         long long max, char *err, size_t errlen)
 {
     const ld_jval *v = &rec->f[f];
-    if (v->type != LD_J_INT) {
-        snprintf(err, errlen, "%s: %s", ld_field_path[f],
-                 v->type == LD_J_MISSING ? "missing" : "not an integer");
-        return -1;
-    }
+    if (v->type != LD_J_INT)
+        return us_errf(err, errlen, "%s: %s", ld_field_path[f],
+                       v->type == LD_J_MISSING ? "missing" : "not an integer");
     if (v->i < min || v->i > max) {
-        snprintf(err, errlen, "%s: out of range", ld_field_path[f]);
-        return -1;
+        return us_errf(err, errlen, "%s: out of range", ld_field_path[f]);
     }
     int n = snprintf(row->num[slot], sizeof row->num[slot], "%lld", v->i);
     row->val[col] = row->num[slot];
@@ -276,10 +265,9 @@ static int flatten_postcode(const ld_record *rec, ld_row *row, char *err, size_t
     if (t == LD_J_INT)
         return take_integer(row, LD_COL_POSTCODE, 1, rec, LD_F_POSTCODE, 0, 999999999999999LL, err,
                             errlen);
-    if (t != LD_J_STRING && t != LD_J_MISSING) {
-        snprintf(err, errlen, "location.postcode: not an integer or a string (%s)", type_name(t));
-        return -1;
-    }
+    if (t != LD_J_STRING && t != LD_J_MISSING)
+        return us_errf(err, errlen, "location.postcode: not an integer or a string (%s)",
+                       type_name(t));
     return take_string(row, LD_COL_POSTCODE, rec, LD_F_POSTCODE, F_NONEMPTY, err, errlen);
 }
 
@@ -292,13 +280,10 @@ static int flatten_geo(const ld_record *rec, ld_row *row, char *err, size_t errl
         take_string(row, LD_COL_TZ_OFFSET, rec, LD_F_TZ_OFFSET, F_NONEMPTY, err, errlen) ||
         take_string(row, LD_COL_TZ_DESCRIPTION, rec, LD_F_TZ_DESCRIPTION, 0, err, errlen))
         return -1;
-    if (ld_check_coordinate(row->val[LD_COL_LATITUDE], row->len[LD_COL_LATITUDE], 90.0) < 0) {
-        snprintf(err, errlen, "location.coordinates.latitude: not a number in [-90, 90]");
-        return -1;
-    }
+    if (ld_check_coordinate(row->val[LD_COL_LATITUDE], row->len[LD_COL_LATITUDE], 90.0) < 0)
+        return us_errf(err, errlen, "location.coordinates.latitude: not a number in [-90, 90]");
     if (ld_check_coordinate(row->val[LD_COL_LONGITUDE], row->len[LD_COL_LONGITUDE], 180.0) < 0) {
-        snprintf(err, errlen, "location.coordinates.longitude: not a number in [-180, 180]");
-        return -1;
+        return us_errf(err, errlen, "location.coordinates.longitude: not a number in [-180, 180]");
     }
     return check_col(row, LD_COL_TZ_OFFSET, ld_check_tz_offset, LD_F_TZ_OFFSET, "a UTC offset", err,
                      errlen);
@@ -355,8 +340,7 @@ static int flatten_picture(const ld_record *rec, ld_row *row, char *err, size_t 
             return -1;
         if (!has_prefix(row->val[col], row->len[col], "https://") &&
             !has_prefix(row->val[col], row->len[col], "http://")) {
-            snprintf(err, errlen, "%s: not an http(s) URL", ld_field_path[f]);
-            return -1;
+            return us_errf(err, errlen, "%s: not an http(s) URL", ld_field_path[f]);
         }
     }
     return 0;
@@ -384,10 +368,8 @@ static int flatten_gender_nat(const ld_record *rec, ld_row *row, char *err, size
         return -1;
     const char *g = row->val[LD_COL_GENDER];
     size_t gn = row->len[LD_COL_GENDER];
-    if (!((gn == 4 && memcmp(g, "male", 4) == 0) || (gn == 6 && memcmp(g, "female", 6) == 0))) {
-        snprintf(err, errlen, "gender: not male or female");
-        return -1;
-    }
+    if (!((gn == 4 && memcmp(g, "male", 4) == 0) || (gn == 6 && memcmp(g, "female", 6) == 0)))
+        return us_errf(err, errlen, "gender: not male or female");
     return 0;
 }
 
@@ -395,13 +377,10 @@ int ld_user_flatten(const ld_record *rec, ld_row *row, char *err, size_t errlen)
 {
     memset(row->val, 0, sizeof row->val);
     memset(row->len, 0, sizeof row->len);
-    if (rec->type != LD_J_OBJECT) {
-        snprintf(err, errlen, "record: not an object (%s)", type_name(rec->type));
-        return -1;
-    }
+    if (rec->type != LD_J_OBJECT)
+        return us_errf(err, errlen, "record: not an object (%s)", type_name(rec->type));
     if (rec->duplicate) {
-        snprintf(err, errlen, "%s: appears twice", ld_field_path[rec->duplicate - 1]);
-        return -1;
+        return us_errf(err, errlen, "%s: appears twice", ld_field_path[rec->duplicate - 1]);
     }
     if (flatten_gender_nat(rec, row, err, errlen) || flatten_name(rec, row, err, errlen) ||
         flatten_location(rec, row, err, errlen) || flatten_contact(rec, row, err, errlen) ||
@@ -412,9 +391,7 @@ int ld_user_flatten(const ld_record *rec, ld_row *row, char *err, size_t errlen)
         flatten_picture(rec, row, err, errlen))
         return -1;
     bool lego = row->len[LD_COL_NAT] == 4;
-    if (!row->val[LD_COL_COUNTRY] && !lego) {
-        snprintf(err, errlen, "location.country: missing");
-        return -1;
-    }
+    if (!row->val[LD_COL_COUNTRY] && !lego)
+        return us_errf(err, errlen, "location.country: missing");
     return 0;
 }

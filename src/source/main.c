@@ -3,6 +3,7 @@
  * rate limiting. main only orchestrates: configuration, start, wait for a
  * signal, stop. Exit codes are documented in README.md. */
 #include "src_api.h"
+#include "us_err.h"
 #include "src_counter.h"
 #include "src_http.h"
 #include "src_nat.h"
@@ -102,10 +103,8 @@ static int read_faults(const us_config *cfg, src_api_config *ac, char *err, size
             return -1;
         total += ac->fault_share[f];
     }
-    if (total > 1.0 + 1e-9) {
-        snprintf(err, errlen, "the fault shares add up to %.3f, more than 1", total);
-        return -1;
-    }
+    if (total > 1.0 + 1e-9)
+        return us_errf(err, errlen, "the fault shares add up to %.3f, more than 1", total);
     if (us_config_get_int(cfg, "US_SOURCE_FAULT_SLOW_MS", 0, 600000, &slow, err, errlen) < 0)
         return -1;
     ac->slow_ms = (int)slow;
@@ -122,18 +121,15 @@ static int read_api_config(const us_config *cfg, src_api_config *ac, char *err, 
     long limit, window;
     const char *quirks = us_config_get(cfg, "US_SOURCE_QUIRKS");
     memset(ac, 0, sizeof *ac);
-    if (!quirks || (strcmp(quirks, "upstream") != 0 && strcmp(quirks, "fixed") != 0)) {
-        snprintf(err, errlen, "US_SOURCE_QUIRKS: \"%s\" is not upstream or fixed",
-                 quirks ? quirks : "");
-        return -1;
-    }
+    if (!quirks || (strcmp(quirks, "upstream") != 0 && strcmp(quirks, "fixed") != 0))
+        return us_errf(err, errlen, "US_SOURCE_QUIRKS: \"%s\" is not upstream or fixed",
+                       quirks ? quirks : "");
     ac->quirks = strcmp(quirks, "upstream") == 0;
     const char *now = us_config_get(cfg, "US_SOURCE_NOW");
     if (now && *now && parse_now(now, &ac->now_ms) < 0) {
-        snprintf(err, errlen,
-                 "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds",
-                 now);
-        return -1;
+        return us_errf(
+            err, errlen,
+            "US_SOURCE_NOW: \"%.64s\" is neither YYYY-MM-DD[THH:MM:SSZ] nor Unix seconds", now);
     }
     if (us_config_get_int(cfg, "US_SOURCE_RATE_LIMIT", 0, 1L << 40, &limit, err, errlen) < 0 ||
         us_config_get_int(cfg, "US_SOURCE_RATE_WINDOW", 1, 86400L * 366, &window, err, errlen) < 0)
@@ -158,9 +154,9 @@ static int read_http_config(const us_config *cfg, src_http_config *hc, char *err
     unsigned char addr[sizeof(struct in6_addr)];
     if (!hc->bind ||
         (inet_pton(AF_INET, hc->bind, addr) != 1 && inet_pton(AF_INET6, hc->bind, addr) != 1)) {
-        snprintf(err, errlen, "US_SOURCE_BIND: \"%.64s\" is not a numeric IPv4 or IPv6 address",
-                 hc->bind ? hc->bind : "");
-        return -1;
+        return us_errf(err, errlen,
+                       "US_SOURCE_BIND: \"%.64s\" is not a numeric IPv4 or IPv6 address",
+                       hc->bind ? hc->bind : "");
     }
     hc->port = (int)port;
     hc->threads = (int)threads;

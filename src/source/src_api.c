@@ -1,5 +1,7 @@
 #include "src_api.h"
-#include "src_buf.h"
+#include "us_err.h"
+#include "us_time.h"
+#include "us_buf.h"
 #include "src_counter.h"
 #include "src_data.h"
 #include "src_format.h"
@@ -32,20 +34,11 @@ struct src_api {
     uint64_t boot_seed;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 src_api *src_api_new(const src_api_config *cfg, char *err, size_t errlen)
 {
     src_api *api = calloc(1, sizeof *api);
-    if (!api) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!api)
+        return us_errp(err, errlen, "out of memory");
     api->cfg = *cfg;
     if (src_data_load(&api->data, err, errlen) < 0)
         goto fail;
@@ -228,7 +221,7 @@ static size_t info_seed(src_api *api, const src_request *rq, char *out)
     return n;
 }
 
-static void generate(src_api *api, const src_request *rq, src_fault fault, src_buf *body)
+static void generate(src_api *api, const src_request *rq, src_fault fault, us_buf *body)
 {
     char *seed = malloc(rq->seed_n + 64), *keystr = malloc(rq->seed_n + 64);
     if (!seed || !keystr) {
@@ -240,9 +233,9 @@ static void generate(src_api *api, const src_request *rq, src_fault fault, src_b
     size_t base_n = rq->seed_given ? rq->seed_n : 16;
     src_key key = src_key_of(keystr, src_request_key_string(rq, seed, base_n, keystr));
     src_gen_opts gen = rq->gen;
-    gen.now_ms = api->cfg.now_ms ? api->cfg.now_ms : wall_ms();
+    gen.now_ms = api->cfg.now_ms ? api->cfg.now_ms : us_wall_ms();
     src_writer w;
-    src_buf_grow(body, (size_t)rq->results * (rq->format == SRC_FMT_CSV ? 700 : 1300) + 512);
+    us_buf_grow(body, (size_t)rq->results * (rq->format == SRC_FMT_CSV ? 700 : 1300) + 512);
     src_writer_begin(&w, rq->format, rq->inc, body, rq->has_callback ? rq->callback : NULL,
                      rq->callback_n);
     int n = fault == SRC_FAULT_EMPTY ? 0 : rq->results;
@@ -288,7 +281,7 @@ static void api_get(src_api *api, const src_http_request *req, src_response *res
     }
     src_request_from_qs(&rq, &q, api->cfg.quirks);
     if (api->cfg.rate_limit > 0)
-        src_counter_add(&api->rate, client_key(req), (uint64_t)rq.results, wall_ms());
+        src_counter_add(&api->rate, client_key(req), (uint64_t)rq.results, us_wall_ms());
     src_fault fault = decide_fault(api, req, &fr);
     resp->fault = fault;
     if (fault == SRC_FAULT_500 || rq.bad_seed) {
@@ -296,16 +289,16 @@ static void api_get(src_api *api, const src_http_request *req, src_response *res
     } else if (fault == SRC_FAULT_429) {
         too_many(resp, api->cfg.rate_limit > 0 ? (uint64_t)api->cfg.rate_limit : 20000);
     } else {
-        src_buf body = {0};
+        us_buf body = {0};
         generate(api, &rq, fault, &body);
-        src_buf_putc(&body, '\0'); /* not sent: a C string for whoever reads it */
+        us_buf_putc(&body, '\0'); /* not sent: a C string for whoever reads it */
         body.len--;
         if (body.oom) {
-            src_buf_free(&body);
+            us_buf_free(&body);
             set_body(resp, 500, CT_JSON, ERR_UH_OH);
         } else {
             resp->status = 200;
-            resp->body = src_buf_steal(&body, &resp->body_len);
+            resp->body = us_buf_steal(&body, &resp->body_len);
             resp->content_type = rq.dl ? "application/octet-stream" : content_type(rq.format);
             resp->filename = rq.dl ? download_name(rq.format) : NULL;
             resp->users = fault == SRC_FAULT_EMPTY ? 0 : rq.results;
@@ -334,7 +327,7 @@ void src_api_handle(src_api *api, const src_http_request *req, src_response *res
     }
     /* Upstream checks the limit before the version. */
     if (api->cfg.rate_limit > 0) {
-        uint64_t used = src_counter_get(&api->rate, client_key(req), wall_ms());
+        uint64_t used = src_counter_get(&api->rate, client_key(req), us_wall_ms());
         if (used >= (uint64_t)api->cfg.rate_limit) {
             too_many(resp, used);
             return;

@@ -1,4 +1,5 @@
 #include "src_data.h"
+#include "us_err.h"
 #include "src_nat.h"
 
 #include <stdbool.h>
@@ -102,10 +103,8 @@ int src_data_parse(src_data *d, const char *name, const char *text, size_t len, 
 {
     bool common = strcmp(name, "common") == 0;
     int nat = common ? -1 : src_nat_from_code(name, strlen(name));
-    if (!common && (nat < 0 || nat >= SRC_DATA_NATS)) {
-        snprintf(err, errlen, "data file %s: unknown nationality", name);
-        return -1;
-    }
+    if (!common && (nat < 0 || nat >= SRC_DATA_NATS))
+        return us_errf(err, errlen, "data file %s: unknown nationality", name);
     size_t pos = 0;
     int lineno = 0;
     while (pos < len) {
@@ -113,10 +112,8 @@ int src_data_parse(src_data *d, const char *name, const char *text, size_t len, 
         size_t end = nl ? (size_t)(nl - text) : len;
         const char *why = NULL;
         lineno++;
-        if (end > pos && text[pos] != '#' && parse_line(d, nat, text + pos, end - pos, &why) < 0) {
-            snprintf(err, errlen, "data file %s:%d: %s", name, lineno, why);
-            return -1;
-        }
+        if (end > pos && text[pos] != '#' && parse_line(d, nat, text + pos, end - pos, &why) < 0)
+            return us_errf(err, errlen, "data file %s:%d: %s", name, lineno, why);
         pos = end + 1;
     }
     return 0;
@@ -125,17 +122,13 @@ int src_data_parse(src_data *d, const char *name, const char *text, size_t len, 
 static int check_complete(const src_data *d, char *err, size_t errlen)
 {
     for (int k = 0; k < SRC_COMMON_LISTS; k++)
-        if (d->common[k].n == 0) {
-            snprintf(err, errlen, "data: list %s is empty", common_kinds[k]);
-            return -1;
-        }
+        if (d->common[k].n == 0)
+            return us_errf(err, errlen, "data: list %s is empty", common_kinds[k]);
     for (int n = 0; n < SRC_DATA_NATS; n++)
         for (int k = 0; k < SRC_NAT_LISTS; k++)
-            if (d->nat[n][k].n == 0) {
-                snprintf(err, errlen, "data: list %s of %s is empty", nat_kinds[k],
-                         src_nat_code(n));
-                return -1;
-            }
+            if (d->nat[n][k].n == 0)
+                return us_errf(err, errlen, "data: list %s of %s is empty", nat_kinds[k],
+                               src_nat_code(n));
     return 0;
 }
 

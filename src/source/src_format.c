@@ -80,7 +80,7 @@ static const unsigned char json_escape[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,       
                                                1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
                                                1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
 
-static void json_escaped(src_buf *b, const char *s, size_t n)
+static void json_escaped(us_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
@@ -88,58 +88,58 @@ static void json_escaped(src_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (!json_escape[c])
             continue;
-        src_buf_put(b, s + start, i - start);
+        us_buf_put(b, s + start, i - start);
         start = i + 1;
         switch (c) {
         case '"':
-            src_buf_put(b, "\\\"", 2);
+            us_buf_put(b, "\\\"", 2);
             break;
         case '\\':
-            src_buf_put(b, "\\\\", 2);
+            us_buf_put(b, "\\\\", 2);
             break;
         case '\b':
-            src_buf_put(b, "\\b", 2);
+            us_buf_put(b, "\\b", 2);
             break;
         case '\f':
-            src_buf_put(b, "\\f", 2);
+            us_buf_put(b, "\\f", 2);
             break;
         case '\n':
-            src_buf_put(b, "\\n", 2);
+            us_buf_put(b, "\\n", 2);
             break;
         case '\r':
-            src_buf_put(b, "\\r", 2);
+            us_buf_put(b, "\\r", 2);
             break;
         case '\t':
-            src_buf_put(b, "\\t", 2);
+            us_buf_put(b, "\\t", 2);
             break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            src_buf_put(b, esc, 6);
+            us_buf_put(b, esc, 6);
         }
         }
     }
-    src_buf_put(b, s + start, n - start);
+    us_buf_put(b, s + start, n - start);
 }
 
-void src_json_string(src_buf *b, const char *s, size_t n)
+void src_json_string(us_buf *b, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n && !json_escape[(unsigned char)s[i]])
         i++;
-    if (i == n && src_buf_room(b, n + 2)) { /* the usual case: nothing to escape */
+    if (i == n && us_buf_room(b, n + 2)) { /* the usual case: nothing to escape */
         char *p = b->data + b->len;
         p[0] = '"';
         memcpy(p + 1, s, n);
         p[n + 1] = '"';
-        b->len += n + 2;
+        us_buf_commit(b, n + 2);
         return;
     }
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
     json_escaped(b, s, n);
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
 }
 
-void src_xml_text(src_buf *b, const char *s, size_t n)
+void src_xml_text(us_buf *b, const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
@@ -163,14 +163,14 @@ void src_xml_text(src_buf *b, const char *s, size_t n)
         default:
             continue;
         }
-        src_buf_put(b, s + start, i - start);
-        src_buf_puts(b, e);
+        us_buf_put(b, s + start, i - start);
+        us_buf_puts(b, e);
         start = i + 1;
     }
-    src_buf_put(b, s + start, n - start);
+    us_buf_put(b, s + start, n - start);
 }
 
-void src_csv_field(src_buf *b, const char *s, size_t n)
+void src_csv_field(us_buf *b, const char *s, size_t n)
 {
     bool wrap = false, quote = false;
     for (size_t i = 0; i < n; i++) {
@@ -181,43 +181,43 @@ void src_csv_field(src_buf *b, const char *s, size_t n)
             wrap = true;
     }
     if (!wrap) {
-        src_buf_put(b, s, n);
+        us_buf_put(b, s, n);
         return;
     }
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
     if (!quote) {
-        src_buf_put(b, s, n);
+        us_buf_put(b, s, n);
     } else {
         for (size_t i = 0; i < n; i++) {
             if (s[i] == '"')
-                src_buf_putc(b, '"');
-            src_buf_putc(b, s[i]);
+                us_buf_putc(b, '"');
+            us_buf_putc(b, s[i]);
         }
     }
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
 }
 
 /* JS value -> text as String(v) gives it (ints, and null as "null"). */
-static void put_plain(src_buf *b, const src_value *v)
+static void put_plain(us_buf *b, const src_value *v)
 {
     if (v->t == SRC_V_INT)
-        src_buf_put_i64(b, v->i);
+        us_buf_put_i64(b, v->i);
     else if (v->t == SRC_V_NULL)
-        src_buf_put(b, "null", 4);
+        us_buf_put(b, "null", 4);
     else
-        src_buf_put(b, v->s, v->n);
+        us_buf_put(b, v->s, v->n);
 }
 
-void src_format_number(src_buf *b, double d)
+void src_format_number(us_buf *b, double d)
 {
     char tmp[40];
-    src_buf_put(b, tmp, src_js_number_string(d, tmp));
+    us_buf_put(b, tmp, src_js_number_string(d, tmp));
 }
 
 /* ---- json and pretty ---------------------------------------------------- */
 
 typedef struct json_ctx {
-    src_buf *b;
+    us_buf *b;
     int depth;     /* 0 = inside the user object */
     bool first[4]; /* no member written yet at this depth */
     bool pretty;
@@ -226,11 +226,11 @@ typedef struct json_ctx {
 static void json_sep(json_ctx *c)
 {
     if (!c->first[c->depth])
-        src_buf_putc(c->b, ',');
+        us_buf_putc(c->b, ',');
     c->first[c->depth] = false;
     if (c->pretty) {
-        src_buf_putc(c->b, '\n');
-        src_buf_fill(c->b, ' ', 6 + 2 * (size_t)c->depth);
+        us_buf_putc(c->b, '\n');
+        us_buf_fill(c->b, ' ', 6 + 2 * (size_t)c->depth);
     }
 }
 
@@ -240,26 +240,26 @@ static void json_visit(void *ctx, const node *n, const src_value *v)
     if (n->kind == CLOSE) {
         c->depth--;
         if (c->pretty) {
-            src_buf_putc(c->b, '\n');
-            src_buf_fill(c->b, ' ', 6 + 2 * (size_t)c->depth);
+            us_buf_putc(c->b, '\n');
+            us_buf_fill(c->b, ' ', 6 + 2 * (size_t)c->depth);
         }
-        src_buf_putc(c->b, '}');
+        us_buf_putc(c->b, '}');
         return;
     }
     json_sep(c);
     /* Keys are plain ASCII words: no escaping needed. */
-    src_buf_putc(c->b, '"');
-    src_buf_put(c->b, n->key, n->klen);
-    src_buf_put(c->b, "\": ", c->pretty ? 3 : 2);
+    us_buf_putc(c->b, '"');
+    us_buf_put(c->b, n->key, n->klen);
+    us_buf_put(c->b, "\": ", c->pretty ? 3 : 2);
     if (n->kind == OPEN) {
-        src_buf_putc(c->b, '{');
+        us_buf_putc(c->b, '{');
         c->first[++c->depth] = true;
-    } else if (v->t == SRC_V_STR && v->plain && src_buf_room(c->b, v->n + 2)) {
+    } else if (v->t == SRC_V_STR && v->plain && us_buf_room(c->b, v->n + 2)) {
         char *p = c->b->data + c->b->len;
         p[0] = '"';
         memcpy(p + 1, v->s, v->n);
         p[v->n + 1] = '"';
-        c->b->len += v->n + 2;
+        us_buf_commit(c->b, v->n + 2);
     } else if (v->t == SRC_V_STR) {
         src_json_string(c->b, v->s, v->n);
     } else {
@@ -297,77 +297,77 @@ static const run full_runs[] = {
 };
 /* clang-format on */
 
-static void json_user_full(src_buf *b, const src_user *u)
+static void json_user_full(us_buf *b, const src_user *u)
 {
     for (size_t i = 0; i < sizeof full_runs / sizeof *full_runs; i++) {
         src_value v;
         if (!src_user_value(u, (src_field)full_runs[i].field, &v))
             continue; /* LEGO's country */
-        src_buf_put(b, full_runs[i].lit, full_runs[i].lit_n);
+        us_buf_put(b, full_runs[i].lit, full_runs[i].lit_n);
         if (v.t != SRC_V_STR)
             put_plain(b, &v);
-        else if (v.plain && src_buf_room(b, v.n + 2)) {
+        else if (v.plain && us_buf_room(b, v.n + 2)) {
             char *p = b->data + b->len;
             p[0] = '"';
             memcpy(p + 1, v.s, v.n);
             p[v.n + 1] = '"';
-            b->len += v.n + 2;
+            us_buf_commit(b, v.n + 2);
         } else
             src_json_string(b, v.s, v.n);
     }
-    src_buf_putc(b, '}');
+    us_buf_putc(b, '}');
 }
 
 static void json_user(src_writer *w, const src_user *u)
 {
     if (w->fmt == SRC_FMT_JSON && w->inc == SRC_INC_ALL && !w->generic) {
         if (w->users > 0)
-            src_buf_putc(w->out, ',');
+            us_buf_putc(w->out, ',');
         json_user_full(w->out, u);
         return;
     }
     bool pretty = w->fmt == SRC_FMT_PRETTY;
     json_ctx c = {.b = w->out, .first = {true}, .pretty = pretty};
     if (w->users > 0)
-        src_buf_putc(w->out, ',');
+        us_buf_putc(w->out, ',');
     if (pretty) {
-        src_buf_putc(w->out, '\n');
-        src_buf_fill(w->out, ' ', 4);
+        us_buf_putc(w->out, '\n');
+        us_buf_fill(w->out, ' ', 4);
     }
-    src_buf_putc(w->out, '{');
+    us_buf_putc(w->out, '{');
     walk(u, w->inc, json_visit, &c);
     if (pretty && !c.first[0]) {
-        src_buf_putc(w->out, '\n');
-        src_buf_fill(w->out, ' ', 4);
+        us_buf_putc(w->out, '\n');
+        us_buf_fill(w->out, ' ', 4);
     }
-    src_buf_putc(w->out, '}');
+    us_buf_putc(w->out, '}');
 }
 
 static void json_end(src_writer *w, const src_info *info)
 {
-    src_buf *b = w->out;
+    us_buf *b = w->out;
     bool p = w->fmt == SRC_FMT_PRETTY;
     if (p && w->users > 0)
-        src_buf_put(b, "\n  ", 3);
-    src_buf_putc(b, ']');
+        us_buf_put(b, "\n  ", 3);
+    us_buf_putc(b, ']');
     if (info) {
-        src_buf_puts(b, p ? ",\n  \"info\": {\n    \"seed\": " : ",\"info\":{\"seed\":");
+        us_buf_puts(b, p ? ",\n  \"info\": {\n    \"seed\": " : ",\"info\":{\"seed\":");
         src_json_string(b, info->seed, info->seed_n);
-        src_buf_puts(b, p ? ",\n    \"results\": " : ",\"results\":");
-        src_buf_put_i64(b, info->results);
-        src_buf_puts(b, p ? ",\n    \"page\": " : ",\"page\":");
+        us_buf_puts(b, p ? ",\n    \"results\": " : ",\"results\":");
+        us_buf_put_i64(b, info->results);
+        us_buf_puts(b, p ? ",\n    \"page\": " : ",\"page\":");
         src_format_number(b, info->page);
-        src_buf_puts(b, p ? ",\n    \"version\": \"1.4\"\n  }" : ",\"version\":\"1.4\"}");
+        us_buf_puts(b, p ? ",\n    \"version\": \"1.4\"\n  }" : ",\"version\":\"1.4\"}");
     }
-    src_buf_puts(b, p ? "\n}" : "}");
+    us_buf_puts(b, p ? "\n}" : "}");
     if (w->callback)
-        src_buf_put(b, ");", 2);
+        us_buf_put(b, ");", 2);
 }
 
 /* ---- csv ------------------------------------------------------------------ */
 
 typedef struct csv_ctx {
-    src_buf *b;
+    us_buf *b;
     const char *path[3];
     int depth;
     bool first;
@@ -386,14 +386,14 @@ static void csv_visit(void *ctx, const node *n, const src_value *v)
         return;
     }
     if (!c->first)
-        src_buf_putc(c->b, ',');
+        us_buf_putc(c->b, ',');
     c->first = false;
     if (c->header) {
         for (int i = 0; i < c->depth; i++) {
-            src_buf_puts(c->b, c->path[i]);
-            src_buf_putc(c->b, '.');
+            us_buf_puts(c->b, c->path[i]);
+            us_buf_putc(c->b, '.');
         }
-        src_buf_puts(c->b, n->key);
+        us_buf_puts(c->b, n->key);
     } else if (v->t == SRC_V_STR) {
         src_csv_field(c->b, v->s, v->n);
     } else {
@@ -409,13 +409,13 @@ static void csv_user(src_writer *w, const src_user *u)
         walk(u, w->inc, csv_visit, &c);
         c = (csv_ctx){.b = w->out, .first = true};
     }
-    src_buf_putc(w->out, '\n');
+    us_buf_putc(w->out, '\n');
     walk(u, w->inc, csv_visit, &c);
 }
 
 /* ---- yaml and xml live in src_format_text.c --------------------------------- */
 
-void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, src_buf *out,
+void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, us_buf *out,
                       const char *callback, size_t callback_n)
 {
     *w = (src_writer){.fmt = fmt, .out = out, .inc = inc};
@@ -423,12 +423,12 @@ void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, src_buf *out,
         if (callback) {
             w->callback = callback;
             w->callback_n = callback_n;
-            src_buf_put(out, callback, callback_n);
-            src_buf_putc(out, '(');
+            us_buf_put(out, callback, callback_n);
+            us_buf_putc(out, '(');
         }
-        src_buf_puts(out, fmt == SRC_FMT_PRETTY ? "{\n  \"results\": [" : "{\"results\":[");
+        us_buf_puts(out, fmt == SRC_FMT_PRETTY ? "{\n  \"results\": [" : "{\"results\":[");
     } else if (fmt == SRC_FMT_XML) {
-        src_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<user>\n");
+        us_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<user>\n");
     }
 }
 
@@ -444,7 +444,7 @@ void src_writer_user(src_writer *w, const src_user *u)
         break;
     case SRC_FMT_YAML:
         if (w->users == 0)
-            src_buf_puts(w->out, "results:\n");
+            us_buf_puts(w->out, "results:\n");
         src_yaml_user(w->out, u, w->inc);
         break;
     case SRC_FMT_XML:
@@ -463,7 +463,7 @@ void src_writer_end(src_writer *w, const src_info *info)
         break;
     case SRC_FMT_CSV:
         if (w->users == 0)
-            src_buf_putc(w->out, '\n'); /* empty header, no rows */
+            us_buf_putc(w->out, '\n'); /* empty header, no rows */
         break;
     case SRC_FMT_YAML:
         src_yaml_end(w->out, w->users, info);

@@ -10,7 +10,7 @@
 #ifndef SRC_FORMAT_H
 #define SRC_FORMAT_H
 
-#include "src_buf.h"
+#include "us_buf.h"
 #include "src_user.h"
 
 #include <stdbool.h>
@@ -26,7 +26,7 @@ typedef struct src_info {
 
 typedef struct src_writer {
     src_format fmt;
-    src_buf *out;
+    us_buf *out;
     unsigned inc;
     size_t users;
     const char *callback; /* JSONP name (json/pretty only); NULL = none */
@@ -34,16 +34,16 @@ typedef struct src_writer {
     bool generic; /* tests: never take the whole-record fast path */
 } src_writer;
 
-void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, src_buf *out,
+void src_writer_begin(src_writer *w, src_format fmt, unsigned inc, us_buf *out,
                       const char *callback, size_t callback_n);
 void src_writer_user(src_writer *w, const src_user *u);
 /* info NULL: no info block (noinfo). */
 void src_writer_end(src_writer *w, const src_info *info);
 
 /* Scalar encoders, exposed for the unit tests. */
-void src_json_string(src_buf *b, const char *s, size_t n);
-void src_yaml_string(src_buf *b, const char *s, size_t n);
-void src_xml_text(src_buf *b, const char *s, size_t n);
-void src_csv_field(src_buf *b, const char *s, size_t n);
+void src_json_string(us_buf *b, const char *s, size_t n);
+void src_yaml_string(us_buf *b, const char *s, size_t n);
+void src_xml_text(us_buf *b, const char *s, size_t n);
+void src_csv_field(us_buf *b, const char *s, size_t n);
 
 #endif

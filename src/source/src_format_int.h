@@ -12,11 +12,11 @@ void src_format_walk(const src_user *u, unsigned inc,
                      void (*fn)(void *ctx, int kind, const char *key, const src_value *v),
                      void *ctx);
 
-void src_yaml_user(src_buf *b, const src_user *u, unsigned inc);
-void src_yaml_end(src_buf *b, size_t users, const src_info *info);
-void src_xml_user(src_buf *b, const src_user *u, unsigned inc);
-void src_xml_end(src_buf *b, const src_info *info);
+void src_yaml_user(us_buf *b, const src_user *u, unsigned inc);
+void src_yaml_end(us_buf *b, size_t users, const src_info *info);
+void src_xml_user(us_buf *b, const src_user *u, unsigned inc);
+void src_xml_end(us_buf *b, const src_info *info);
 /* String(d) of a JS number. */
-void src_format_number(src_buf *b, double d);
+void src_format_number(us_buf *b, double d);
 
 #endif

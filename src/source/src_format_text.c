@@ -99,70 +99,70 @@ static bool reserved_word(const char *s, size_t n)
     return false;
 }
 
-static void yaml_double_quoted(src_buf *b, const char *s, size_t n)
+static void yaml_double_quoted(us_buf *b, const char *s, size_t n)
 {
     static const char *const ctl[32] = {
         "\\0",   "\\x01", "\\x02", "\\x03", "\\x04", "\\x05", "\\x06", "\\a",
         "\\b",   "\\t",   "\\n",   "\\v",   "\\f",   "\\r",   "\\x0e", "\\x0f",
         "\\x10", "\\x11", "\\x12", "\\x13", "\\x14", "\\x15", "\\x16", "\\x17",
         "\\x18", "\\x19", "\\x1a", "\\e",   "\\x1c", "\\x1d", "\\x1e", "\\x1f"};
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20)
-            src_buf_puts(b, ctl[c]);
+            us_buf_puts(b, ctl[c]);
         else if (c == '\\' || c == '"')
-            src_buf_putc(b, '\\'), src_buf_putc(b, (char)c);
+            us_buf_putc(b, '\\'), us_buf_putc(b, (char)c);
         else if (c == 0xC2 && i + 1 < n && (s[i + 1] == '\x85' || s[i + 1] == '\xA0'))
-            src_buf_puts(b, s[++i] == '\x85' ? "\\N" : "\\_");
+            us_buf_puts(b, s[++i] == '\x85' ? "\\N" : "\\_");
         else if (c == 0xE2 && n - i >= 3 && s[i + 1] == '\x80' &&
                  (s[i + 2] == '\xA8' || s[i + 2] == '\xA9'))
-            src_buf_puts(b, s[i + 2] == '\xA8' ? "\\L" : "\\P"), i += 2;
+            us_buf_puts(b, s[i + 2] == '\xA8' ? "\\L" : "\\P"), i += 2;
         else
-            src_buf_putc(b, (char)c);
+            us_buf_putc(b, (char)c);
     }
-    src_buf_putc(b, '"');
+    us_buf_putc(b, '"');
 }
 
-void src_yaml_string(src_buf *b, const char *s, size_t n)
+void src_yaml_string(us_buf *b, const char *s, size_t n)
 {
     bool quote_plain = all_digits(s, n) || js_numeric(s, n);
     if (quote_plain || (!needs_double_quotes(s, n) && !needs_single_quotes(s, n) && n &&
                         (looks_like_date(s, n) || reserved_word(s, n)))) {
-        src_buf_putc(b, '\'');
-        src_buf_put(b, s, n);
-        src_buf_putc(b, '\'');
+        us_buf_putc(b, '\'');
+        us_buf_put(b, s, n);
+        us_buf_putc(b, '\'');
     } else if (needs_double_quotes(s, n)) {
         yaml_double_quoted(b, s, n);
     } else if (needs_single_quotes(s, n)) {
-        src_buf_putc(b, '\'');
+        us_buf_putc(b, '\'');
         for (size_t i = 0; i < n; i++) {
             if (s[i] == '\'')
-                src_buf_putc(b, '\'');
-            src_buf_putc(b, s[i]);
+                us_buf_putc(b, '\'');
+            us_buf_putc(b, s[i]);
         }
-        src_buf_putc(b, '\'');
+        us_buf_putc(b, '\'');
     } else if (n == 0) {
-        src_buf_put(b, "\"\"", 2);
+        us_buf_put(b, "\"\"", 2);
     } else {
-        src_buf_put(b, s, n);
+        us_buf_put(b, s, n);
     }
 }
 
-static void yaml_value(src_buf *b, const src_value *v)
+static void yaml_value(us_buf *b, const src_value *v)
 {
     if (v->t == SRC_V_STR)
         src_yaml_string(b, v->s, v->n);
     else if (v->t == SRC_V_INT)
-        src_buf_put_i64(b, v->i);
+        us_buf_put_i64(b, v->i);
     else
-        src_buf_put(b, "null", 4);
+        us_buf_put(b, "null", 4);
 }
 
 /* ---- YAML records ---------------------------------------------------------- */
 
 typedef struct yaml_ctx {
-    src_buf *b;
+    us_buf *b;
     int depth;
     bool first;
 } yaml_ctx;
@@ -170,62 +170,62 @@ typedef struct yaml_ctx {
 static void yaml_visit(void *ctx, int kind, const char *key, const src_value *v)
 {
     yaml_ctx *c = ctx;
-    src_buf *b = c->b;
+    us_buf *b = c->b;
     if (kind == SRC_NODE_CLOSE) {
         if (c->depth-- == 2)
-            src_buf_put(b, "}\n", 2);
+            us_buf_put(b, "}\n", 2);
         return;
     }
     if (c->depth == 2) { /* the fourth level is written inline */
         if (!c->first)
-            src_buf_put(b, ", ", 2);
+            us_buf_put(b, ", ", 2);
         c->first = false;
     } else {
-        src_buf_fill(b, ' ', 8 + 4 * (size_t)c->depth);
+        us_buf_fill(b, ' ', 8 + 4 * (size_t)c->depth);
     }
-    src_buf_puts(b, key);
+    us_buf_puts(b, key);
     if (kind == SRC_NODE_OPEN) {
-        src_buf_puts(b, c->depth == 1 ? ": {" : ":\n");
+        us_buf_puts(b, c->depth == 1 ? ": {" : ":\n");
         c->first = true;
         c->depth++;
         return;
     }
-    src_buf_put(b, ": ", 2);
+    us_buf_put(b, ": ", 2);
     yaml_value(b, v);
     if (c->depth < 2)
-        src_buf_putc(b, '\n');
+        us_buf_putc(b, '\n');
 }
 
-void src_yaml_user(src_buf *b, const src_user *u, unsigned inc)
+void src_yaml_user(us_buf *b, const src_user *u, unsigned inc)
 {
     if (inc == 0) {
-        src_buf_puts(b, "    - {}\n");
+        us_buf_puts(b, "    - {}\n");
         return;
     }
-    src_buf_puts(b, "    -\n");
+    us_buf_puts(b, "    -\n");
     yaml_ctx c = {.b = b};
     src_format_walk(u, inc, yaml_visit, &c);
 }
 
-void src_yaml_end(src_buf *b, size_t users, const src_info *info)
+void src_yaml_end(us_buf *b, size_t users, const src_info *info)
 {
     if (users == 0)
-        src_buf_puts(b, "results: []\n");
+        us_buf_puts(b, "results: []\n");
     if (!info)
         return;
-    src_buf_puts(b, "info:\n    seed: ");
+    us_buf_puts(b, "info:\n    seed: ");
     src_yaml_string(b, info->seed, info->seed_n);
-    src_buf_puts(b, "\n    results: ");
-    src_buf_put_i64(b, info->results);
-    src_buf_puts(b, "\n    page: ");
+    us_buf_puts(b, "\n    results: ");
+    us_buf_put_i64(b, info->results);
+    us_buf_puts(b, "\n    page: ");
     src_format_number(b, info->page);
-    src_buf_puts(b, "\n    version: '1.4'\n");
+    us_buf_puts(b, "\n    version: '1.4'\n");
 }
 
 /* ---- XML --------------------------------------------------------------------- */
 
 typedef struct xml_ctx {
-    src_buf *b;
+    us_buf *b;
     int depth;
     const char *open[4];
 } xml_ctx;
@@ -233,51 +233,51 @@ typedef struct xml_ctx {
 static void xml_visit(void *ctx, int kind, const char *key, const src_value *v)
 {
     xml_ctx *c = ctx;
-    src_buf *b = c->b;
+    us_buf *b = c->b;
     if (kind == SRC_NODE_CLOSE)
         key = c->open[--c->depth];
-    src_buf_fill(b, '\t', 2 + (size_t)c->depth);
-    src_buf_putc(b, '<');
+    us_buf_fill(b, '\t', 2 + (size_t)c->depth);
+    us_buf_putc(b, '<');
     if (kind == SRC_NODE_CLOSE)
-        src_buf_putc(b, '/');
-    src_buf_puts(b, key);
-    src_buf_putc(b, '>');
+        us_buf_putc(b, '/');
+    us_buf_puts(b, key);
+    us_buf_putc(b, '>');
     if (kind == SRC_NODE_OPEN) {
         c->open[c->depth++] = key;
     } else if (kind == SRC_NODE_LEAF) {
         if (v->t == SRC_V_STR)
             src_xml_text(b, v->s, v->n);
         else if (v->t == SRC_V_INT)
-            src_buf_put_i64(b, v->i);
-        src_buf_put(b, "</", 2);
-        src_buf_puts(b, key);
-        src_buf_putc(b, '>');
+            us_buf_put_i64(b, v->i);
+        us_buf_put(b, "</", 2);
+        us_buf_puts(b, key);
+        us_buf_putc(b, '>');
     }
-    src_buf_putc(b, '\n');
+    us_buf_putc(b, '\n');
 }
 
-void src_xml_user(src_buf *b, const src_user *u, unsigned inc)
+void src_xml_user(us_buf *b, const src_user *u, unsigned inc)
 {
     if (inc == 0) {
-        src_buf_puts(b, "\t<results/>\n");
+        us_buf_puts(b, "\t<results/>\n");
         return;
     }
-    src_buf_puts(b, "\t<results>\n");
+    us_buf_puts(b, "\t<results>\n");
     xml_ctx c = {.b = b};
     src_format_walk(u, inc, xml_visit, &c);
-    src_buf_puts(b, "\t</results>\n");
+    us_buf_puts(b, "\t</results>\n");
 }
 
-void src_xml_end(src_buf *b, const src_info *info)
+void src_xml_end(us_buf *b, const src_info *info)
 {
     if (info) {
-        src_buf_puts(b, "\t<info>\n\t\t<seed>");
+        us_buf_puts(b, "\t<info>\n\t\t<seed>");
         src_xml_text(b, info->seed, info->seed_n);
-        src_buf_puts(b, "</seed>\n\t\t<results>");
-        src_buf_put_i64(b, info->results);
-        src_buf_puts(b, "</results>\n\t\t<page>");
+        us_buf_puts(b, "</seed>\n\t\t<results>");
+        us_buf_put_i64(b, info->results);
+        us_buf_puts(b, "</results>\n\t\t<page>");
         src_format_number(b, info->page);
-        src_buf_puts(b, "</page>\n\t\t<version>1.4</version>\n\t</info>\n");
+        us_buf_puts(b, "</page>\n\t\t<version>1.4</version>\n\t</info>\n");
     }
-    src_buf_puts(b, "</user>");
+    us_buf_puts(b, "</user>");
 }

@@ -1,5 +1,7 @@
 #include "src_http.h"
+#include "us_err.h"
 #include "us_log.h"
+#include "us_time.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -49,13 +51,6 @@ struct src_http {
     bool stopping;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keeps the raw request target (src_qs parses the query), then hides the
  * query from MHD: libmicrohttpd 0.9.75 stores every GET argument in the
  * connection's memory pool and, when a query has more arguments than fit
@@ -98,7 +93,7 @@ static void *timer_main(void *arg)
     src_http *h = arg;
     pthread_mutex_lock(&h->lock);
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = us_mono_ms();
         while (h->timers && (h->timers->due_ms <= now || h->stopping)) {
             req_state *st = h->timers;
             h->timers = st->next_timer;
@@ -110,14 +105,7 @@ static void *timer_main(void *arg)
             pthread_cond_wait(&h->wake, &h->lock);
             continue;
         }
-        int64_t due = h->timers->due_ms;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t wait_ms = due - now;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000)
-            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        struct timespec ts = us_mono_after_ms(h->timers->due_ms - now);
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
     }
     pthread_mutex_unlock(&h->lock);
@@ -128,7 +116,7 @@ static void *timer_main(void *arg)
  * (answer at once then, nobody would resume it). */
 static bool delay(src_http *h, req_state *st, int delay_ms)
 {
-    st->due_ms = mono_ms() + delay_ms;
+    st->due_ms = us_mono_ms() + delay_ms;
     pthread_mutex_lock(&h->lock);
     if (h->stopping) {
         pthread_mutex_unlock(&h->lock);
@@ -267,11 +255,9 @@ static int bind_address(const char *host, int port, struct sockaddr_storage *ss,
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", port);
     int rc = getaddrinfo(host, portstr, &hints, &ai);
-    if (rc != 0 || !ai) {
-        snprintf(err, errlen, "bind address \"%s\": %s (a numeric IPv4 or IPv6 address)", host,
-                 gai_strerror(rc));
-        return -1;
-    }
+    if (rc != 0 || !ai)
+        return us_errf(err, errlen, "bind address \"%s\": %s (a numeric IPv4 or IPv6 address)",
+                       host, gai_strerror(rc));
     memcpy(ss, ai->ai_addr, ai->ai_addrlen);
     *v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
@@ -294,10 +280,8 @@ src_http *src_http_start(src_api *api, const src_http_config *cfg, char *err, si
     if (bind_address(cfg->bind, cfg->port, &ss, &v6, err, errlen) < 0)
         return NULL;
     src_http *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    if (!h)
+        return us_errp(err, errlen, "out of memory");
     h->api = api;
     h->cfg = *cfg;
     pthread_mutex_init(&h->lock, NULL);
@@ -352,8 +336,8 @@ void src_http_stop(src_http *h)
         /* Let the answers in progress (the resumed delayed ones too) go out
          * before MHD closes every connection: a client that was promised an
          * answer gets it, unless it takes longer than the drain timeout. */
-        int64_t deadline = mono_ms() + DRAIN_TIMEOUT_MS;
-        while (atomic_load(&h->active) > 0 && mono_ms() < deadline) {
+        int64_t deadline = us_mono_ms() + DRAIN_TIMEOUT_MS;
+        while (atomic_load(&h->active) > 0 && us_mono_ms() < deadline) {
             struct timespec pause = {0, 10 * 1000000};
             nanosleep(&pause, NULL);
         }

@@ -1,5 +1,5 @@
 #include "src_user.h"
-#include "src_buf.h"
+#include "us_buf.h"
 #include "src_nat.h"
 
 #include <nettle/md5.h>
@@ -143,7 +143,7 @@ static uint8_t coordinate(src_rng *r, int bound, char *out)
     size_t n = 0;
     if (k < 0)
         out[n++] = '-';
-    n += src_fmt_i64(out + n, a / 10000);
+    n += us_fmt_i64(out + n, a / 10000);
     out[n++] = '.';
     put_digits(out + n, (int)(a % 10000), 4);
     n += 4;
@@ -247,7 +247,7 @@ static void picture(src_user *u, src_rng *r)
     int n = (int)(u->nat == SRC_NAT_LEGO ? src_rng_range(r, 0, 9)
                                          : src_rng_range(r, 0, u->male ? 99 : 96));
     char num[8];
-    size_t num_n = src_fmt_i64(num, n);
+    size_t num_n = us_fmt_i64(num, n);
     for (int i = 0; i < 3; i++) {
         char *p = append(u->pic[i], PORTRAITS, sizeof PORTRAITS - 1);
         p = append(p, sizes[i], size_n[i]);

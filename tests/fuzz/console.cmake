@@ -8,7 +8,7 @@ pkg_check_modules(CONSOLE_FUZZ_DEPS REQUIRED IMPORTED_TARGET jansson libcurl)
 # A request target (path?query) as a browser or an attacker sends it: the
 # query checks and readers of every route, the served-file name check.
 us_fuzz_target(fuzz_console_request fuzz_console_request.c
-  ${_com}/us_http_query.c ${_com}/us_buf.c ${_com}/us_util.c)
+  ${_com}/us_http_query.c ${_com}/us_buf.c ${_com}/us_util.c ${_com}/us_err.c)
 target_include_directories(fuzz_console_request PRIVATE ${_com} ${_con})
 target_link_libraries(fuzz_console_request PRIVATE m)
 

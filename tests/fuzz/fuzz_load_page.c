@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_text(const ld_buf *b)
+static void check_text(const us_buf *b)
 {
     const unsigned char *s = (const unsigned char *)b->data;
     for (size_t i = 0; i < b->len;) {
@@ -27,7 +27,7 @@ static void check_text(const ld_buf *b)
     }
 }
 
-static long lines(const ld_buf *b)
+static long lines(const us_buf *b)
 {
     long n = 0;
     for (size_t i = 0; i < b->len; i++)

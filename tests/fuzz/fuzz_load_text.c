@@ -13,8 +13,7 @@
 
 static void check(const char *in, size_t n, size_t max)
 {
-    ld_buf b;
-    ld_buf_init(&b);
+    us_buf b = {0};
     if (ld_text_safe(&b, in, n, max) < 0)
         abort();
     for (size_t i = 0; i < b.len;) {
@@ -25,7 +24,7 @@ static void check(const char *in, size_t n, size_t max)
     }
     if (b.len > max + 64)
         abort();
-    ld_buf_free(&b);
+    us_buf_free(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,13 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 6 && size < 200 && !memchr(data, '"', size) && !memchr(data, '\\', size)) {
         char in[256];
         int n = snprintf(in, sizeof in, "{\"sha256\":\"%.*s\"}", (int)size, (const char *)data);
-        ld_buf b;
-        ld_buf_init(&b);
+        us_buf b = {0};
         ld_text_scrub(&b, in, (size_t)n);
         static const char want[] = "{\"sha256\":\"[removed]\"}";
         if (!b.data || b.len != sizeof want - 1 || memcmp(b.data, want, b.len) != 0)
             abort();
-        ld_buf_free(&b);
+        us_buf_free(&b);
     }
     return 0;
 }

@@ -11,3 +11,4 @@ target_link_libraries(fuzz_load_page PRIVATE us_common PkgConfig::LD_FUZZ_JANSSO
 
 us_fuzz_target(fuzz_load_text fuzz_load_text.c ${_ld}/ld_text.c ${_ld}/ld_copy.c)
 target_include_directories(fuzz_load_text PRIVATE ${_ld})
+target_link_libraries(fuzz_load_text PRIVATE us_common)

@@ -1,12 +1,16 @@
-/* Unit tests of src/common: layered configuration, parsing helpers, logging. */
+/* Unit tests of src/common: layered configuration, parsing helpers, logging,
+ * error buffers, clocks, the byte buffer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "us_buf.h"
 #include "us_config.h"
+#include "us_err.h"
 #include "us_log.h"
+#include "us_time.h"
 #include "us_util.h"
 
 #include <stdio.h>
@@ -306,6 +310,76 @@ static void test_db_error_redaction(void **state)
     assert_string_equal(out, "COPY: SQLSTATE ?????: (no message) (column email)");
 }
 
+static int fails_with(char *err, size_t errlen, int code)
+{
+    if (code)
+        return us_errf(err, errlen, "code %d is %s", code, "bad");
+    return 0;
+}
+
+static void *null_with(char *err, size_t errlen)
+{
+    return us_errp(err, errlen, "no %s", "thing");
+}
+
+static void test_err(void **state)
+{
+    char err[16] = "";
+    assert_int_equal(fails_with(err, sizeof err, 0), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(fails_with(err, sizeof err, 42), -1);
+    assert_string_equal(err, "code 42 is bad");
+    char tiny[5];
+    assert_int_equal(fails_with(tiny, sizeof tiny, 7), -1);
+    assert_string_equal(tiny, "code"); /* cut, still terminated */
+    assert_int_equal(fails_with(NULL, 0, 7), -1);
+    assert_null(null_with(err, sizeof err));
+    assert_string_equal(err, "no thing");
+}
+
+static void test_time(void **state)
+{
+    int64_t ms = us_mono_ms();
+    uint64_t ns = us_mono_ns();
+    assert_true(ns / 1000000 >= (uint64_t)ms);
+    int64_t wall = us_wall_ms();
+    assert_true(wall > 1700000000000LL);
+    assert_true(us_wall_us() / 1000 >= (uint64_t)wall);
+    struct timespec ts = us_mono_after_ms(1500);
+    int64_t at = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    assert_true(at >= ms + 1500);
+    assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000);
+    ts = us_mono_after_ms(-5); /* a deadline already past: now */
+    assert_true((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >= ms);
+}
+
+static void test_buf_appends(void **state)
+{
+    us_buf b = {0};
+    us_buf_putc(&b, '[');
+    us_buf_put_i64(&b, INT64_MIN);
+    us_buf_putc(&b, ',');
+    us_buf_put_i64(&b, 0);
+    us_buf_fill(&b, ' ', 3);
+    us_buf_puts(&b, "x");
+    assert_true(us_buf_room(&b, 4));
+    memcpy(b.data + b.len, "abcd", 4);
+    us_buf_commit(&b, 4);
+    assert_string_equal(us_buf_str(&b), "[-9223372036854775808,0   xabcd");
+    assert_int_equal(b.len, strlen(us_buf_str(&b)));
+    char num[24];
+    assert_int_equal(us_fmt_i64(num, -42), 3);
+    b.oom = true; /* as after a failed allocation: appends are ignored */
+    us_buf_puts(&b, "lost");
+    us_buf_putc(&b, 'y');
+    assert_false(us_buf_room(&b, 1));
+    us_buf_reset(&b); /* starts over, the failure forgotten */
+    assert_false(b.oom);
+    us_buf_puts(&b, "ok");
+    assert_string_equal(us_buf_str(&b), "ok");
+    us_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +393,9 @@ int main(void)
         cmocka_unit_test(test_parse_helpers),
         cmocka_unit_test(test_port_offset),
         cmocka_unit_test(test_db_error_redaction),
+        cmocka_unit_test(test_err),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_buf_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,7 @@ static ld_page_ctx ctx_for(const char *seed, long page, long expected)
                          "2026-01-01T00:00:00.000000Z",    "run-1", 65536};
 }
 
-static long count_lines(const ld_buf *b)
+static long count_lines(const us_buf *b)
 {
     long n = 0;
     for (size_t i = 0; i < b->len; i++)
@@ -262,8 +262,7 @@ static void test_page_reject_scrubbed(void **state)
 
 static char *safe(const char *s, size_t n, size_t max)
 {
-    ld_buf b;
-    ld_buf_init(&b);
+    us_buf b = {0};
     assert_int_equal(ld_text_safe(&b, s, n, max), 0);
     return b.data ? b.data : strdup("");
 }
@@ -295,14 +294,13 @@ static void test_text_safe(void **state)
 
 static void test_copy_escape(void **state)
 {
-    ld_buf b;
-    ld_buf_init(&b);
+    us_buf b = {0};
     ld_copy_value(&b, "a\tb\nc\\d\re", 9);
     ld_copy_sep(&b);
     ld_copy_value(&b, NULL, 0);
     ld_copy_eol(&b);
     assert_string_equal(b.data, "a\\tb\\nc\\\\d\\re\t\\N\n");
-    ld_buf_free(&b);
+    us_buf_free(&b);
 }
 
 /* The scanner accepts exactly what jansson accepts. */

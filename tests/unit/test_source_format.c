@@ -31,15 +31,15 @@ static int teardown(void **state)
     return 0;
 }
 
-typedef void (*enc_fn)(src_buf *, const char *, size_t);
+typedef void (*enc_fn)(us_buf *, const char *, size_t);
 
 static void expect(enc_fn fn, const char *in, size_t n, const char *out)
 {
-    src_buf b = {0};
+    us_buf b = {0};
     fn(&b, in, n);
-    src_buf_putc(&b, '\0');
+    us_buf_putc(&b, '\0');
     assert_string_equal(b.data, out);
-    src_buf_free(&b);
+    us_buf_free(&b);
 }
 #define EXPECT(fn, in, out) expect(fn, in, strlen(in), out)
 
@@ -103,7 +103,7 @@ static char *render(src_format fmt, unsigned inc, int n, int nat, bool generic, 
                     bool info)
 {
     src_gen_opts o = {.gender = -1, .fixed_nat = nat, .quirks = true, .now_ms = 1795478400000LL};
-    src_buf b = {0};
+    us_buf b = {0};
     src_writer w;
     src_writer_begin(&w, fmt, inc, &b, cb, cb ? strlen(cb) : 0);
     w.generic = generic;
@@ -117,7 +117,7 @@ static char *render(src_format fmt, unsigned inc, int n, int nat, bool generic, 
     }
     src_info in = {"s\"1", 3, n, 1.5};
     src_writer_end(&w, info ? &in : NULL);
-    src_buf_putc(&b, '\0');
+    us_buf_putc(&b, '\0');
     assert_false(b.oom);
     return b.data;
 }
