@@ -11,6 +11,8 @@
 US_CONSOLE_UPLOT_VERSION=1.6.32
 
 svc_console_group() { echo pipeline; }
+# It reads PostgreSQL as the ops role: PGPASSFILE is that role's file only.
+svc_console_pg_role() { echo "$US_PG_OPS_USER"; }
 svc_console_address() { echo "http://$US_BIND:$US_CONSOLE_PORT"; }
 svc_console_ports() { echo "$US_CONSOLE_PORT"; }
 svc_console_timeout() { echo 60; }
