@@ -159,6 +159,16 @@ int con_upstream_parse_relay(con_upstream *u, con_sample *s, const char *text, s
     return 0;
 }
 
+/* The relay's series exist (as unknown, NaN) while it does not answer, so
+ * the page's charts show a gap instead of failing on an unknown metric. */
+static void put_relay_unknown(con_sample *s)
+{
+    for (size_t i = 0; i < sizeof relay_map / sizeof relay_map[0]; i++)
+        con_sample_put(s, relay_map[i].name, NAN);
+    con_sample_put(s, "relay.ack_p50_ms", NAN);
+    con_sample_put(s, "relay.ack_p99_ms", NAN);
+}
+
 int con_upstream_relay(con_upstream *u, con_sample *s)
 {
     char err[256];
@@ -168,10 +178,12 @@ int con_upstream_relay(con_upstream *u, con_sample *s)
         if (st > 0)
             snprintf(err, sizeof err, "HTTP %ld", st);
         con_sample_error(s, "relay", "%s: %s", u->conf.relay_metrics_url, err);
+        put_relay_unknown(s);
         return -1;
     }
     if (con_upstream_parse_relay(u, s, u->body.data, u->body.len, err, sizeof err) < 0) {
         con_sample_error(s, "relay", "/metrics: %s", err);
+        put_relay_unknown(s);
         return -1;
     }
     return 0;

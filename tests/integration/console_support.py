@@ -10,6 +10,7 @@ is free (so `./userstream counts` reads it), else on another free port.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -247,3 +248,26 @@ class WebDriver:
             pass
         self.proc.terminate()
         self.proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def pipeline_with_a_load(stack, users_per_page: int = 500, pages: int = 2):
+    """What the console watches: the relay and the Spark job running as the
+    stack's services, and one load through them (the isolated test stack
+    starts with neither). Stopped again afterwards, so later modules (test_e2e's
+    `run`) start from the same state as without this module."""
+    from loadtest_support import ingest_for, unique
+
+    started = []
+    try:
+        for svc in ("relay", "spark_job"):
+            stack.us("restart", svc, timeout=900)
+            started.append(svc)
+        with ingest_for(stack) as ing:
+            rc, summary, err = ing.load("--seed", unique("console"), "--pages", str(pages),
+                                        "--results", str(users_per_page), "--run-id", unique("console-run"))
+            assert rc == 0, err
+        yield
+    finally:
+        for svc in reversed(started):
+            stack.us("stop", svc, check=False, timeout=300)

@@ -17,13 +17,18 @@ import uuid
 
 import pytest
 
-from console_support import Console, free_port
+from console_support import Console, free_port, pipeline_with_a_load
 
 STABLE_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def console(stack):
+    with pipeline_with_a_load(stack):
+        yield from _console(stack)
+
+
+def _console(stack):
     c = Console(stack)
     try:
         status, _, _ = c.login()

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from console_support import ROOT, Console, WebDriver
+from console_support import ROOT, Console, WebDriver, pipeline_with_a_load
 
 STAGE_KEYS = {"fetched": "fetched", "staged": "staged", "rejected": "rejected", "kafka": "kafka",
               "spark": "spark_processed", "cassandra": "cassandra", "dlq": "dlq_distinct"}  # fmt: skip
@@ -45,6 +45,11 @@ def screens(stack):
 
 @pytest.fixture(scope="module")
 def browser(stack):
+    with pipeline_with_a_load(stack, users_per_page=200, pages=1):
+        yield from _browser(stack)
+
+
+def _browser(stack):
     console = Console(stack)
     profile = tempfile.mkdtemp(prefix="console-chromium-")
     wd = None
