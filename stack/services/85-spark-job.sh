@@ -13,7 +13,7 @@ svc_spark_job_address() { echo "http://$US_BIND:$US_SPARK_DRIVER_UI_PORT"; }
 svc_spark_job_ports() { echo "$US_SPARK_DRIVER_UI_PORT"; }
 svc_spark_job_version() { echo "$SPARK_VERSION"; }
 svc_spark_job_pg_role() { echo "$US_PG_OPS_USER"; }
-# First start compiles and plans two streaming queries on a shared 2-core box.
+# First start compiles and plans the streaming query on a shared 2-core box.
 svc_spark_job_timeout() { echo 300; }
 
 # pyspark and the connector jars are installed by svc_spark_master_setup.
