@@ -23,6 +23,7 @@ when every stage answered, 1 if one could not be asked (its count is "?").
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from userstream_spark import auth  # noqa: E402
 from userstream_spark import config as config_mod  # noqa: E402
 
 
@@ -63,8 +65,8 @@ def pg_counts(cfg) -> dict:
 def kafka_counts(cfg) -> dict:
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": cfg.kafka_bootstrap, "group.id": f"stage-counts-{uuid.uuid4().hex}",
-                  "enable.auto.commit": False})  # fmt: skip
+    c = Consumer({"bootstrap.servers": cfg.kafka_bootstrap, "group.id": f"userstream-console-counts-{uuid.uuid4().hex}",
+                  "enable.auto.commit": False, **auth.kafka_librdkafka_conf(cfg.kafka_client_file)})  # fmt: skip
     try:
         out = {}
         for name, topic in (("kafka", cfg.topic), ("dlq", cfg.dlq_topic)):
@@ -107,7 +109,11 @@ def cassandra_count(cfg, slices: int = 64) -> int:
     million rows outlives the server's range-read timeout on a small node."""
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([cfg.cassandra_host], port=cfg.cassandra_port)
+    from cassandra.auth import PlainTextAuthProvider
+
+    creds = auth.cassandra_credentials(cfg.cassandra_credentials) if cfg.cassandra_credentials else None
+    provider = PlainTextAuthProvider(*creds) if creds else None
+    cluster = Cluster([cfg.cassandra_host], port=cfg.cassandra_port, auth_provider=provider)
     try:
         s = cluster.connect(cfg.keyspace)
         q = s.prepare("SELECT count(*) FROM users WHERE token(user_id) > ? AND token(user_id) <= ?")
@@ -161,7 +167,10 @@ def main(argv=None) -> int:
     conf = config_mod.load()
     # libpq finds the ops role's password there (./userstream env exports it too).
     os.environ.setdefault("PGPASSFILE", os.path.join(conf["US_SECRETS_DIR"], "pgpass"))
-    cfg = config_mod.JobConfig.from_conf(conf)
+    # Read-only, as the console: its Kafka principal and Cassandra role.
+    cfg = dataclasses.replace(config_mod.JobConfig.from_conf(conf),
+                              kafka_client_file=conf.get("US_KAFKA_CONSOLE_CLIENT_FILE", ""),
+                              cassandra_credentials=conf.get("US_CASSANDRA_READER_CREDENTIALS", ""))  # fmt: skip
     counts, errors = collect(cfg)
     if args.json:
         print(json.dumps({k: counts.get(k) for k, _ in ROWS} | {"errors": errors}, default=str))
