@@ -61,9 +61,11 @@ def run_loader(conf: dict[str, str], seed: str, pages: int, results: int, run_id
         US_LOAD_RUN_ID=run_id,
         US_LOAD_FOLLOW="false",
     )
-    proc = subprocess.run(
-        [userstream_conf.loader_binary(conf)], env=env, capture_output=True, text=True, check=False
-    )
+    with userstream_conf.pgpass_env(userstream_conf.LOADER_CONN_ID) as login:
+        env.update(login)
+        proc = subprocess.run(
+            [userstream_conf.loader_binary(conf)], env=env, capture_output=True, text=True, check=False
+        )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     summary = json.loads(lines[-1]) if lines else {}
     if proc.returncode != 0:
