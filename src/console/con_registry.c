@@ -181,40 +181,43 @@ static json_t *load_body(const char *body, size_t len, char *err, size_t errlen)
     return j;
 }
 
-json_t *con_registry_parse_int_array(const char *body, size_t len, char *err, size_t errlen)
+/* An answer that must be a JSON array whose every item passes is_item. */
+static json_t *parse_array(const char *body, size_t len, int (*is_item)(const json_t *),
+                           const char *what, char *err, size_t errlen)
 {
     json_t *j = load_body(body, len, err, errlen);
-    for (size_t i = 0; j && i < json_array_size(j); i++) {
-        if (!json_is_integer(json_array_get(j, i))) {
-            snprintf(err, errlen, "registry answer: item %zu is not an integer", i);
-            json_decref(j);
-            return NULL;
-        }
-    }
     if (j && !json_is_array(j)) {
         snprintf(err, errlen, "registry answer is not an array");
         json_decref(j);
         return NULL;
+    }
+    for (size_t i = 0; j && i < json_array_size(j); i++) {
+        if (!is_item(json_array_get(j, i))) {
+            snprintf(err, errlen, "registry answer: item %zu is not %s", i, what);
+            json_decref(j);
+            return NULL;
+        }
     }
     return j;
 }
 
+static int is_integer(const json_t *v)
+{
+    return json_is_integer(v);
+}
+static int is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+
+json_t *con_registry_parse_int_array(const char *body, size_t len, char *err, size_t errlen)
+{
+    return parse_array(body, len, is_integer, "an integer", err, errlen);
+}
+
 json_t *con_registry_parse_string_array(const char *body, size_t len, char *err, size_t errlen)
 {
-    json_t *j = load_body(body, len, err, errlen);
-    for (size_t i = 0; j && i < json_array_size(j); i++) {
-        if (!json_is_string(json_array_get(j, i))) {
-            snprintf(err, errlen, "registry answer: item %zu is not a string", i);
-            json_decref(j);
-            return NULL;
-        }
-    }
-    if (j && !json_is_array(j)) {
-        snprintf(err, errlen, "registry answer is not an array");
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    return parse_array(body, len, is_string, "a string", err, errlen);
 }
 
 json_t *con_registry_parse_config(const char *body, size_t len, char *err, size_t errlen)
