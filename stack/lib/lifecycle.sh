@@ -166,7 +166,7 @@ cmd_rebuild() {
         US_SPARK_DRIVER_UI_PORT=$((US_SPARK_DRIVER_UI_PORT + 1)) \
         "$US_ROOT/stack/spark/submit" --master "local[2]" --name userstream-rebuild \
         --driver-memory "${US_SPARK_DRIVER_MEMORY:-1g}" \
-        "$US_ROOT/spark/job.py" --available-now --queries users \
+        "$US_ROOT/spark/job.py" --available-now \
         >"$US_LOG_DIR/rebuild-$stamp.log" 2>&1 ||
         us_fail_with_log "rebuild failed" "$US_LOG_DIR/rebuild-$stamp.log"
     us_lc_psql -At -F ' ' -v q="rebuild-$stamp-users" <<'SQL' | {
