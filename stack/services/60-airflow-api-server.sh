@@ -127,3 +127,8 @@ svc_airflow_api_server_ready() {
 import json, sys
 sys.exit(0 if json.load(sys.stdin)["metadatabase"]["status"] == "healthy" else 1)'
 }
+
+# A PostgreSQL restart makes it exit (its metadata database is gone); supervisord
+# starts it again, with a growing back-off, until PostgreSQL answers, instead of
+# giving up (FATAL) after one failed start.
+svc_airflow_api_server_supervisor() { echo startretries=30; }

@@ -16,3 +16,8 @@ svc_airflow_triggerer_run() {
 
 # Ready = the api-server's health document shows this process's heartbeat.
 svc_airflow_triggerer_ready() { us_airflow_component_ready airflow_triggerer triggerer; }
+
+# A PostgreSQL restart makes it exit (its metadata database is gone); supervisord
+# starts it again, with a growing back-off, until PostgreSQL answers, instead of
+# giving up (FATAL) after one failed start.
+svc_airflow_triggerer_supervisor() { echo startretries=30; }
