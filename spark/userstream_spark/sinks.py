@@ -374,8 +374,10 @@ class ProgressListener(StreamingQueryListener):
 
 
 def _topic_offsets(text):
-    """Spark's Kafka offsets JSON {"topic": {"0": 12, ...}} -> {"0": 12, ...}."""
-    if not text:
+    """Spark's Kafka offsets JSON {"topic": {"0": 12, ...}} -> {"0": 12, ...}.
+    The first batch of a query has no start offset: pyspark 3.5 hands the
+    Java null over as the string "None" (str() of it), so that is no offsets."""
+    if not text or text.strip() in ("None", "null"):
         return None
     d = json.loads(text)
     return next(iter(d.values())) if isinstance(d, dict) and len(d) == 1 else d
