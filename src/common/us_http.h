@@ -15,7 +15,8 @@
  * threads = N: N polling threads (epoll) share every connection, for many
  * short CPU-bound answers (the source). Handlers must be thread-safe either
  * way. A reply may be delayed (us_http_delay) without holding a thread in
- * the pool: the connection is suspended and resumed by a timer thread.
+ * the pool: the connection is suspended and resumed by a timer thread (with
+ * a thread per connection, that thread waits).
  *
  * Query strings are parsed by us_http_query_* (pure functions, fuzzed):
  * libmicrohttpd never sees the arguments (a few thousand of them can leave
