@@ -2,29 +2,63 @@
 #include "us_http.h"
 #include "us_err.h"
 #include "us_log.h"
+#include "us_time.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Longest request head accepted: a longer one gets libmicrohttpd's 431/414. */
+/* Default longest request head: a longer one gets libmicrohttpd's 431/414. */
 #define CONNECTION_MEMORY (32 * 1024)
 #define MAX_HEADERS 8
+/* How long us_http_stop waits for replies in progress (delayed ones
+ * included) to be sent before it closes every connection. */
+#define DRAIN_TIMEOUT_MS 10000
+
+/* Sent on every reply unless the program names its own base headers. */
+static const char *const security_headers[] = {
+    "Cache-Control",
+    "no-store",
+    "X-Content-Type-Options",
+    "nosniff",
+    "X-Frame-Options",
+    "DENY",
+    "Referrer-Policy",
+    "no-referrer",
+    "Content-Security-Policy",
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    NULL,
+};
 
 struct us_http {
     struct MHD_Daemon *d;
     us_http_config cfg;
+    us_http_opts opts;
     const us_http_route *routes;
     size_t n_routes;
     atomic_ullong answered[6];
+    atomic_ullong completed; /* requests MHD is done with, for max_requests */
+    /* Replies built and not yet completed: once a reply is built, MHD calls
+     * on_completed for that request in every case. */
+    atomic_long active;
+    /* Delayed replies: soonest first (thread pool); and the stop flag. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t timer;
+    bool timer_started;
+    us_http_req *timers;
+    bool stopping;
 };
 
 struct us_http_req {
@@ -34,9 +68,15 @@ struct us_http_req {
     const char *path, *query;
     const char *method;
     us_buf body;
-    bool seen, too_large, replied;
+    bool seen, too_large, replied, suspended;
     char *hdr_name[MAX_HEADERS], *hdr_value[MAX_HEADERS];
     int n_hdr;
+    /* The reply, built and not yet handed to MHD (it may be delayed). */
+    struct MHD_Response *resp;
+    unsigned status; /* set with resp: 0 until a reply is built */
+    unsigned delay_ms;
+    int64_t due_ms;
+    us_http_req *next_timer;
 };
 
 const char *us_http_method(const us_http_req *r)
@@ -70,6 +110,25 @@ const char *us_http_body(const us_http_req *r, size_t *len)
     return us_buf_str(&r->body);
 }
 
+const char *us_http_client(const us_http_req *r, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (outlen)
+        out[0] = '\0';
+    if (ci && ci->client_addr)
+        getnameinfo(ci->client_addr,
+                    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in),
+                    out, (socklen_t)outlen, NULL, 0, NI_NUMERICHOST);
+    return out;
+}
+
+void us_http_delay(us_http_req *r, unsigned ms)
+{
+    r->delay_ms = ms;
+}
+
 void us_http_add_header(us_http_req *r, const char *name, const char *value)
 {
     if (r->n_hdr >= MAX_HEADERS)
@@ -86,7 +145,15 @@ static void count(us_http *h, unsigned status)
     atomic_fetch_add(&h->answered[cls < 6 ? cls : 5], 1);
 }
 
-/* Queues resp with the common headers; every reply ends here. */
+static void add_header(struct MHD_Response *resp, const char *name, const char *value)
+{
+    if (MHD_add_response_header(resp, name, value) != MHD_YES)
+        us_warn("http: could not add header %s", name);
+}
+
+/* Keeps resp, with the base headers, Content-Type and the handler's, as the
+ * request's reply; on_request hands it to MHD (now or when due). Every reply
+ * ends here. */
 static void queue(us_http_req *r, unsigned status, struct MHD_Response *resp, const char *type)
 {
     if (r->replied) {
@@ -99,18 +166,16 @@ static void queue(us_http_req *r, unsigned status, struct MHD_Response *resp, co
         us_error("http: out of memory building a response");
         return;
     }
+    const char *const *base = r->h->opts.base_headers ? r->h->opts.base_headers : security_headers;
+    for (; base[0] && base[1]; base += 2)
+        add_header(resp, base[0], base[1]);
     if (type)
-        MHD_add_response_header(resp, "Content-Type", type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(resp, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+        add_header(resp, "Content-Type", type);
     for (int i = 0; i < r->n_hdr; i++)
-        MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
-    MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
+        add_header(resp, r->hdr_name[i], r->hdr_value[i]);
+    r->resp = resp;
+    r->status = status;
+    atomic_fetch_add(&r->h->active, 1);
     count(r->h, status);
 }
 
@@ -186,17 +251,25 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    us_http *h = cls;
     us_http_req *r = *con_cls;
-    if (!r)
-        return;
-    for (int i = 0; i < r->n_hdr; i++) {
-        free(r->hdr_name[i]);
-        free(r->hdr_value[i]);
+    if (r) {
+        if (r->status) /* a reply was built (queue): it counted as active */
+            atomic_fetch_sub(&h->active, 1);
+        if (r->resp)
+            MHD_destroy_response(r->resp); /* closed while delayed */
+        for (int i = 0; i < r->n_hdr; i++) {
+            free(r->hdr_name[i]);
+            free(r->hdr_value[i]);
+        }
+        us_buf_free(&r->body);
+        free(r->target);
+        free(r);
+        *con_cls = NULL;
     }
-    us_buf_free(&r->body);
-    free(r->target);
-    free(r);
-    *con_cls = NULL;
+    unsigned long long n = atomic_fetch_add(&h->completed, 1) + 1;
+    if (h->opts.max_requests && n == h->opts.max_requests && h->opts.on_max_requests)
+        h->opts.on_max_requests(h->opts.max_requests_ud);
 }
 
 static const us_http_route *find_route(us_http *h, const char *path, const char *method,
@@ -211,12 +284,13 @@ static const us_http_route *find_route(us_http *h, const char *path, const char 
         if (!match)
             continue;
         *path_known = true;
-        if (!strcmp(rt->method, method) || (head && !strcmp(rt->method, "GET")))
+        if (!rt->method || !strcmp(rt->method, method) || (head && !strcmp(rt->method, "GET")))
             return rt;
     }
     return NULL;
 }
 
+/* Routes first: a route for every target answers /health itself. */
 static void dispatch(us_http_req *r)
 {
     us_http *h = r->h;
@@ -228,23 +302,91 @@ static void dispatch(us_http_req *r)
     r->query = q ? q : "";
     if (r->too_large)
         return us_http_error(r, 413, "request body over %zu bytes", h->cfg.max_body);
-    if (r->path[0] != '/')
-        return us_http_error(r, 400, "the request target must start with '/'");
+    const us_http_route *rt = find_route(h, r->path, r->method, &known);
+    if (rt) {
+        if (rt->guarded && h->cfg.guard && !h->cfg.guard(r, h->cfg.guard_ud))
+            return;
+        rt->fn(r, rt->ud);
+        if (!r->replied)
+            us_http_error(r, 500, "the handler gave no answer");
+        return;
+    }
     if (!strcmp(r->path, "/health") && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")))
         return us_http_reply(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
-    const us_http_route *rt = find_route(h, r->path, r->method, &known);
-    if (!rt) {
-        if (known)
-            return us_http_error(r, 405, "method %s not allowed here", r->method);
-        return us_http_error(r, 404, "no such path");
-    }
-    if (rt->guarded && h->cfg.guard && !h->cfg.guard(r, h->cfg.guard_ud))
-        return;
-    rt->fn(r, rt->ud);
-    if (!r->replied)
-        us_http_error(r, 500, "the handler gave no answer");
+    if (r->path[0] != '/')
+        return us_http_error(r, 400, "the request target must start with '/'");
+    if (known)
+        return us_http_error(r, 405, "method %s not allowed here", r->method);
+    us_http_error(r, 404, "no such path");
 }
 
+/* Hands the reply to MHD. */
+static enum MHD_Result send_reply(us_http_req *r)
+{
+    struct MHD_Response *resp = r->resp;
+    r->resp = NULL;
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* The timer thread of a pool: resumes each delayed connection when due, and
+ * all of them when stopping. */
+static void *timer_main(void *arg)
+{
+    us_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        int64_t now = us_mono_ms();
+        while (h->timers && (h->timers->due_ms <= now || h->stopping)) {
+            us_http_req *r = h->timers;
+            h->timers = r->next_timer;
+            MHD_resume_connection(r->conn);
+        }
+        if (h->stopping)
+            break;
+        if (!h->timers) {
+            pthread_cond_wait(&h->wake, &h->lock);
+            continue;
+        }
+        struct timespec ts = us_mono_after_ms(h->timers->due_ms - now);
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* Holds r's reply until it is due: in a pool the connection is suspended
+ * (the timer thread resumes it; true), with a thread per connection that
+ * thread waits. False when the reply goes out now (due, or stopping). */
+static bool hold(us_http_req *r)
+{
+    us_http *h = r->h;
+    int64_t due = us_mono_ms() + r->delay_ms;
+    pthread_mutex_lock(&h->lock);
+    if (h->opts.threads == 0) {
+        int64_t now;
+        while (!h->stopping && (now = us_mono_ms()) < due) {
+            struct timespec ts = us_mono_after_ms(due - now);
+            pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+        }
+    } else if (!h->stopping) {
+        MHD_suspend_connection(r->conn);
+        r->suspended = true;
+        r->due_ms = due;
+        us_http_req **p = &h->timers;
+        while (*p && (*p)->due_ms <= due)
+            p = &(*p)->next_timer;
+        r->next_timer = *p;
+        *p = r;
+        pthread_cond_signal(&h->wake);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return r->suspended;
+}
+
+/* MHD calls this once with the head, once per piece of body, once at the
+ * end (then the reply is due), and once more after a resume. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_len, void **con_cls)
@@ -258,18 +400,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         return MHD_YES;
     }
+    if (r->suspended)
+        return send_reply(r); /* resumed: the delayed reply is due */
     if (*upload_len) {
-        if (r->body.len + *upload_len > h->cfg.max_body)
+        if (!h->opts.discard_body && r->body.len + *upload_len > h->cfg.max_body)
             r->too_large = true;
-        else
+        else if (!h->opts.discard_body)
             us_buf_put(&r->body, upload, *upload_len);
-        *upload_len = 0;
+        *upload_len = 0; /* read (and dropped when discarding) */
         return MHD_YES;
     }
     if (r->body.oom)
         return MHD_NO;
     dispatch(r);
-    return r->replied ? MHD_YES : MHD_NO;
+    if (!r->resp)
+        return MHD_NO;
+    if (r->delay_ms > 0 && hold(r))
+        return MHD_YES;
+    return send_reply(r);
 }
 
 static int make_addr(const char *bind, int port, struct sockaddr_storage *ss, char *err,
@@ -292,12 +440,56 @@ static int make_addr(const char *bind, int port, struct sockaddr_storage *ss, ch
                    bind);
 }
 
+__attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
+                                                               va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    us_info("libmicrohttpd: %s", line); /* e.g. a client gone mid-answer */
+}
+
+static int start_daemon(us_http *h, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    const us_http_config *c = &h->cfg;
+    const us_http_opts *o = &h->opts;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    flags |= o->threads ? MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME : MHD_USE_THREAD_PER_CONNECTION;
+    if (o->threads) {
+        if (pthread_create(&h->timer, NULL, timer_main, h) != 0)
+            return us_errf(err, errlen, "cannot start the HTTP timer thread");
+        h->timer_started = true;
+    }
+    /* The pool size only with a pool (MHD warns about a size of 0). */
+    struct MHD_OptionItem pool[] = {{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)o->threads, NULL},
+                                    {MHD_OPTION_END, 0, NULL}};
+    h->d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)ss, MHD_OPTION_ARRAY, o->threads ? pool : pool + 1,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_head,
+                            MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
+                            MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_END);
+    if (!h->d)
+        return us_errf(err, errlen,
+                       "cannot listen on %s:%d (in use, or not an address of this host)", c->bind,
+                       c->port);
+    return 0;
+}
+
 us_http *us_http_start(const us_http_config *cfg, const us_http_route *routes, size_t n_routes,
                        char *err, size_t errlen)
 {
+    return us_http_start_opts(cfg, NULL, routes, n_routes, err, errlen);
+}
+
+us_http *us_http_start_opts(const us_http_config *cfg, const us_http_opts *opts,
+                            const us_http_route *routes, size_t n_routes, char *err, size_t errlen)
+{
     struct sockaddr_storage ss;
-    if (cfg->port <= 0 || cfg->port > 65535)
-        return us_errp(err, errlen, "port %d is not in 1-65535", cfg->port);
+    if (cfg->port < 0 || cfg->port > 65535)
+        return us_errp(err, errlen, "port %d is not in 0-65535", cfg->port);
     if (make_addr(cfg->bind, cfg->port, &ss, err, errlen) < 0)
         return NULL;
     us_http *h = calloc(1, sizeof *h);
@@ -307,30 +499,59 @@ us_http *us_http_start(const us_http_config *cfg, const us_http_route *routes, s
     h->cfg.max_connections = cfg->max_connections ? cfg->max_connections : 64;
     h->cfg.timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
     h->cfg.max_body = cfg->max_body ? cfg->max_body : 16 * 1024;
+    if (opts)
+        h->opts = *opts;
+    h->opts.max_head = h->opts.max_head ? h->opts.max_head : CONNECTION_MEMORY;
     h->routes = routes;
     h->n_routes = n_routes;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(err, errlen, "cannot listen on %s:%d (in use, or not an address of this host)",
-                 cfg->bind, cfg->port);
-        free(h);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (start_daemon(h, &ss, err, errlen) < 0) {
+        us_http_stop(h);
         return NULL;
     }
     return h;
+}
+
+int us_http_port(const us_http *h)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : -1;
+}
+
+/* Waits until the replies in progress are sent (or DRAIN_TIMEOUT_MS). */
+static void drain(us_http *h)
+{
+    int64_t deadline = us_mono_ms() + DRAIN_TIMEOUT_MS;
+    while (atomic_load(&h->active) > 0 && us_mono_ms() < deadline) {
+        struct timespec pause = {0, 10 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (atomic_load(&h->active) > 0)
+        us_warn("http: stopping with %ld request(s) still in progress after %d ms",
+                atomic_load(&h->active), DRAIN_TIMEOUT_MS);
 }
 
 void us_http_stop(us_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true; /* every delayed reply goes out now */
+    pthread_cond_broadcast(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    if (h->timer_started)
+        pthread_join(h->timer, NULL);
+    if (h->d) {
+        drain(h);
+        MHD_stop_daemon(h->d);
+    }
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 

@@ -79,19 +79,14 @@ static int check_pair(void *ud, const char *k, size_t kl, const char *v, size_t 
 {
     query_walk *w = ud;
     char key[64], val[2048];
-    if (us_url_decode(k, kl, key, sizeof key) < 0 || !key[0]) {
-        snprintf(w->err, w->errlen, "malformed query parameter name");
-        return -1;
-    }
-    if (us_url_decode(v, vl, val, sizeof val) < 0) {
-        snprintf(w->err, w->errlen, "query parameter \"%s\": malformed value", key);
-        return -1;
-    }
+    if (us_url_decode(k, kl, key, sizeof key) < 0 || !key[0])
+        return us_errf(w->err, w->errlen, "malformed query parameter name");
+    if (us_url_decode(v, vl, val, sizeof val) < 0)
+        return us_errf(w->err, w->errlen, "query parameter \"%s\": malformed value", key);
     for (const char *const *a = w->allowed; a && *a; a++)
         if (!strcmp(*a, key))
             return 0;
-    snprintf(w->err, w->errlen, "unknown query parameter \"%s\"", key);
-    return -1;
+    return us_errf(w->err, w->errlen, "unknown query parameter \"%s\"", key);
 }
 
 int us_http_query_check(const char *query, const char *const *allowed, char *err, size_t errlen)
@@ -106,10 +101,8 @@ static int get_pair(void *ud, const char *k, size_t kl, const char *v, size_t vl
     char key[64];
     if (us_url_decode(k, kl, key, sizeof key) < 0 || strcmp(key, w->key) != 0)
         return 0;
-    if (us_url_decode(v, vl, w->out, w->outlen) < 0) {
-        snprintf(w->err, w->errlen, "query parameter \"%s\": malformed or too long", w->key);
-        return -1;
-    }
+    if (us_url_decode(v, vl, w->out, w->outlen) < 0)
+        return us_errf(w->err, w->errlen, "query parameter \"%s\": malformed or too long", w->key);
     return 1;
 }
 

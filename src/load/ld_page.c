@@ -2,6 +2,7 @@
 
 #include "ld_text.h"
 #include "ld_user.h"
+#include "us_err.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -161,14 +162,10 @@ static int check_info(const ld_json_page *jp, const ld_page_ctx *ctx, char *reas
         snprintf(suffix, sizeof suffix, "%02x", nat);
     size_t extra = strlen(suffix);
     if (seed->type != LD_J_STRING || seed->n != want + extra ||
-        memcmp(seed->s, ctx->seed, want) != 0 || memcmp(seed->s + want, suffix, extra) != 0) {
-        snprintf(reason, rlen, "page: info.seed does not match the requested seed");
-        return -1;
-    }
-    if (page->type != LD_J_INT || page->i != ctx->page) {
-        snprintf(reason, rlen, "page: info.page does not match the requested page");
-        return -1;
-    }
+        memcmp(seed->s, ctx->seed, want) != 0 || memcmp(seed->s + want, suffix, extra) != 0)
+        return us_errf(reason, rlen, "page: info.seed does not match the requested seed");
+    if (page->type != LD_J_INT || page->i != ctx->page)
+        return us_errf(reason, rlen, "page: info.page does not match the requested page");
     return 0;
 }
 

@@ -40,9 +40,8 @@ ld_pg *ld_pg_connect(const us_pg_conn_opts *o, char *err, size_t errlen)
         n += strlen(ld_user_columns[c]) + 2;
     pg->users_columns = malloc(n);
     if (!pg->users_columns) {
-        snprintf(err, errlen, "out of memory");
         ld_pg_free(pg);
-        return NULL;
+        return us_errp(err, errlen, "out of memory");
     }
     pg->users_columns[0] = '\0';
     for (int c = 0; c < LD_NCOLS; c++) {

@@ -2,6 +2,7 @@
 
 #include "ld_page.h"
 #include "ld_sink.h"
+#include "us_err.h"
 #include "us_log.h"
 #include "us_util.h"
 
@@ -185,9 +186,8 @@ static int loop(run_state *st, char *err, size_t errlen)
         if (rc < 0) {
             if (ld_sink_failed(st->sink))
                 return 0; /* the sink's error is reported by finish */
-            snprintf(err, errlen, "out of memory");
             st->oom = true;
-            return -1;
+            return us_errf(err, errlen, "out of memory");
         }
     }
 }

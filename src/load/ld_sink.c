@@ -111,9 +111,8 @@ ld_sink *ld_sink_start(ld_pg **pg, int n, int64_t load_id, int depth, char *err,
         w->sink = s;
         w->pg = pg[i];
         if (pthread_create(&w->thread, NULL, sink_main, w) != 0) {
-            snprintf(err, errlen, "cannot start a database thread");
             ld_sink_free(s);
-            return NULL;
+            return us_errp(err, errlen, "cannot start a database thread");
         }
         w->started = true;
     }

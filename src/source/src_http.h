@@ -1,14 +1,15 @@
-/* src_http: serves src_api over HTTP/1.1 with libmicrohttpd: a thread pool
- * (one polling thread per configured thread, epoll), raw request targets
- * taken before MHD decodes them, delayed ("slow") answers by suspending the
- * connection and resuming it from a timer thread, and the CORS and cache
- * headers upstream sends. */
+/* src_http: serves src_api over HTTP/1.1 on us_http: a thread pool (one
+ * polling thread per configured thread, epoll), every method and target
+ * handed to src_api (its 404 and OPTIONS answers are upstream's, so no
+ * built-in /health), request bodies read and dropped, delayed ("slow")
+ * answers through us_http_delay, and the CORS and cache headers upstream
+ * sends instead of us_http's browser security headers. */
 #ifndef SRC_HTTP_H
 #define SRC_HTTP_H
 
 #include "src_api.h"
 
-#include <stdint.h>
+#include <stddef.h>
 
 typedef struct src_http src_http;
 

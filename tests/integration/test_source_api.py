@@ -245,6 +245,32 @@ def test_options_preflight(server):
     assert headers["access-control-allow-headers"] == "x-a"
 
 
+@pytest.mark.parametrize("path,method", [("/health", "GET"), ("/health", "HEAD"),
+                                         ("/metrics", "GET"), ("*", "GET"), ("api", "GET")])
+def test_no_endpoints_of_its_own(server, path, method):
+    # The shared HTTP layer (us_http) has /health and refuses a target without
+    # '/'; the source answers everything as upstream does.
+    request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    status, body = server.raw(request.encode())
+    assert (status, body) == (404, b"" if method == "HEAD" else b"Not Found")
+
+
+def test_only_upstream_headers(server):
+    status, headers, _ = server.get("/api/?seed=hd")
+    assert status == 200 and headers["cache-control"] == "no-cache"
+    for browser_only in ("x-frame-options", "content-security-policy", "x-content-type-options",
+                         "referrer-policy"):
+        assert browser_only not in headers
+    status, headers, _ = server.request("*", method="OPTIONS")
+    assert status == 204 and headers["access-control-allow-origin"] == "*"
+
+
+def test_large_request_body_is_read_and_dropped(server):
+    status, headers, body = server.request("/api/?seed=b", method="POST", body=b"x" * 200_000)
+    assert (status, body) == (404, b"Not Found")
+    assert server.get("/api/?seed=alive")[0] == 200
+
+
 def test_head(server):
     status, headers, body = server.request("/api/?seed=h", method="HEAD")
     assert status == 200 and body == b"" and int(headers["content-length"]) > 1000
