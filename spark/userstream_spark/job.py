@@ -190,7 +190,9 @@ class UsersBatch:
             # can be stale and nothing is deleted. A user twice in the batch
             # is a replay of the same image (same write timestamp): writing
             # both is harmless, so no dedupe shuffle.
-            winners = users_all.persist()
+            # Every row is a sign-up: its signup_events key goes on the users row
+            # in the same write (docs/lifecycle.md: erasure finds it there).
+            winners = transform.with_signup_key(users_all).persist()
         else:
             tombstones = transform.delete_rows(good.where(F.col("op") == "d"))
             changes = users_all.unionByName(tombstones, allowMissingColumns=True)
@@ -210,13 +212,21 @@ class UsersBatch:
                 parts = [(upserts, False)]
             windows = [sinks.SignupWindow(int(w["minute_ms"]), w["country_code"]) for w in st["signup_windows"]]
             extra = [(transform.signup_rows(good), "signup_events")] if windows else []
+            if windows and not simple:
+                # The winner may be an update or a delete: the sign-up keys are
+                # written on their own (these columns only, at the sign-up's version).
+                extra.append((transform.signup_key_rows(good), "users"))
             kill_point("signups-before-write")
             for part, ignore_nulls in parts:
                 self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps, extra)
                 extra = []  # once
             kill_point("signups-after-write")
             if not simple:
-                dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
+                deleted = winners.where(F.col("op") == "d").select("user_id", "writetime")
+                # Before the users rows go: the sign-up keys are read from them
+                # (a replay after a crash in between finds them again).
+                windows += self._erase_signups(deleted)
+                dels = deleted.collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
                 steps.mark("deletes")
         finally:
@@ -263,6 +273,19 @@ class UsersBatch:
         )  # fmt: skip
         kill_point("batch-end")
 
+    def _erase_signups(self, deleted: DataFrame) -> list:
+        """The signup_events rows of the users this batch deletes: each replaced
+        by a placeholder that keeps the window's count (docs/lifecycle.md).
+        Returns their windows, recounted with the batch's own (the count stays)."""
+        keys = (
+            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users", direct_join=True)
+            .select("user_id", *transform.SIGNUP_KEY_COLUMNS)
+            .join(deleted.select("user_id"), "user_id")  # per-key reads, as for the stale index rows
+        )
+        erased = sinks.erased_signups(transform.erased_signups(keys, deleted).collect())
+        self.deleter.erase_signups(erased)
+        return [e.window() for e in erased]
+
     def _count_signups(self, windows) -> int:
         """Recounts every sign-up window this batch wrote into (its rows are
         in Cassandra by now) and writes the counts: idempotent, so a replay
@@ -295,27 +318,38 @@ class UsersBatch:
 
     def _truncate(self, version: int) -> int:
         """TRUNCATE staging.users reached us as a marker: delete every user
-        (and its index rows) stamped with the marker's version, so whatever
-        was written before it goes and whatever came after it stays. Cassandra
-        has no timestamped TRUNCATE, hence a scan with one delete per key,
-        streamed through the driver: slow for millions of users, and rare."""
-        rows = (
-            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
-            .select("user_id", "email_hmac", "country_code")
-            .toLocalIterator()
-        )
-        n, chunk = 0, []
-        for r in rows:
+        (and its index rows, and its id in its sign-up row) stamped with the
+        marker's version, so whatever was written before it goes and whatever
+        came after it stays. Cassandra has no timestamped TRUNCATE, hence a
+        scan with one delete per key, streamed through the driver: slow for
+        millions of users, and rare. The sign-up counts stay as they are
+        (placeholders), so their windows need no recount."""
+        users = sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
+        cols = ("user_id", "email_hmac", "country_code", *transform.SIGNUP_KEY_COLUMNS)
+        n, index, erased, ids = 0, [], [], []
+        for r in users.select(*cols).toLocalIterator():
             cand = {"user_id": r["user_id"], "w_version": version, "w_op": "d",
                     "old_email_hmac": r["email_hmac"], "old_country_code": r["country_code"]}  # fmt: skip
-            chunk += sinks.index_deletes([cand]) + [sinks.Delete("users", (r["user_id"],), version)]
+            index += sinks.index_deletes([cand])
+            if r["signup_version"] is not None and r["signup_version"] < version:
+                erased += sinks.erased_signups([{
+                    "user_id": r["user_id"], "minute_ms": int(r["signup_minute"].timestamp() * 1000),
+                    "signup_country": r["signup_country"], "signup_lsn": r["signup_lsn"],
+                    "signup_version": r["signup_version"], "delete_version": version}])  # fmt: skip
+            ids.append(r["user_id"])
             n += 1
-            if len(chunk) >= 3000:
-                self.deleter.execute(chunk)
-                chunk = []
-        self.deleter.execute(chunk)
+            if len(ids) >= 1000:
+                self._truncate_flush(index, erased, ids, version)
+                index, erased, ids = [], [], []
+        self._truncate_flush(index, erased, ids, version)
         log.info("truncate marker at version %d: %d users deleted", version, n)
         return n
+
+    def _truncate_flush(self, index, erased, ids, version) -> None:
+        """Index rows and sign-up rows first, then the users rows that led to them."""
+        self.deleter.execute(index)
+        self.deleter.erase_signups(erased)
+        self.deleter.execute([sinks.Delete("users", (uid,), version) for uid in ids])
 
     def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
         cfg = self.cfg

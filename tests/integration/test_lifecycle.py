@@ -54,6 +54,58 @@ def cass_all_ids(stack) -> set[str]:
         cluster.shutdown()
 
 
+def cass_session(stack):
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+    s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
+    s.default_timeout = 120
+    return cluster, s
+
+
+# Tables of the keyspace that hold no user id by design: the aggregate and the migration log.
+NO_USER_ID_TABLES = {"signups_per_minute", "schema_migrations"}
+
+
+def cass_rows_of_user(stack, user: str) -> dict[str, int]:
+    """Rows that name the user in every table of the keyspace that has a user_id column;
+    a table without one must be one of NO_USER_ID_TABLES (a new table is checked, or named)."""
+    cluster, s = cass_session(stack)
+    try:
+        tables = cluster.metadata.keyspaces[stack["US_CASSANDRA_KEYSPACE"]].tables
+        without = {t for t, m in tables.items() if "user_id" not in m.columns}
+        assert without <= NO_USER_ID_TABLES, f"tables that may hold a user id under another name: {without}"
+        return {t: s.execute(f"SELECT count(*) FROM {t} WHERE user_id = {user} ALLOW FILTERING").one()[0]
+                for t in tables if t not in without}  # fmt: skip
+    finally:
+        cluster.shutdown()
+
+
+def signup_window_of(stack, user: str):
+    """(day, minute, country_code, version) of the user's sign-up row."""
+    cluster, s = cass_session(stack)
+    try:
+        rows = list(s.execute(f"SELECT day, minute, country_code, version FROM signup_events "
+                              f"WHERE user_id = {user} ALLOW FILTERING"))  # fmt: skip
+        assert len(rows) == 1, rows
+        return tuple(rows[0])
+    finally:
+        cluster.shutdown()
+
+
+def signup_window_state(stack, day, minute, cc):
+    """(signups_per_minute's count, signup_events rows, their user ids) of one window."""
+    cluster, s = cass_session(stack)
+    try:
+        n = s.execute("SELECT signups FROM signups_per_minute WHERE day = %s AND minute = %s AND country_code = %s",
+                      (day, minute, cc)).one()  # fmt: skip
+        ids = [str(r.user_id) for r in s.execute(
+            "SELECT user_id FROM signup_events WHERE day = %s AND minute = %s AND country_code = %s", (day, minute, cc))]
+        return (n[0] if n else 0), len(ids), set(ids)
+    finally:
+        cluster.shutdown()
+
+
 def key_history(stack, keys: set[str]) -> dict[str, list[tuple[int, str]]]:
     """(value size, us.op) of every record of these keys in the users topic, in offset
     order (a key lives in one partition); size -1 = null value (tombstone)."""
@@ -130,9 +182,21 @@ def test_forget_erases_the_user_from_every_store(flowing):
     stack.psql(stack["US_PG_ADMIN_USER"],
                "INSERT INTO staging.rejects (run_id, source_url, reason, raw_text, fetched_at) VALUES "
                f"('{run}', 'u', 'test', '{{\"login\":{{\"uuid\":\"{user}\"}},\"email\":\"{email}\"}}', now())")
+    day, minute, cc, version = signup_window_of(stack, user)
+    wait_until("the sign-up window is counted", lambda: signup_window_state(stack, day, minute, cc)[0] > 0)
+    counted, _, _ = signup_window_state(stack, day, minute, cc)
     p = stack.us("forget", "--by", "pytest", "--reason", "test_lifecycle", "--wait", str(FLOW_TIMEOUT), user,
                  timeout=FLOW_TIMEOUT + 120)
     assert "Cassandra is clean" in p.stdout, p.stdout
+    # Cassandra: no table holds the user id any more (signup_events included) ...
+    left = cass_rows_of_user(stack, user)
+    assert "signup_events" in left and not any(left.values()), left
+    # ... while the sign-up stays counted: a placeholder row took its place, and the
+    # window's count (recounted by the deleting batch) is what its rows say, never less
+    signups, rows, row_ids = signup_window_state(stack, day, minute, cc)
+    assert user not in row_ids
+    assert f"00000000-0000-0000-{version >> 48:04x}-{version & 0xFFFFFFFFFFFF:012x}" in row_ids
+    assert signups == rows >= counted
     # PostgreSQL
     assert ing.one(f"SELECT count(*) FROM staging.users WHERE user_id = '{user}'") == "0"
     assert ing.one(f"SELECT count(*) FROM staging.rejects WHERE strpos(raw_text, '{user}') > 0") == "0"
