@@ -14,7 +14,8 @@ minute are recounted from one row per sign-up, not kept in Spark state
 Usage (normally through the spark-job service / spark-submit):
   spark-submit ... spark/job.py [--available-now] [--master URL]
 Exit codes: 0 stopped (SIGTERM/SIGINT or --available-now done), 1 a query
-failed, 2 bad configuration.
+failed, 2 bad configuration, 3 data loss: Kafka no longer holds offsets the
+job has not read (recorded in ops.stream_stops; not restarted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import glob
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -46,6 +48,9 @@ log = logging.getLogger("userstream.spark")
 # Test-only fault injection: "POINT" or "POINT@N" makes the driver kill -9
 # itself (JVM and Python) the Nth time it reaches POINT. Unset: no effect.
 KILL_AT_ENV = "US_SPARK_TEST_KILL_AT"
+# Exit code of a stop for good: Kafka lost offsets the job has not read. The
+# spark_job service does not restart it (stack/services/85-spark-job.sh).
+EXIT_DATA_LOSS = 3
 KILL_POINTS = ("signups-before-write", "signups-after-write", "signups-mid-counts", "batch-end")
 
 
@@ -497,12 +502,51 @@ class Driver:
                     break
             except Exception as e:  # StreamingQueryException from the failed query
                 err = str(e)
+                loss = data_loss_reason(err)
+                if loss:
+                    return self._stop_for_data_loss(loss)
                 log.error("the streaming query failed: %s", err.splitlines()[0] if err else e)
                 return 1
         if self.available_now:
             return 0
         log.error("query stopped: users")
         return 1
+
+
+    def _stop_for_data_loss(self, reason: str) -> int:
+        """Kafka no longer holds offsets the job has not read: a restart would
+        fail the same way, and reading on would skip them silently. Exit
+        EXIT_DATA_LOSS (not restarted by the service) with the reason in the
+        log and in ops.stream_stops (the console's "stopped" alert)."""
+        name = self.cfg.query_prefix + "users"
+        log.error("DATA LOSS, stopping for good (exit %d): %s. What was deleted from %s never reached "
+                  "Cassandra; see docs/spark.md, \"Data loss\", to recover.", EXIT_DATA_LOSS, reason,
+                  self.cfg.topic)  # fmt: skip
+        try:
+            sinks.record_stop(self.cfg.pg_conninfo, name, EXIT_DATA_LOSS, f"data loss in {self.cfg.topic}: {reason}")
+        except Exception as e:  # noqa: BLE001 - the log line above is the record of last resort
+            log.error("could not record the stop in ops.stream_stops: %s", e)
+        return EXIT_DATA_LOSS
+
+
+# Spark's Kafka source with failOnDataLoss=true: every data-loss error says
+# how to turn the check off (KafkaSourceProvider's INSTRUCTION_FOR_FAIL_ON_DATA_LOSS_TRUE,
+# or the KAFKA_DATA_LOSS error class's text), wrapped over lines.
+_DATA_LOSS = re.compile(r'KAFKA_DATA_LOSS|failOnDataLoss"? to "?false')
+
+
+def data_loss_reason(err: str) -> Optional[str]:
+    """What Spark says was lost, from a failed query's error text (one line,
+    at most 500 characters), or None when the failure is something else."""
+    text = " ".join(err.split())
+    m = _DATA_LOSS.search(text)
+    if not m:
+        return None
+    reason = re.search(r"Reason: (.*?)(?: at org\.apache| at java\.|$)", text[m.start():])
+    if reason:
+        return reason.group(1).strip().rstrip(".")[:500]
+    head = text[: text.find("Some data may have been")] if "Some data may have been" in text else text[: m.start()]
+    return head.rsplit("Exception: ", 1)[-1].strip().rstrip(".")[:500] or "failOnDataLoss"
 
 
 def parse_args(argv):

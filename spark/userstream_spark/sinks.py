@@ -371,6 +371,22 @@ ON CONFLICT (query_name, batch_id) DO UPDATE SET
 """
 
 
+STOP_UPSERT = """
+INSERT INTO ops.stream_stops (query_name, exit_code, reason) VALUES (%s, %s, %s)
+ON CONFLICT (query_name) DO UPDATE SET exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason,
+    stopped_at = now()
+"""
+
+
+def record_stop(conninfo: str, query_name: str, exit_code: int, reason: str) -> None:
+    """Why the job stopped for good, for the console (031_stream_stops.sql)."""
+    import psycopg2
+
+    with psycopg2.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute(STOP_UPSERT, (query_name, exit_code, reason))
+    conn.close()
+
+
 class ProgressWriter:
     """Writes one ops.stream_progress row per batch (idempotent by batch id).
     Keeps one connection; reconnects after an error."""
@@ -378,6 +394,7 @@ class ProgressWriter:
     def __init__(self, conninfo: str):
         self._conninfo = conninfo
         self._conn = None
+        self._cleared = False
 
     def write(self, row: dict) -> None:
         import psycopg2  # the driver only; executors never import it
@@ -393,6 +410,10 @@ class ProgressWriter:
                     self._conn.autocommit = True
                 with self._conn.cursor() as cur:
                     cur.execute(PROGRESS_UPSERT, row)
+                    if not self._cleared:
+                        # A batch of this query succeeded: an earlier stop is over.
+                        cur.execute("DELETE FROM ops.stream_stops WHERE query_name = %s", (row["query_name"],))
+                        self._cleared = True
                 return
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 self._conn = None

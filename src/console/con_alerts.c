@@ -66,6 +66,24 @@ static void rule(json_t *list, con_sample *s, const char *id, const char *msg)
     con_sample_put(s, metric, msg[0] ? 1 : 0);
 }
 
+/* "stopped": a program stopped for good and recorded why (detail "stops"). */
+static void stopped(json_t *list, con_sample *s)
+{
+    char msg[512] = "";
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(s->detail, "stops"), i, st)
+    {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof msg - n, "%s%s stopped (exit %d) at %s: %s", n ? "; " : "",
+                 json_string_value(json_object_get(st, "who")) ?: "?",
+                 (int)json_integer_value(json_object_get(st, "exit_code")),
+                 json_string_value(json_object_get(st, "stopped_at")) ?: "?",
+                 json_string_value(json_object_get(st, "reason")) ?: "");
+    }
+    rule(list, s, "stopped", msg);
+}
+
 json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
 {
     static const char *const lags[][2] = {
@@ -104,5 +122,6 @@ json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
                  "the last Spark batch took %.0f ms, longer than its %ld ms trigger", batch,
                  conf->spark_trigger_ms);
     rule(list, s, "spark_slow", msg);
+    stopped(list, s);
     return list;
 }

@@ -10,6 +10,9 @@
  *   service_down   an engine's readiness check fails
  *   spark_slow     the last Spark batch took longer than its trigger
  *                  (only when a trigger interval is set)
+ *   stopped        a program stopped for good and recorded why: the Spark
+ *                  job on data loss (ops.stream_stops), the relay on a
+ *                  poison record, a lost slot, ... (ops.relay_stops)
  */
 #ifndef CON_ALERTS_H
 #define CON_ALERTS_H

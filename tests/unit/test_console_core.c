@@ -256,6 +256,10 @@ static void alert_rules(void **state)
     con_sample_put(&s, "dlq.records", 7);
     con_sample_put(&s, "slot.retained_bytes", 5000);
     con_sample_put(&s, "spark.batch_ms", 2500);
+    con_sample_detail(&s, "stops",
+                      json_pack("[{s:s,s:i,s:s,s:s}]", "who", "spark query users", "exit_code", 3,
+                                "reason", "data loss: Kafka no longer holds offsets 0-9",
+                                "stopped_at", "2026-12-05 00:00:00+00"));
     con_sample_detail(&s, "health",
                       json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "relay", "state", "down",
                                 "detail", "connection refused", "name", "kafka", "state", "up",
@@ -263,9 +267,12 @@ static void alert_rules(void **state)
     json_t *a = con_alerts_eval(&cf, &s);
     assert_true(has_alert(a, "lag_growing") && has_alert(a, "dead_letters") &&
                 has_alert(a, "wal_retained") && has_alert(a, "service_down") &&
-                has_alert(a, "spark_slow"));
-    assert_int_equal(json_array_size(a), 5);
+                has_alert(a, "spark_slow") && has_alert(a, "stopped"));
+    assert_int_equal(json_array_size(a), 6);
     assert_true(con_sample_get(&s, "alert.lag_growing") == 1);
+    assert_true(con_sample_get(&s, "alert.stopped") == 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(a, 5), "message")),
+                           "spark query users stopped (exit 3) at 2026-12-05 00:00:00+00: data loss"));
     json_decref(a);
     free_sample(&s);
     /* A lag that went back to 0 in the window, nothing new in the DLQ, all
@@ -282,6 +289,7 @@ static void alert_rules(void **state)
     a = con_alerts_eval(&cf, &s);
     assert_int_equal(json_array_size(a), 0);
     assert_true(con_sample_get(&s, "alert.service_down") == 0);
+    assert_true(con_sample_get(&s, "alert.stopped") == 0);
     json_decref(a);
     free_sample(&s);
     con_ring_free(r);
