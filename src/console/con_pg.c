@@ -272,10 +272,10 @@ static int collect_stops(con_pg *p, con_sample *s)
         return -1;
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(r); i++)
-        json_array_append_new(list, json_pack("{s:s,s:i,s:s,s:s}", "who", PQgetvalue(r, i, 0),
-                                              "exit_code", atoi(PQgetvalue(r, i, 1)), "reason",
-                                              PQgetvalue(r, i, 2), "stopped_at",
-                                              PQgetvalue(r, i, 3)));
+        json_array_append_new(list,
+                              json_pack("{s:s,s:i,s:s,s:s}", "who", PQgetvalue(r, i, 0),
+                                        "exit_code", atoi(PQgetvalue(r, i, 1)), "reason",
+                                        PQgetvalue(r, i, 2), "stopped_at", PQgetvalue(r, i, 3)));
     con_sample_detail(s, "stops", list);
     PQclear(r);
     return 0;
