@@ -556,7 +556,37 @@ def parse_args(argv):
                    help="process what Kafka holds now, then stop (deterministic stop for tests)")
     p.add_argument("--init-key", action="store_true",
                    help="create the PII key file if missing, then exit")
+    p.add_argument("--restore-signup-keys", action="store_true",
+                   help="write the sign-up key of every user in `users` from signup_events, then exit "
+                        "(after `rebuild --truncate`: docs/lifecycle.md)")
     return p.parse_args(argv)
+
+
+def restore_signup_keys(spark, cfg) -> int:
+    """The sign-up keys of the users rows from signup_events (a batch job). After
+    `rebuild --truncate` the users rows come back from the compacted topic, where a
+    user updated since its sign-up has no insert left: without its key, its erasure
+    could not find its signup_events row. Only users present in `users` get one (a
+    per-key Direct Join), written USING TIMESTAMP the sign-up's version, so a user
+    deleted since keeps its tombstone; placeholder rows (erased users) are skipped."""
+    events = sinks.read_cassandra(spark, cfg.keyspace, "signup_events").where(
+        ~F.col("user_id").startswith(sinks.PLACEHOLDER_PREFIX))
+    users = sinks.read_cassandra(spark, cfg.keyspace, "users", direct_join=True).select("user_id")
+    keys = events.join(users, "user_id").select(
+        "user_id",
+        F.col("minute").alias("signup_minute"),
+        F.col("country_code").alias("signup_country"),
+        F.col("commit_lsn").alias("signup_lsn"),
+        F.col("version").alias("signup_version"),
+        F.col("version").alias("writetime"),
+    ).persist()  # fmt: skip
+    try:
+        n = keys.count()
+        sinks.write_cassandra(keys, cfg.keyspace, "users")
+    finally:
+        keys.unpersist()
+    log.info("sign-up keys restored on %d users rows", n)
+    return n
 
 
 def main(argv=None) -> int:
@@ -586,6 +616,10 @@ def main(argv=None) -> int:
     spark = build_session(cfg, args.master)
     spark.sparkContext.setLogLevel("WARN")
     ship_package(spark, os.path.join(cfg.state_dir, "spark"))
+    if args.restore_signup_keys:
+        restore_signup_keys(spark, cfg)
+        spark.stop()
+        return 0
     driver = Driver(spark, cfg, args.available_now)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: driver.stop_requested.set())

@@ -100,6 +100,9 @@ def _check(pattern, value) -> None:
         raise ValueError(f"refusing a malformed key value {value!r}")
 
 
+PLACEHOLDER_PREFIX = "00000000-0000-0000-"
+
+
 def placeholder_uuid(version: int) -> str:
     """The user_id that stands in for an erased user in signup_events: zero in
     its first 64 bits (no v4 uuid looks like it), the sign-up's version in the
@@ -108,7 +111,7 @@ def placeholder_uuid(version: int) -> str:
     v = int(version)
     if not 0 <= v < 1 << 63:
         raise ValueError(f"version {version!r} out of range")
-    return f"00000000-0000-0000-{v >> 48:04x}-{v & 0xFFFFFFFFFFFF:012x}"
+    return f"{PLACEHOLDER_PREFIX}{v >> 48:04x}-{v & 0xFFFFFFFFFFFF:012x}"
 
 
 @dataclass(frozen=True)

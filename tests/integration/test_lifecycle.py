@@ -275,6 +275,25 @@ def test_purge_is_not_a_deletion_downstream(flowing):
 
 def test_rebuild_replays_the_topic_into_cassandra(flowing):
     stack, ing, run, ids = flowing
+    # A user updated since its sign-up, whose insert compaction has removed from the topic:
+    # the replay alone would give its users row no sign-up key (docs/lifecycle.md).
+    moved = sorted(ids)[100]
+    ks, topic = stack["US_CASSANDRA_KEYSPACE"], stack["US_KAFKA_TOPIC_USERS"]
+    stack.psql(stack["US_PG_ADMIN_USER"], f"UPDATE staging.users SET city = 'Moved' WHERE user_id = '{moved}'")
+    wait_until("the update reaches Cassandra", lambda: "Moved" in stack.cqlsh(
+        "-e", f"SELECT city FROM {ks}.users WHERE user_id = {moved}").stdout)
+    set_topic_config(stack, topic, "segment.ms=1000,min.cleanable.dirty.ratio=0.01,max.compaction.lag.ms=1000")
+    try:
+        time.sleep(2)
+        more = unique("lifecycle-roll")
+        rc, s, err = ing.load("--seed", more, "--pages", "1", "--results", "100", "--run-id", more)
+        assert rc == 0, err
+        wait_until("compaction removed the moved user's insert",
+                   lambda: [op for _, op in key_history(stack, {moved})[moved]] == ["u"], timeout=600, every=10,
+                   show=lambda: key_history(stack, {moved})[moved])  # fmt: skip
+    finally:
+        stack.us("migrate")
+    _, _, _, signup_version = signup_window_of(stack, moved)
     staged = {r[0] for r in ing.sql("SELECT user_id FROM staging.users")}
     wait_until("Cassandra holds every staged user", lambda: staged <= cass_all_ids(stack))
     before = cass_all_ids(stack)
@@ -286,6 +305,10 @@ def test_rebuild_replays_the_topic_into_cassandra(flowing):
     assert not (forgotten & after)
     # the live job writes nothing new here (no load), so the sink is what it was
     assert after == before
+    # and the moved user's sign-up key is back (restored from signup_events), so its
+    # erasure can still find its sign-up row
+    out = stack.cqlsh("-e", f"SELECT signup_version FROM {ks}.users WHERE user_id = {moved}").stdout
+    assert str(signup_version) in out, out
 
 
 # --- the DAGs (parsed only; the commands they run are tested above) ----------------------

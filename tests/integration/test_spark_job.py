@@ -418,3 +418,40 @@ def test_deleted_unread_offsets_stop_the_job_with_a_data_loss_error(stack, lenv,
     job.start("--available-now")
     assert job.proc.wait(timeout=600) == 3
     assert count(stack, "users", ks=L_KS) == 200
+
+
+T_TOPIC, T_DLQ, T_KS, T_PREFIX = (f"it_spark_t{SUFFIX}", f"it_spark_t{SUFFIX}.dlq", f"it_spark_t{SUFFIX}",
+                                  f"itt{SUFFIX}_")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tenv(stack, tmp_path_factory):
+    admin = make_topics_and_keyspace(stack, T_TOPIC, T_DLQ, T_KS)
+    tmp = tmp_path_factory.mktemp("spark-job-truncate")
+    job = Job(stack, tmp, (T_TOPIC, T_DLQ, T_KS, T_PREFIX), max_offsets=400)
+    yield Cdc(stack, T_TOPIC), job
+    job.stop()
+    drop_topics_and_keyspace(stack, admin, T_TOPIC, T_DLQ, T_KS)
+
+
+def test_truncate_marker_deletes_users_and_their_ids_in_signup_rows(stack, tenv):
+    """A TRUNCATE of staging.users (the relay's marker, one per partition) deletes every
+    user written before it, and takes their ids out of signup_events like an erasure: the
+    sign-ups stay counted (placeholders), the ids are gone (docs/lifecycle.md)."""
+    cdc, job = tenv
+    cdc.txn([("c", uid(i), person(i)) for i in range(0, 50)])
+    cdc.flush()
+    job.run_until_done()
+    assert count(stack, "users", ks=T_KS) == 50
+    cdc.lsn += 0x10000
+    for p in range(4):  # the marker as the relay sends it: empty key, null value, us.op t, every partition
+        cdc.p.produce(T_TOPIC, key=b"", value=None, partition=p, headers=headers("t", cdc.lsn, 0))
+    cdc.txn([("c", uid(i), person(i)) for i in range(50, 55)])  # after the truncate: they stay
+    cdc.flush()
+    job.run_until_done()
+    assert count(stack, "users", ks=T_KS) == 5
+    ids = [x for x in cql(stack, "SELECT user_id FROM signup_events", T_KS) if x.count("-") == 4]
+    assert len(ids) == 55
+    assert not {uid(i) for i in range(50)} & set(ids)
+    assert sum(x.startswith("00000000-0000-0000-") for x in ids) == 50
+    assert signups_total(stack, T_KS) == 55
