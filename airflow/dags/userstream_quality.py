@@ -8,8 +8,11 @@ been checked yet (or the run given as conf {"run_id": ...}):
     record rejects = rejected, whole-page rejects = pages rejected;
   - every requested page was committed (loaded or rejected) by each finished loader run;
 and, once per check, the newest staged row is fresh (younger than US_QUALITY_MAX_AGE_S).
-One report row per run goes to ops.ingest_quality; the task fails loudly when any check
-fails, after writing every report.
+A loader run still 'running' that has committed nothing for US_QUALITY_STALE_RUN_S (killed
+with kill -9, its machine lost: it never wrote its end) is marked 'failed' first, with the
+totals of the batches it did commit, so its ingestion run is checked instead of skipped
+forever, and its report names it. One report row per run goes to ops.ingest_quality; the
+task fails loudly when any check fails, after writing every report.
 """
 
 from __future__ import annotations
@@ -28,10 +31,33 @@ import userstream_conf  # noqa: E402
 CONF = userstream_conf.load()
 SCHEDULE = userstream_conf.require(CONF, "US_QUALITY_SCHEDULE")
 
+# Loader runs 'running' with no committed batch (nor start) for the timeout: marked failed,
+# with their committed batches' totals (what is in the tables). exit_code stays NULL: no
+# loader wrote it; that is how KILLED tells these runs apart. A loader that was only slow
+# writes its own end later, which overwrites this, and its run is checked again.
+MARK_STALE = """
+UPDATE ops.load_runs r
+   SET status = 'failed', finished_at = now(), updated_at = now(), pages_done = b.pages,
+       pages_rejected = b.pages_rejected, fetched = b.fetched, staged = b.staged,
+       duplicates = b.duplicates, rejected = b.rejected
+  FROM (SELECT l.load_id, count(x.page) AS pages,
+               count(x.page) FILTER (WHERE x.page_rejected) AS pages_rejected,
+               coalesce(sum(x.fetched), 0) AS fetched, coalesce(sum(x.staged), 0) AS staged,
+               coalesce(sum(x.duplicates), 0) AS duplicates, coalesce(sum(x.rejected), 0) AS rejected,
+               greatest(max(l.started_at), max(l.updated_at), max(x.committed_at)) AS last_seen
+          FROM ops.load_runs l LEFT JOIN ops.load_batches x USING (load_id)
+         WHERE l.status = 'running'
+         GROUP BY l.load_id) b
+ WHERE r.load_id = b.load_id AND r.status = 'running'
+   AND b.last_seen < now() - make_interval(secs => %s)
+RETURNING r.load_id, r.run_id, b.pages
+"""
 RUN_TOTALS = """
 SELECT r.run_id,
        count(DISTINCT r.load_id)                                      AS load_runs,
        count(*) FILTER (WHERE r.status = 'running')                   AS running,
+       coalesce(string_agg(r.load_id::text, ', ' ORDER BY r.load_id)
+                  FILTER (WHERE r.status = 'failed' AND r.exit_code IS NULL), '') AS killed,
        coalesce(sum(r.fetched), 0), coalesce(sum(r.staged), 0),
        coalesce(sum(r.duplicates), 0), coalesce(sum(r.rejected), 0),
        coalesce(sum(r.pages_rejected), 0),
@@ -94,6 +120,11 @@ def check_run(t: dict) -> list[str]:
         )
     if t["incomplete"]:
         problems.append(f"{t['incomplete']} loader run(s) did not commit every page")
+    if t.get("killed"):
+        problems.append(
+            f"loader run(s) {t['killed']} stopped without an end (killed?): marked failed"
+            " after US_QUALITY_STALE_RUN_S without progress; the pages they committed are counted"
+        )
     return problems
 
 
@@ -106,8 +137,9 @@ def gather(cur, run_ids: list[str]) -> dict[str, dict]:
             zip(
                 ("load_runs", "running", "run_fetched", "run_staged", "run_duplicates",
                  "run_rejected", "run_pages_rejected", "incomplete"),
-                (int(v) for v in row[1:]),
+                (int(v) for v in (row[1], row[2], *row[4:])),
             ),
+            killed=row[3],
             staged_in_table=0, rejected_in_table=0, page_rejects_in_table=0,
         )
     cur.execute(BATCH_TOTALS, (run_ids,))
@@ -152,9 +184,14 @@ def userstream_quality():
         ctx = get_current_context()
         conf = userstream_conf.load()
         max_age = float(userstream_conf.require(conf, "US_QUALITY_MAX_AGE_S"))
+        stale_s = float(userstream_conf.require(conf, "US_QUALITY_STALE_RUN_S"))
         wanted = (ctx["dag_run"].conf or {}).get("run_id")
         db = userstream_conf.connect(conf)
         with db, db.cursor() as cur:
+            cur.execute(MARK_STALE, (stale_s,))
+            for load_id, run_id, pages in cur.fetchall():
+                print(f"loader run {load_id} of {run_id}: no progress for {stale_s:.0f} s, "
+                      f"marked failed ({pages} page(s) committed)")
             if wanted:
                 run_ids = [wanted]
             else:

@@ -14,7 +14,8 @@ minute are recounted from one row per sign-up, not kept in Spark state
 Usage (normally through the spark-job service / spark-submit):
   spark-submit ... spark/job.py [--available-now] [--master URL]
 Exit codes: 0 stopped (SIGTERM/SIGINT or --available-now done), 1 a query
-failed, 2 bad configuration.
+failed, 2 bad configuration, 3 data loss: Kafka no longer holds offsets the
+job has not read (recorded in ops.stream_stops; not restarted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import glob
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -46,6 +48,9 @@ log = logging.getLogger("userstream.spark")
 # Test-only fault injection: "POINT" or "POINT@N" makes the driver kill -9
 # itself (JVM and Python) the Nth time it reaches POINT. Unset: no effect.
 KILL_AT_ENV = "US_SPARK_TEST_KILL_AT"
+# Exit code of a stop for good: Kafka lost offsets the job has not read. The
+# spark_job service does not restart it (stack/services/85-spark-job.sh).
+EXIT_DATA_LOSS = 3
 KILL_POINTS = ("signups-before-write", "signups-after-write", "signups-mid-counts", "batch-end")
 
 
@@ -190,7 +195,9 @@ class UsersBatch:
             # can be stale and nothing is deleted. A user twice in the batch
             # is a replay of the same image (same write timestamp): writing
             # both is harmless, so no dedupe shuffle.
-            winners = users_all.persist()
+            # Every row is a sign-up: its signup_events key goes on the users row
+            # in the same write (docs/lifecycle.md: erasure finds it there).
+            winners = transform.with_signup_key(users_all).persist()
         else:
             tombstones = transform.delete_rows(good.where(F.col("op") == "d"))
             changes = users_all.unionByName(tombstones, allowMissingColumns=True)
@@ -210,13 +217,21 @@ class UsersBatch:
                 parts = [(upserts, False)]
             windows = [sinks.SignupWindow(int(w["minute_ms"]), w["country_code"]) for w in st["signup_windows"]]
             extra = [(transform.signup_rows(good), "signup_events")] if windows else []
+            if windows and not simple:
+                # The winner may be an update or a delete: the sign-up keys are
+                # written on their own (these columns only, at the sign-up's version).
+                extra.append((transform.signup_key_rows(good), "users"))
             kill_point("signups-before-write")
             for part, ignore_nulls in parts:
                 self._upsert(part.drop("op", "unchanged"), ignore_nulls, steps, extra)
                 extra = []  # once
             kill_point("signups-after-write")
             if not simple:
-                dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
+                deleted = winners.where(F.col("op") == "d").select("user_id", "writetime")
+                # Before the users rows go: the sign-up keys are read from them
+                # (a replay after a crash in between finds them again).
+                windows += self._erase_signups(deleted)
+                dels = deleted.collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
                 steps.mark("deletes")
         finally:
@@ -263,6 +278,19 @@ class UsersBatch:
         )  # fmt: skip
         kill_point("batch-end")
 
+    def _erase_signups(self, deleted: DataFrame) -> list:
+        """The signup_events rows of the users this batch deletes: each replaced
+        by a placeholder that keeps the window's count (docs/lifecycle.md).
+        Returns their windows, recounted with the batch's own (the count stays)."""
+        keys = (
+            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users", direct_join=True)
+            .select("user_id", *transform.SIGNUP_KEY_COLUMNS)
+            .join(deleted.select("user_id"), "user_id")  # per-key reads, as for the stale index rows
+        )
+        erased = sinks.erased_signups(transform.erased_signups(keys, deleted).collect())
+        self.deleter.erase_signups(erased)
+        return [e.window() for e in erased]
+
     def _count_signups(self, windows) -> int:
         """Recounts every sign-up window this batch wrote into (its rows are
         in Cassandra by now) and writes the counts: idempotent, so a replay
@@ -295,27 +323,38 @@ class UsersBatch:
 
     def _truncate(self, version: int) -> int:
         """TRUNCATE staging.users reached us as a marker: delete every user
-        (and its index rows) stamped with the marker's version, so whatever
-        was written before it goes and whatever came after it stays. Cassandra
-        has no timestamped TRUNCATE, hence a scan with one delete per key,
-        streamed through the driver: slow for millions of users, and rare."""
-        rows = (
-            sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
-            .select("user_id", "email_hmac", "country_code")
-            .toLocalIterator()
-        )
-        n, chunk = 0, []
-        for r in rows:
+        (and its index rows, and its id in its sign-up row) stamped with the
+        marker's version, so whatever was written before it goes and whatever
+        came after it stays. Cassandra has no timestamped TRUNCATE, hence a
+        scan with one delete per key, streamed through the driver: slow for
+        millions of users, and rare. The sign-up counts stay as they are
+        (placeholders), so their windows need no recount."""
+        users = sinks.read_cassandra(self.spark, self.cfg.keyspace, "users")
+        cols = ("user_id", "email_hmac", "country_code", *transform.SIGNUP_KEY_COLUMNS)
+        n, index, erased, ids = 0, [], [], []
+        for r in users.select(*cols).toLocalIterator():
             cand = {"user_id": r["user_id"], "w_version": version, "w_op": "d",
                     "old_email_hmac": r["email_hmac"], "old_country_code": r["country_code"]}  # fmt: skip
-            chunk += sinks.index_deletes([cand]) + [sinks.Delete("users", (r["user_id"],), version)]
+            index += sinks.index_deletes([cand])
+            if r["signup_version"] is not None and r["signup_version"] < version:
+                erased += sinks.erased_signups([{
+                    "user_id": r["user_id"], "minute_ms": int(r["signup_minute"].timestamp() * 1000),
+                    "signup_country": r["signup_country"], "signup_lsn": r["signup_lsn"],
+                    "signup_version": r["signup_version"], "delete_version": version}])  # fmt: skip
+            ids.append(r["user_id"])
             n += 1
-            if len(chunk) >= 3000:
-                self.deleter.execute(chunk)
-                chunk = []
-        self.deleter.execute(chunk)
+            if len(ids) >= 1000:
+                self._truncate_flush(index, erased, ids, version)
+                index, erased, ids = [], [], []
+        self._truncate_flush(index, erased, ids, version)
         log.info("truncate marker at version %d: %d users deleted", version, n)
         return n
+
+    def _truncate_flush(self, index, erased, ids, version) -> None:
+        """Index rows and sign-up rows first, then the users rows that led to them."""
+        self.deleter.execute(index)
+        self.deleter.erase_signups(erased)
+        self.deleter.execute([sinks.Delete("users", (uid,), version) for uid in ids])
 
     def _delete_stale_index_rows(self, users_all: DataFrame, winners: DataFrame) -> None:
         cfg = self.cfg
@@ -463,12 +502,51 @@ class Driver:
                     break
             except Exception as e:  # StreamingQueryException from the failed query
                 err = str(e)
+                loss = data_loss_reason(err)
+                if loss:
+                    return self._stop_for_data_loss(loss)
                 log.error("the streaming query failed: %s", err.splitlines()[0] if err else e)
                 return 1
         if self.available_now:
             return 0
         log.error("query stopped: users")
         return 1
+
+
+    def _stop_for_data_loss(self, reason: str) -> int:
+        """Kafka no longer holds offsets the job has not read: a restart would
+        fail the same way, and reading on would skip them silently. Exit
+        EXIT_DATA_LOSS (not restarted by the service) with the reason in the
+        log and in ops.stream_stops (the console's "stopped" alert)."""
+        name = self.cfg.query_prefix + "users"
+        log.error("DATA LOSS, stopping for good (exit %d): %s. What was deleted from %s never reached "
+                  "Cassandra; see docs/spark.md, \"Data loss\", to recover.", EXIT_DATA_LOSS, reason,
+                  self.cfg.topic)  # fmt: skip
+        try:
+            sinks.record_stop(self.cfg.pg_conninfo, name, EXIT_DATA_LOSS, f"data loss in {self.cfg.topic}: {reason}")
+        except Exception as e:  # noqa: BLE001 - the log line above is the record of last resort
+            log.error("could not record the stop in ops.stream_stops: %s", e)
+        return EXIT_DATA_LOSS
+
+
+# Spark's Kafka source with failOnDataLoss=true: every data-loss error says
+# how to turn the check off (KafkaSourceProvider's INSTRUCTION_FOR_FAIL_ON_DATA_LOSS_TRUE,
+# or the KAFKA_DATA_LOSS error class's text), wrapped over lines.
+_DATA_LOSS = re.compile(r'KAFKA_DATA_LOSS|failOnDataLoss"? to "?false')
+
+
+def data_loss_reason(err: str) -> Optional[str]:
+    """What Spark says was lost, from a failed query's error text (one line,
+    at most 500 characters), or None when the failure is something else."""
+    text = " ".join(err.split())
+    m = _DATA_LOSS.search(text)
+    if not m:
+        return None
+    reason = re.search(r"Reason: (.*?)(?: at org\.apache| at java\.|$)", text[m.start():])
+    if reason:
+        return reason.group(1).strip().rstrip(".")[:500]
+    head = text[: text.find("Some data may have been")] if "Some data may have been" in text else text[: m.start()]
+    return head.rsplit("Exception: ", 1)[-1].strip().rstrip(".")[:500] or "failOnDataLoss"
 
 
 def parse_args(argv):
@@ -478,7 +556,37 @@ def parse_args(argv):
                    help="process what Kafka holds now, then stop (deterministic stop for tests)")
     p.add_argument("--init-key", action="store_true",
                    help="create the PII key file if missing, then exit")
+    p.add_argument("--restore-signup-keys", action="store_true",
+                   help="write the sign-up key of every user in `users` from signup_events, then exit "
+                        "(after `rebuild --truncate`: docs/lifecycle.md)")
     return p.parse_args(argv)
+
+
+def restore_signup_keys(spark, cfg) -> int:
+    """The sign-up keys of the users rows from signup_events (a batch job). After
+    `rebuild --truncate` the users rows come back from the compacted topic, where a
+    user updated since its sign-up has no insert left: without its key, its erasure
+    could not find its signup_events row. Only users present in `users` get one (a
+    per-key Direct Join), written USING TIMESTAMP the sign-up's version, so a user
+    deleted since keeps its tombstone; placeholder rows (erased users) are skipped."""
+    events = sinks.read_cassandra(spark, cfg.keyspace, "signup_events").where(
+        ~F.col("user_id").startswith(sinks.PLACEHOLDER_PREFIX))
+    users = sinks.read_cassandra(spark, cfg.keyspace, "users", direct_join=True).select("user_id")
+    keys = events.join(users, "user_id").select(
+        "user_id",
+        F.col("minute").alias("signup_minute"),
+        F.col("country_code").alias("signup_country"),
+        F.col("commit_lsn").alias("signup_lsn"),
+        F.col("version").alias("signup_version"),
+        F.col("version").alias("writetime"),
+    ).persist()  # fmt: skip
+    try:
+        n = keys.count()
+        sinks.write_cassandra(keys, cfg.keyspace, "users")
+    finally:
+        keys.unpersist()
+    log.info("sign-up keys restored on %d users rows", n)
+    return n
 
 
 def main(argv=None) -> int:
@@ -508,6 +616,10 @@ def main(argv=None) -> int:
     spark = build_session(cfg, args.master)
     spark.sparkContext.setLogLevel("WARN")
     ship_package(spark, os.path.join(cfg.state_dir, "spark"))
+    if args.restore_signup_keys:
+        restore_signup_keys(spark, cfg)
+        spark.stop()
+        return 0
     driver = Driver(spark, cfg, args.available_now)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: driver.stop_requested.set())

@@ -100,6 +100,70 @@ def _check(pattern, value) -> None:
         raise ValueError(f"refusing a malformed key value {value!r}")
 
 
+PLACEHOLDER_PREFIX = "00000000-0000-0000-"
+
+
+def placeholder_uuid(version: int) -> str:
+    """The user_id that stands in for an erased user in signup_events: zero in
+    its first 64 bits (no v4 uuid looks like it), the sign-up's version in the
+    last 64, so two erased sign-ups of one window never collide. The version
+    (lsn * 2^20 + seq) is a position in the WAL, not the person's id."""
+    v = int(version)
+    if not 0 <= v < 1 << 63:
+        raise ValueError(f"version {version!r} out of range")
+    return f"{PLACEHOLDER_PREFIX}{v >> 48:04x}-{v & 0xFFFFFFFFFFFF:012x}"
+
+
+@dataclass(frozen=True)
+class ErasedSignup:
+    """The signup_events row of a deleted user (the key kept on its users row,
+    cql/032_signup_keys.cql) and the delete's version: erase_cql() replaces the
+    row by a placeholder that keeps the window's count and max(version)
+    (docs/lifecycle.md, "What erasure does to the sign-up counts")."""
+
+    user_id: str
+    minute_ms: int
+    country_code: str
+    lsn: int
+    version: int  # the sign-up's
+    delete_version: int
+
+    def window(self) -> SignupWindow:
+        return SignupWindow(int(self.minute_ms), self.country_code)
+
+    def erase_cql(self, keyspace: str) -> tuple[str, str]:
+        """(placeholder INSERT, DELETE of the user's row). The INSERT carries the
+        sign-up's own version (column and write timestamp): the recount of the
+        window finds the same count and the same max(version). The DELETE is
+        stamped with the user's delete: a late replay of the sign-up loses."""
+        day, _, cc = self.window().key()  # checks minute and country
+        _check(_UUID, self.user_id)
+        lsn, v, dv = int(self.lsn), int(self.version), int(self.delete_version)
+        if not 0 <= lsn < 1 << 43 or not 0 <= v < dv < 1 << 63:
+            raise ValueError(f"not an erasable sign-up: {self!r}")
+        part = f"day = '{day.isoformat()}' AND minute = {int(self.minute_ms)} AND country_code = '{cc}'"
+        insert = (
+            f"INSERT INTO {keyspace}.signup_events (day, minute, country_code, user_id, commit_lsn, version) "
+            f"VALUES ('{day.isoformat()}', {int(self.minute_ms)}, '{cc}', {placeholder_uuid(v)}, {lsn}, {v}) "
+            f"USING TIMESTAMP {v}"
+        )
+        delete = (
+            f"DELETE FROM {keyspace}.signup_events USING TIMESTAMP {dv} "
+            f"WHERE {part} AND user_id = {self.user_id} AND commit_lsn = {lsn}"
+        )
+        return insert, delete
+
+
+def erased_signups(rows: Iterable) -> list[ErasedSignup]:
+    """Rows of transform.erased_signups -> ErasedSignup, distinct."""
+    out = {
+        ErasedSignup(str(r["user_id"]), int(r["minute_ms"]), r["signup_country"], int(r["signup_lsn"]),
+                     int(r["signup_version"]), int(r["delete_version"]))
+        for r in rows
+    }  # fmt: skip
+    return sorted(out, key=lambda e: (e.minute_ms, e.country_code, e.user_id, e.lsn, e.delete_version))
+
+
 class CassandraDeleter:
     """DELETE ... USING TIMESTAMP through the connector's session (JVM),
     asynchronously, then waits for all: a failure raises and fails the batch
@@ -113,6 +177,21 @@ class CassandraDeleter:
         if not deletes:
             return 0
         statements = [delete_cql(self._ks, d) for d in deletes]  # all checked before any runs
+        self.run(statements, window)
+        return len(deletes)
+
+    def erase_signups(self, erased: Sequence[ErasedSignup]) -> int:
+        """Placeholders first, then the deletes: whatever runs in between, no
+        recount of a window sees fewer rows than before."""
+        pairs = [e.erase_cql(self._ks) for e in erased]  # all checked before any runs
+        self.run([i for i, _ in pairs])
+        self.run([d for _, d in pairs])
+        return len(pairs)
+
+    def run(self, statements: Sequence[str], window: int = 64) -> None:
+        """Executes checked CQL texts, `window` at a time in flight."""
+        if not statements:
+            return
         jvm = self._spark.sparkContext._jvm
         conf = self._spark.sparkContext._jsc.sc().getConf()
         session = jvm.com.datastax.spark.connector.cql.CassandraConnector.apply(conf).openSession()
@@ -128,7 +207,6 @@ class CassandraDeleter:
                 f.get()
         finally:
             session.close()
-        return len(deletes)
 
 
 def bucket_of(uid: str) -> int:
@@ -296,6 +374,22 @@ ON CONFLICT (query_name, batch_id) DO UPDATE SET
 """
 
 
+STOP_UPSERT = """
+INSERT INTO ops.stream_stops (query_name, exit_code, reason) VALUES (%s, %s, %s)
+ON CONFLICT (query_name) DO UPDATE SET exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason,
+    stopped_at = now()
+"""
+
+
+def record_stop(conninfo: str, query_name: str, exit_code: int, reason: str) -> None:
+    """Why the job stopped for good, for the console (031_stream_stops.sql)."""
+    import psycopg2
+
+    with psycopg2.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute(STOP_UPSERT, (query_name, exit_code, reason))
+    conn.close()
+
+
 class ProgressWriter:
     """Writes one ops.stream_progress row per batch (idempotent by batch id).
     Keeps one connection; reconnects after an error."""
@@ -303,6 +397,7 @@ class ProgressWriter:
     def __init__(self, conninfo: str):
         self._conninfo = conninfo
         self._conn = None
+        self._cleared = False
 
     def write(self, row: dict) -> None:
         import psycopg2  # the driver only; executors never import it
@@ -318,6 +413,10 @@ class ProgressWriter:
                     self._conn.autocommit = True
                 with self._conn.cursor() as cur:
                     cur.execute(PROGRESS_UPSERT, row)
+                    if not self._cleared:
+                        # A batch of this query succeeded: an earlier stop is over.
+                        cur.execute("DELETE FROM ops.stream_stops WHERE query_name = %s", (row["query_name"],))
+                        self._cleared = True
                 return
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 self._conn = None

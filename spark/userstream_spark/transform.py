@@ -371,3 +371,55 @@ def signup_window_key() -> Column:
     minute = F.unix_millis(signup_window(F.col("commit_ts")))
     cc = country_code(F.col("rec")["country"], F.col("rec")["nat"])
     return F.when(_is_signup(), F.struct(minute.alias("minute_ms"), cc.alias("country_code")))
+
+
+SIGNUP_KEY_COLUMNS = ("signup_minute", "signup_country", "signup_lsn", "signup_version")
+
+
+def with_signup_key(users: DataFrame) -> DataFrame:
+    """user_rows() of sign-ups (c/r records only) + the key of their
+    signup_events row, stored on the users row so that the user's deletion can
+    find that row (docs/lifecycle.md). Derived from the same columns as
+    signup_rows(): the minute of the commit time, the country code, the LSN and
+    the version."""
+    return users.withColumns(_signup_key_from_users())
+
+
+@cached_columns
+def _signup_key_from_users() -> dict:
+    return {
+        "signup_minute": signup_window(F.col("commit_ts")),
+        "signup_country": F.col("country_code"),
+        "signup_lsn": F.col("commit_lsn"),
+        "signup_version": F.col("writetime"),
+    }
+
+
+def signup_key_rows(good: DataFrame) -> DataFrame:
+    """Good sign-up records -> (user_id, signup_*, writetime) rows of `users`:
+    only those columns, so an update or a delete in the same batch is not
+    touched (written USING TIMESTAMP the sign-up's version, below them)."""
+    return signup_rows(good).select(
+        "user_id",
+        F.col("minute").alias("signup_minute"),
+        F.col("country_code").alias("signup_country"),
+        F.col("commit_lsn").alias("signup_lsn"),
+        F.col("version").alias("signup_version"),
+        "writetime",
+    )
+
+
+def erased_signups(keys: DataFrame, deletes: DataFrame) -> DataFrame:
+    """Sign-ups of users deleted by this batch: `keys` (user_id, signup_*) are the
+    sign-up keys as Cassandra holds them, `deletes` (user_id, writetime) the
+    winning deletes. Only sign-ups older than the delete: a sign-up after it
+    (the same id inserted again) is a new, living user's."""
+    d = deletes.select("user_id", F.col("writetime").alias("delete_version"))
+    return (
+        keys.select("user_id", *SIGNUP_KEY_COLUMNS)
+        .join(d, "user_id")
+        .where(F.col("signup_version").isNotNull() & (F.col("signup_version") < F.col("delete_version")))
+        .select("user_id", F.unix_millis(F.col("signup_minute")).alias("minute_ms"), "signup_country",
+                "signup_lsn", "signup_version", "delete_version")
+        .distinct()
+    )  # fmt: skip

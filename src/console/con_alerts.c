@@ -66,6 +66,48 @@ static void rule(json_t *list, con_sample *s, const char *id, const char *msg)
     con_sample_put(s, metric, msg[0] ? 1 : 0);
 }
 
+/* "stopped": a program stopped for good and recorded why (detail "stops"). */
+static void stopped(json_t *list, con_sample *s)
+{
+    char msg[512] = "";
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(s->detail, "stops"), i, st)
+    {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof msg - n, "%s%s stopped (exit %d) at %s: %s", n ? "; " : "",
+                 json_string_value(json_object_get(st, "who")) ?: "?",
+                 (int)json_integer_value(json_object_get(st, "exit_code")),
+                 json_string_value(json_object_get(st, "stopped_at")) ?: "?",
+                 json_string_value(json_object_get(st, "reason")) ?: "");
+    }
+    rule(list, s, "stopped", msg);
+}
+
+/* "wal_limit": how close the slot is to max_slot_wal_keep_size. PostgreSQL's
+ * safe_wal_size is what can still be written before the slot loses WAL (NULL
+ * without a limit): retained + safe is the limit as it applies now. */
+static void wal_limit(json_t *list, const con_alerts_conf *conf, con_sample *s)
+{
+    char msg[256] = "";
+    double wal = con_sample_get(s, "slot.retained_bytes");
+    double safe = con_sample_get(s, "slot.safe_wal_bytes");
+    const char *status =
+        json_string_value(json_object_get(json_object_get(s->detail, "slot"), "wal_status"));
+    if (status && (!strcmp(status, "unreserved") || !strcmp(status, "lost")))
+        snprintf(msg, sizeof msg,
+                 "the replication slot's WAL is %s: it is past max_slot_wal_keep_size (%.0f bytes "
+                 "retained); PostgreSQL invalidates it at the next checkpoint",
+                 status, wal);
+    else if (!isnan(wal) && !isnan(safe) && wal + safe > 0 &&
+             100.0 * wal / (wal + safe) >= conf->wal_limit_pct)
+        snprintf(msg, sizeof msg,
+                 "the replication slot retains %.0f bytes of WAL, %.0f%% of max_slot_wal_keep_size "
+                 "(alert at %.0f%%); %.0f bytes more and PostgreSQL invalidates it",
+                 wal, 100.0 * wal / (wal + safe), conf->wal_limit_pct, safe);
+    rule(list, s, "wal_limit", msg);
+}
+
 json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
 {
     static const char *const lags[][2] = {
@@ -79,6 +121,7 @@ json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
         snprintf(msg, sizeof msg, "the replication slot retains %.0f bytes of WAL (threshold %.0f)",
                  wal, conf->wal_bytes);
     rule(list, s, "wal_retained", msg);
+    wal_limit(list, conf, s);
     msg[0] = '\0';
     for (size_t i = 0; i < sizeof lags / sizeof lags[0]; i++)
         if (growing(s->ring, lags[i][0], s->t, (size_t)conf->lag_minutes * 60))
@@ -104,5 +147,6 @@ json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
                  "the last Spark batch took %.0f ms, longer than its %ld ms trigger", batch,
                  conf->spark_trigger_ms);
     rule(list, s, "spark_slow", msg);
+    stopped(list, s);
     return list;
 }

@@ -73,6 +73,8 @@ static const us_option options[] = {
      "stop after S seconds (tests); 0 never"},
     {"US_CONSOLE_ALERT_WAL_BYTES", NULL, 0, US_OPT_INT, "1073741824", "BYTES",
      "alert when the relay's slot retains more WAL than this"},
+    {"US_CONSOLE_ALERT_WAL_LIMIT_PCT", NULL, 0, US_OPT_INT, "80", "PCT",
+     "alert when the slot's WAL reaches this share of max_slot_wal_keep_size"},
     {"US_CONSOLE_ALERT_LAG_MINUTES", NULL, 0, US_OPT_INT, "5", "MIN",
      "alert when a stage's lag grows for this long"},
     {"US_SPARK_TRIGGER_MS", NULL, 0, US_OPT_INT, "0", "MS",
@@ -146,7 +148,7 @@ typedef struct con_settings {
     char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
     char airflow_url[512], airflow_pw[1200];
     const char *airflow_user;
-    long cass_port, alert_wal, alert_lag_min, trigger_ms;
+    long cass_port, alert_wal, alert_wal_pct, alert_lag_min, trigger_ms;
     char kafka_extra_buf[2048];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
 } con_settings;
@@ -233,6 +235,7 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
     if (read_numbers(c, s, p, err, errlen) < 0 ||
         get_num(c, "US_CONSOLE_ALERT_WAL_BYTES", 0, 0x7fffffffffffffffL, &s->alert_wal, err,
                 errlen) < 0 ||
+        get_num(c, "US_CONSOLE_ALERT_WAL_LIMIT_PCT", 1, 100, &s->alert_wal_pct, err, errlen) < 0 ||
         get_num(c, "US_CONSOLE_ALERT_LAG_MINUTES", 1, 59, &s->alert_lag_min, err, errlen) < 0 ||
         get_num(c, "US_SPARK_TRIGGER_MS", 0, 86400000, &s->trigger_ms, err, errlen) < 0 ||
         get_num(c, "US_AIRFLOW_PORT", 1, 65535, &air, err, errlen) < 0)
@@ -321,6 +324,7 @@ static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *
     cc->slow_interval_s = s->scan_s;
     cc->cassandra_slices = 64;
     cc->alerts.wal_bytes = (double)s->alert_wal;
+    cc->alerts.wal_limit_pct = (double)s->alert_wal_pct;
     cc->alerts.lag_minutes = s->alert_lag_min;
     cc->alerts.spark_trigger_ms = s->trigger_ms;
 }

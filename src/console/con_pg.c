@@ -257,6 +257,30 @@ static int collect_quality(con_pg *p, con_sample *s)
     return 0;
 }
 
+/* Programs that stopped for good and said why (ops.stream_stops of the Spark
+ * job, ops.relay_stops of the relay): the detail "stops" for the alert rule
+ * "stopped". A stack without those tables yet has none. */
+static int collect_stops(con_pg *p, con_sample *s)
+{
+    PGresult *r = query(p, s,
+                        "SELECT 'spark query ' || query_name, exit_code, reason, stopped_at::text "
+                        "FROM ops.stream_stops UNION ALL "
+                        "SELECT 'relay slot ' || slot_name, exit_code, reason, stopped_at::text "
+                        "FROM ops.relay_stops ORDER BY 4 DESC LIMIT 20",
+                        0, NULL, 4);
+    if (!r)
+        return -1;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(list,
+                              json_pack("{s:s,s:i,s:s,s:s}", "who", PQgetvalue(r, i, 0),
+                                        "exit_code", atoi(PQgetvalue(r, i, 1)), "reason",
+                                        PQgetvalue(r, i, 2), "stopped_at", PQgetvalue(r, i, 3)));
+    con_sample_detail(s, "stops", list);
+    PQclear(r);
+    return 0;
+}
+
 int con_pg_collect(con_pg *p, con_sample *s)
 {
     if (connect_if_needed(p, s) < 0)
@@ -267,6 +291,7 @@ int con_pg_collect(con_pg *p, con_sample *s)
     rc |= collect_slot(p, s);
     rc |= collect_spark(p, s);
     rc |= collect_quality(p, s);
+    rc |= collect_stops(p, s);
     if (PQstatus(p->c) != CONNECTION_OK) {
         PQfinish(p->c);
         p->c = NULL;

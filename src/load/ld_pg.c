@@ -65,9 +65,14 @@ int ld_pg_prepare(ld_pg *pg, char *err, size_t errlen)
 {
     /* Temporary: not WAL-logged, private to this session, emptied by every
      * commit, so each batch starts from an empty table. */
+    if (exec_ok(pg,
+                "CREATE TEMP TABLE IF NOT EXISTS load_batch "
+                "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                err, errlen) < 0)
+        return -1;
     return exec_ok(pg,
-                   "CREATE TEMP TABLE IF NOT EXISTS load_batch "
-                   "(LIKE staging.users INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                   "CREATE TEMP TABLE IF NOT EXISTS load_rejects ON COMMIT DELETE ROWS AS "
+                   "SELECT " LD_REJECT_COLUMNS " FROM staging.rejects WITH NO DATA",
                    err, errlen);
 }
 
@@ -274,6 +279,34 @@ int ld_pg_use_row_inserts(ld_pg *pg, char *err, size_t errlen)
     return rc;
 }
 
+/* The page's rejects, each record reject once per ingestion run (index
+ * rejects_record_once of 011_rejects_once.sql): a rerun's rejects of records
+ * already stored are skipped and counted as duplicates, like its users. */
+static int insert_rejects(ld_pg *pg, const us_buf *rejects, ld_batch_counts *c, char *err,
+                          size_t errlen)
+{
+    if (copy_in(pg, "COPY pg_temp.load_rejects (" LD_REJECT_COLUMNS ") FROM STDIN", rejects, err,
+                errlen) < 0)
+        return -1;
+    PGresult *r = PQexec(pg->conn, "INSERT INTO staging.rejects (" LD_REJECT_COLUMNS ") "
+                                   "SELECT " LD_REJECT_COLUMNS " FROM pg_temp.load_rejects "
+                                   "ON CONFLICT DO NOTHING");
+    int rc = -1;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        us_pg_result_error(err, errlen, "INSERT INTO staging.rejects", r);
+    else {
+        long inserted = strtol(PQcmdTuples(r), NULL, 10);
+        if (!c->pages_rejected) { /* a page reject is always inserted; its count is not a record's
+                                   */
+            c->duplicates += c->rejected - inserted;
+            c->rejected = inserted;
+        }
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld_batch_counts *c,
                long retries_total, char *err, size_t errlen)
 {
@@ -313,9 +346,7 @@ int ld_pg_load(ld_pg *pg, int64_t load_id, long page, const ld_page_out *out, ld
         }
         c->duplicates = out->valid - c->staged;
     }
-    if (out->rejects.len > 0 &&
-        copy_in(pg, "COPY staging.rejects (" LD_REJECT_COLUMNS ") FROM STDIN", &out->rejects, err,
-                errlen) < 0)
+    if (out->rejects.len > 0 && insert_rejects(pg, &out->rejects, c, err, errlen) < 0)
         goto fail;
     if (record_batch(pg, load_id, page, c, retries_total, err, errlen) < 0)
         goto fail;

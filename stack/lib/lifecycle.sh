@@ -169,6 +169,18 @@ cmd_rebuild() {
         "$US_ROOT/spark/job.py" --available-now \
         >"$US_LOG_DIR/rebuild-$stamp.log" 2>&1 ||
         us_fail_with_log "rebuild failed" "$US_LOG_DIR/rebuild-$stamp.log"
+    if $truncate; then
+        # the users rows lost their sign-up keys with the truncate, and the compacted
+        # topic has no insert left of a user updated since: restore them (docs/lifecycle.md)
+        US_SPARK_QUERY_PREFIX=rebuild-$stamp- US_SPARK_DRIVER_UI_PORT=$((US_SPARK_DRIVER_UI_PORT + 1)) \
+            "$US_ROOT/stack/spark/submit" --master "local[2]" --name userstream-rebuild-keys \
+            --driver-memory "${US_SPARK_DRIVER_MEMORY:-1g}" \
+            "$US_ROOT/spark/job.py" --restore-signup-keys \
+            >>"$US_LOG_DIR/rebuild-$stamp.log" 2>&1 ||
+            us_fail_with_log "rebuild: restoring the sign-up keys failed" "$US_LOG_DIR/rebuild-$stamp.log"
+        us_ok "sign-up keys restored on the users rows ($(sed -n 's/.*sign-up keys restored on \([0-9]*\) users rows.*/\1/p' \
+            "$US_LOG_DIR/rebuild-$stamp.log" | tail -1) rows)"
+    fi
     us_lc_psql -At -F ' ' -v q="rebuild-$stamp-users" <<'SQL' | {
 SELECT coalesce(sum(input_rows), 0), coalesce(sum(upserts), 0), coalesce(sum(deletes), 0),
        coalesce(sum(duration_ms), 0)

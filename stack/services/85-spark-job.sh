@@ -26,8 +26,10 @@ svc_spark_job_init() {
 
 # A killed driver (kill -9, OOM) is restarted by supervisord and resumes from
 # its checkpoints; a few quick failures in a row make it FATAL instead of a loop.
+# Exit 3 (data loss: Kafka no longer holds offsets the job has not read) is
+# expected: not restarted, the reason is in ops.stream_stops (docs/spark.md).
 svc_spark_job_supervisor() {
-    printf '%s\n' startsecs=20 startretries=3 autorestart=unexpected stopwaitsecs=90
+    printf '%s\n' startsecs=20 startretries=3 autorestart=unexpected exitcodes=0,3 stopwaitsecs=90
 }
 
 svc_spark_job_run() {

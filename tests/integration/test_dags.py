@@ -167,3 +167,52 @@ def test_dags_test_with_faults(airflow_env):
                     US_LOAD_BACKOFF_BASE_MS="20", US_LOAD_BACKOFF_CAP_MS="200",
                     US_LOAD_RETRY_AFTER_MAX_S="1")
         ingest_and_check(cli, fenv, ing, want_staged=None)
+
+
+def test_quality_marks_a_killed_loader_run_failed_and_reports_it(airflow_env):
+    """Issue 12 item 11: a loader killed with kill -9 never writes its end, so its run
+    stayed 'running' in ops.load_runs and the scheduled quality check skipped its
+    ingestion run forever. The check now marks it failed once it has made no progress
+    for US_QUALITY_STALE_RUN_S, counts what it committed, and fails loudly naming it."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from loadtest_support import loader_bin, run_source, unique
+
+    cli, env, ing = airflow_env
+    run_id = unique("killed")
+    # every page answered slowly, so the loader is still at work when it is killed
+    with run_source(ing.env, "--fault-slow", "1", "--fault-slow-ms", "1500") as url:
+        lenv = ing.loader_env(url, US_LOAD_CONCURRENCY="1")
+        p = subprocess.Popen([loader_bin(lenv), "--seed", run_id, "--pages", "200", "--results", "20",
+                              "--run-id", run_id], env=lenv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while int(ing.one("SELECT count(*) FROM ops.load_batches b JOIN ops.load_runs r USING (load_id) "
+                              f"WHERE r.run_id = '{run_id}'")) < 2:  # fmt: skip
+                assert p.poll() is None and time.monotonic() < deadline, "the loader ended before it was killed"
+                time.sleep(0.2)
+        finally:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+    assert ing.sql(f"SELECT status, finished_at IS NULL FROM ops.load_runs WHERE run_id = '{run_id}'") == [
+        ["running", "t"]]
+    time.sleep(2)  # older than the timeout the check is given below
+    date, _ = random_interval()
+    q = dags_test(cli, dict(env, US_QUALITY_STALE_RUN_S="1"), "userstream_quality", date)  # the scheduled check
+    assert q.returncode != 0, "a killed loader run is a failed check"
+    assert "marked failed" in q.stdout + q.stderr
+    run = ing.sql("SELECT status, exit_code IS NULL, pages_done, fetched, staged + duplicates + rejected, "
+                  f"load_id FROM ops.load_runs WHERE run_id = '{run_id}'")  # fmt: skip
+    status, no_code, pages_done, fetched, accounted, load_id = run[0]
+    assert (status, no_code) == ("failed", "t") and int(pages_done) >= 2 and fetched == accounted
+    committed = ing.one(f"SELECT sum(fetched) FROM ops.load_batches WHERE load_id = {load_id}")
+    assert fetched == committed, "the run's totals are those of the pages it committed"
+    rep = ing.sql("SELECT ok, fetched, staged_in_table, array_to_string(problems, ' | ') FROM ops.ingest_quality "
+                  f"WHERE run_id = '{run_id}' ORDER BY check_id DESC LIMIT 1")  # fmt: skip
+    assert rep, "the killed run was checked, not skipped"
+    ok, rfetched, in_table, problems = rep[0]
+    assert ok == "f" and rfetched == fetched and f"loader run(s) {load_id} stopped without an end" in problems
+    assert "still running" not in problems

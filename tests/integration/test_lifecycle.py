@@ -54,6 +54,58 @@ def cass_all_ids(stack) -> set[str]:
         cluster.shutdown()
 
 
+def cass_session(stack):
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+    s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
+    s.default_timeout = 120
+    return cluster, s
+
+
+# Tables of the keyspace that hold no user id by design: the aggregate and the migration log.
+NO_USER_ID_TABLES = {"signups_per_minute", "schema_migrations"}
+
+
+def cass_rows_of_user(stack, user: str) -> dict[str, int]:
+    """Rows that name the user in every table of the keyspace that has a user_id column;
+    a table without one must be one of NO_USER_ID_TABLES (a new table is checked, or named)."""
+    cluster, s = cass_session(stack)
+    try:
+        tables = cluster.metadata.keyspaces[stack["US_CASSANDRA_KEYSPACE"]].tables
+        without = {t for t, m in tables.items() if "user_id" not in m.columns}
+        assert without <= NO_USER_ID_TABLES, f"tables that may hold a user id under another name: {without}"
+        return {t: s.execute(f"SELECT count(*) FROM {t} WHERE user_id = {user} ALLOW FILTERING").one()[0]
+                for t in tables if t not in without}  # fmt: skip
+    finally:
+        cluster.shutdown()
+
+
+def signup_window_of(stack, user: str):
+    """(day, minute, country_code, version) of the user's sign-up row."""
+    cluster, s = cass_session(stack)
+    try:
+        rows = list(s.execute(f"SELECT day, minute, country_code, version FROM signup_events "
+                              f"WHERE user_id = {user} ALLOW FILTERING"))  # fmt: skip
+        assert len(rows) == 1, rows
+        return tuple(rows[0])
+    finally:
+        cluster.shutdown()
+
+
+def signup_window_state(stack, day, minute, cc):
+    """(signups_per_minute's count, signup_events rows, their user ids) of one window."""
+    cluster, s = cass_session(stack)
+    try:
+        n = s.execute("SELECT signups FROM signups_per_minute WHERE day = %s AND minute = %s AND country_code = %s",
+                      (day, minute, cc)).one()  # fmt: skip
+        ids = [str(r.user_id) for r in s.execute(
+            "SELECT user_id FROM signup_events WHERE day = %s AND minute = %s AND country_code = %s", (day, minute, cc))]
+        return (n[0] if n else 0), len(ids), set(ids)
+    finally:
+        cluster.shutdown()
+
+
 def key_history(stack, keys: set[str]) -> dict[str, list[tuple[int, str]]]:
     """(value size, us.op) of every record of these keys in the users topic, in offset
     order (a key lives in one partition); size -1 = null value (tombstone)."""
@@ -130,9 +182,21 @@ def test_forget_erases_the_user_from_every_store(flowing):
     stack.psql(stack["US_PG_ADMIN_USER"],
                "INSERT INTO staging.rejects (run_id, source_url, reason, raw_text, fetched_at) VALUES "
                f"('{run}', 'u', 'test', '{{\"login\":{{\"uuid\":\"{user}\"}},\"email\":\"{email}\"}}', now())")
+    day, minute, cc, version = signup_window_of(stack, user)
+    wait_until("the sign-up window is counted", lambda: signup_window_state(stack, day, minute, cc)[0] > 0)
+    counted, _, _ = signup_window_state(stack, day, minute, cc)
     p = stack.us("forget", "--by", "pytest", "--reason", "test_lifecycle", "--wait", str(FLOW_TIMEOUT), user,
                  timeout=FLOW_TIMEOUT + 120)
     assert "Cassandra is clean" in p.stdout, p.stdout
+    # Cassandra: no table holds the user id any more (signup_events included) ...
+    left = cass_rows_of_user(stack, user)
+    assert "signup_events" in left and not any(left.values()), left
+    # ... while the sign-up stays counted: a placeholder row took its place, and the
+    # window's count (recounted by the deleting batch) is what its rows say, never less
+    signups, rows, row_ids = signup_window_state(stack, day, minute, cc)
+    assert user not in row_ids
+    assert f"00000000-0000-0000-{version >> 48:04x}-{version & 0xFFFFFFFFFFFF:012x}" in row_ids
+    assert signups == rows >= counted
     # PostgreSQL
     assert ing.one(f"SELECT count(*) FROM staging.users WHERE user_id = '{user}'") == "0"
     assert ing.one(f"SELECT count(*) FROM staging.rejects WHERE strpos(raw_text, '{user}') > 0") == "0"
@@ -211,6 +275,25 @@ def test_purge_is_not_a_deletion_downstream(flowing):
 
 def test_rebuild_replays_the_topic_into_cassandra(flowing):
     stack, ing, run, ids = flowing
+    # A user updated since its sign-up, whose insert compaction has removed from the topic:
+    # the replay alone would give its users row no sign-up key (docs/lifecycle.md).
+    moved = sorted(ids)[100]
+    ks, topic = stack["US_CASSANDRA_KEYSPACE"], stack["US_KAFKA_TOPIC_USERS"]
+    stack.psql(stack["US_PG_ADMIN_USER"], f"UPDATE staging.users SET city = 'Moved' WHERE user_id = '{moved}'")
+    wait_until("the update reaches Cassandra", lambda: "Moved" in stack.cqlsh(
+        "-e", f"SELECT city FROM {ks}.users WHERE user_id = {moved}").stdout)
+    set_topic_config(stack, topic, "segment.ms=1000,min.cleanable.dirty.ratio=0.01,max.compaction.lag.ms=1000")
+    try:
+        time.sleep(2)
+        more = unique("lifecycle-roll")
+        rc, s, err = ing.load("--seed", more, "--pages", "1", "--results", "100", "--run-id", more)
+        assert rc == 0, err
+        wait_until("compaction removed the moved user's insert",
+                   lambda: [op for _, op in key_history(stack, {moved})[moved]] == ["u"], timeout=600, every=10,
+                   show=lambda: key_history(stack, {moved})[moved])  # fmt: skip
+    finally:
+        stack.us("migrate")
+    _, _, _, signup_version = signup_window_of(stack, moved)
     staged = {r[0] for r in ing.sql("SELECT user_id FROM staging.users")}
     wait_until("Cassandra holds every staged user", lambda: staged <= cass_all_ids(stack))
     before = cass_all_ids(stack)
@@ -222,6 +305,10 @@ def test_rebuild_replays_the_topic_into_cassandra(flowing):
     assert not (forgotten & after)
     # the live job writes nothing new here (no load), so the sink is what it was
     assert after == before
+    # and the moved user's sign-up key is back (restored from signup_events), so its
+    # erasure can still find its sign-up row
+    out = stack.cqlsh("-e", f"SELECT signup_version FROM {ks}.users WHERE user_id = {moved}").stdout
+    assert str(signup_version) in out, out
 
 
 # --- the DAGs (parsed only; the commands they run are tested above) ----------------------

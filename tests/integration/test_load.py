@@ -184,3 +184,53 @@ def test_faults_every_record_accounted(ing, fault_url):
     assert rc2 == 0, err2
     assert s2["staged"] + s2["duplicates"] == 3000
     assert int(ing.one(f"SELECT count(*) FROM staging.users WHERE source_seed = '{seed}'")) == 3000
+
+
+def test_a_rerun_stores_each_record_reject_once(ing):
+    """Issue 12 item 11: a rerun of an ingestion run (the task retried after its loader
+    was killed) loads the same pages again. Its users were duplicates already; its record
+    rejects were inserted a second time. Now each is stored once, and the rerun counts it
+    as a duplicate, so fetched = staged + duplicates + rejected still holds per page."""
+    import http.server
+    import json
+    import threading
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    base = urlsplit(ing.url)
+
+    class OneBadRecord(http.server.BaseHTTPRequestHandler):
+        """The clean source's page with its first user's email broken: a record reject
+        that is the same in every fetch of the page."""
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            with urllib.request.urlopen(f"{base.scheme}://{base.netloc}{self.path}", timeout=30) as r:
+                doc = json.loads(r.read())
+            doc["results"][0]["email"] = "not an email"
+            body = json.dumps(doc).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((ing.env["US_BIND"], 0), OneBadRecord)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://{ing.env['US_BIND']}:{srv.server_address[1]}{base.path or '/'}"
+        seed, run = unique("it-seed"), unique("it-rerun")
+        args = ("--seed", seed, "--pages", "2", "--results", "50", "--run-id", run)
+        rc, s, err = ing.load(*args, url=url)
+        assert rc == 0, err
+        assert (s["fetched"], s["staged"], s["duplicates"], s["rejected"]) == (100, 98, 0, 2)
+        rc, s, err = ing.load(*args, url=url)  # the same run again
+        assert rc == 0, err
+        assert (s["fetched"], s["staged"], s["duplicates"], s["rejected"]) == (100, 0, 100, 0)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    a = assert_accounted(ing, run, 4)  # both runs' pages; rejects in the table = rejected
+    assert a["record_rejects"] == 2 and a["rejected"] == 2

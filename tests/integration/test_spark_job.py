@@ -343,3 +343,115 @@ def test_kill9_at_each_point_of_a_batch_gives_exact_signups(stack, kenv):
     assert count(stack, "users", ks=K_KS) == K_N
     assert count(stack, "signup_events", ks=K_KS) == K_N
     assert signups_total(stack, K_KS) == K_N, "each sign-up counted exactly once despite the kills"
+
+
+# The data-loss test's own names (issue 12 item 10).
+L_TOPIC, L_DLQ, L_KS, L_PREFIX = (f"it_spark_l{SUFFIX}", f"it_spark_l{SUFFIX}.dlq", f"it_spark_l{SUFFIX}",
+                                  f"itl{SUFFIX}_")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lenv(stack, tmp_path_factory):
+    admin = make_topics_and_keyspace(stack, L_TOPIC, L_DLQ, L_KS)  # cleanup.policy=delete: records can be deleted
+    tmp = tmp_path_factory.mktemp("spark-job-data-loss")
+    job = Job(stack, tmp, (L_TOPIC, L_DLQ, L_KS, L_PREFIX), max_offsets=400)
+    yield Cdc(stack, L_TOPIC), job
+    job.stop()
+    stack.psql(stack["US_PG_ADMIN_USER"], f"DELETE FROM ops.stream_stops WHERE query_name = '{L_PREFIX}users'")
+    drop_topics_and_keyspace(stack, admin, L_TOPIC, L_DLQ, L_KS)
+
+
+def end_offsets(stack, topic, partitions=4):
+    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"it-{uuid.uuid4().hex}"})
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in range(partitions)}
+    finally:
+        c.close()
+
+
+def test_deleted_unread_offsets_stop_the_job_with_a_data_loss_error(stack, lenv, tmp_path):
+    """The Kafka retention trap: records the job has not read yet are deleted
+    (kafka-delete-records, as retention or an operator would) while it is
+    stopped. On restart it must stop with a clear data-loss error, stay stopped
+    (exit 3, which the service does not restart), and the console must show
+    why; never skip the records silently."""
+    from console_support import Console
+
+    cdc, job = lenv
+    cdc.txn([("c", uid(i), person(i)) for i in range(0, 200)])
+    cdc.flush()
+    job.run_until_done()
+    assert count(stack, "users", ks=L_KS) == 200
+    cdc.txn([("c", uid(i), person(i)) for i in range(200, 400)])  # not read: the job is stopped
+    cdc.flush()
+    ends = end_offsets(stack, L_TOPIC)
+    assert sum(ends.values()) == 400
+    spec = tmp_path / "delete-records.json"
+    spec.write_text(json.dumps({"version": 1, "partitions": [
+        {"topic": L_TOPIC, "partition": p, "offset": o} for p, o in ends.items()]}))  # fmt: skip
+    stack.us("kafka-run", "org.apache.kafka.tools.DeleteRecordsCommand", "--bootstrap-server",
+             stack["US_KAFKA_BOOTSTRAP"], "--offset-json-file", str(spec))  # fmt: skip
+    job.start()  # as the service runs it: streaming, no deterministic stop of its own
+    rc = job.proc.wait(timeout=600)
+    assert rc == 3, f"expected the data-loss exit 3, got {rc}; see {job.log.name}"
+    with open(job.log.name, encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    assert "DATA LOSS, stopping for good (exit 3)" in log
+    assert count(stack, "users", ks=L_KS) == 200, "nothing read past the gap"
+    rows = stack.psql(stack["US_PG_OPS_USER"], "SELECT exit_code || ' ' || reason FROM ops.stream_stops "
+                      f"WHERE query_name = '{L_PREFIX}users'").stdout.strip()  # fmt: skip
+    assert rows.startswith(f"3 data loss in {L_TOPIC}: "), rows
+    # the service's supervisor does not restart exit 3
+    svc = open(os.path.join(ROOT, "stack", "services", "85-spark-job.sh"), encoding="utf-8").read()
+    assert "exitcodes=0,3" in svc
+    # the console's alert names the query and the reason
+    console = Console(stack)
+    try:
+        assert console.login()[0] == 200
+        alerts = console.wait_round(time.time())["alerts"]
+        stopped = [a["message"] for a in alerts if a["id"] == "stopped"]
+        assert stopped and f"spark query {L_PREFIX}users stopped (exit 3)" in stopped[0], alerts
+        assert "data loss in " + L_TOPIC in stopped[0]
+    finally:
+        console.close()
+    # a second restart fails the same way: the gap is never skipped
+    job.start("--available-now")
+    assert job.proc.wait(timeout=600) == 3
+    assert count(stack, "users", ks=L_KS) == 200
+
+
+T_TOPIC, T_DLQ, T_KS, T_PREFIX = (f"it_spark_t{SUFFIX}", f"it_spark_t{SUFFIX}.dlq", f"it_spark_t{SUFFIX}",
+                                  f"itt{SUFFIX}_")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tenv(stack, tmp_path_factory):
+    admin = make_topics_and_keyspace(stack, T_TOPIC, T_DLQ, T_KS)
+    tmp = tmp_path_factory.mktemp("spark-job-truncate")
+    job = Job(stack, tmp, (T_TOPIC, T_DLQ, T_KS, T_PREFIX), max_offsets=400)
+    yield Cdc(stack, T_TOPIC), job
+    job.stop()
+    drop_topics_and_keyspace(stack, admin, T_TOPIC, T_DLQ, T_KS)
+
+
+def test_truncate_marker_deletes_users_and_their_ids_in_signup_rows(stack, tenv):
+    """A TRUNCATE of staging.users (the relay's marker, one per partition) deletes every
+    user written before it, and takes their ids out of signup_events like an erasure: the
+    sign-ups stay counted (placeholders), the ids are gone (docs/lifecycle.md)."""
+    cdc, job = tenv
+    cdc.txn([("c", uid(i), person(i)) for i in range(0, 50)])
+    cdc.flush()
+    job.run_until_done()
+    assert count(stack, "users", ks=T_KS) == 50
+    cdc.lsn += 0x10000
+    for p in range(4):  # the marker as the relay sends it: empty key, null value, us.op t, every partition
+        cdc.p.produce(T_TOPIC, key=b"", value=None, partition=p, headers=headers("t", cdc.lsn, 0))
+    cdc.txn([("c", uid(i), person(i)) for i in range(50, 55)])  # after the truncate: they stay
+    cdc.flush()
+    job.run_until_done()
+    assert count(stack, "users", ks=T_KS) == 5
+    ids = [x for x in cql(stack, "SELECT user_id FROM signup_events", T_KS) if x.count("-") == 4]
+    assert len(ids) == 55
+    assert not {uid(i) for i in range(50)} & set(ids)
+    assert sum(x.startswith("00000000-0000-0000-") for x in ids) == 50
+    assert signups_total(stack, T_KS) == 55

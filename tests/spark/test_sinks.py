@@ -81,3 +81,32 @@ def test_topic_offsets_of_a_first_batch():
     assert sinks._topic_offsets("None") is None
     assert sinks._topic_offsets(None) is None
     assert sinks._topic_offsets('{"userstream.users":{"0":12}}') == {"0": 12}
+
+
+def test_placeholder_uuid_hides_the_user_and_keeps_versions_apart():
+    assert sinks.placeholder_uuid((10 << 20) + 1) == "00000000-0000-0000-0000-000000a00001"
+    assert sinks.placeholder_uuid(2**63 - 1) == "00000000-0000-0000-7fff-ffffffffffff"
+    assert len({sinks.placeholder_uuid(v) for v in range(1000)}) == 1000
+    for bad in (-1, 2**63):
+        with pytest.raises(ValueError):
+            sinks.placeholder_uuid(bad)
+
+
+def test_erased_signup_cql_replaces_the_row_by_a_placeholder():
+    uid = new_uuid(7)
+    ms = int(datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc).timestamp() * 1000)
+    rows = [{"user_id": uid, "minute_ms": ms, "signup_country": "FR", "signup_lsn": 10,
+             "signup_version": 10 << 20, "delete_version": 12 << 20}] * 2  # fmt: skip
+    (e,) = sinks.erased_signups(rows)
+    assert e.window() == sinks.SignupWindow(ms, "FR")
+    ins, dele = e.erase_cql("ks")
+    part = f"day = '2026-11-24' AND minute = {ms} AND country_code = 'FR'"
+    assert ins == ("INSERT INTO ks.signup_events (day, minute, country_code, user_id, commit_lsn, version) "
+                   f"VALUES ('2026-11-24', {ms}, 'FR', {sinks.placeholder_uuid(10 << 20)}, 10, {10 << 20}) "
+                   f"USING TIMESTAMP {10 << 20}")  # fmt: skip
+    assert dele == f"DELETE FROM ks.signup_events USING TIMESTAMP {12 << 20} WHERE {part} AND user_id = {uid} AND commit_lsn = 10"
+    assert uid not in ins
+    for bad in [dict(user_id="x' OR 1=1"), dict(country_code="F'"), dict(minute_ms=ms + 1),
+                dict(delete_version=10 << 20), dict(lsn=2**43)]:  # fmt: skip
+        with pytest.raises(ValueError):
+            sinks.ErasedSignup(**{**e.__dict__, **bad}).erase_cql("ks")

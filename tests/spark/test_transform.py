@@ -231,3 +231,27 @@ def test_unchanged_toast_columns_are_not_rejected_nor_derived(kafka_df):
     assert row["email_hmac"] is None and row["country_code"] is None and row["location"] is None
     assert row["full_name"] == "Jennie Nichols" and row["unchanged"] == "email,country"
     assert tr.email_index_rows(u).count() == 0 and tr.country_index_rows(u).count() == 0
+
+
+def test_signup_keys_and_erased_signups(kafka_df, spark):
+    recs = [
+        change(V1, 1, "c", 10, 0, user(user_id=new_uuid(1))),
+        change(V1, 1, "r", 10, 1, user(user_id=new_uuid(2), country="France")),
+        change(V1, 1, "u", 11, 0, user(user_id=new_uuid(1), country="Germany")),
+        (new_uuid(3), None, headers("d", 12, 0)),
+    ]
+    good = tr.good(classified(kafka_df, recs))
+    keys = tr.signup_key_rows(good).orderBy("signup_version").collect()
+    ms = int(datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc).timestamp() * 1000)  # the commit time's minute
+    assert [(r["user_id"], r["signup_country"], r["signup_lsn"], r["signup_version"], r["writetime"])
+            for r in keys] == [(new_uuid(1), "US", 10, 10 << 20, 10 << 20),
+                               (new_uuid(2), "FR", 10, (10 << 20) + 1, (10 << 20) + 1)]  # fmt: skip
+    assert {int(r["signup_minute"].timestamp() * 1000) for r in keys} == {ms}  # naive local time, as collected
+    # the same key from the users row of an insert
+    u = tr.with_signup_key(tr.user_rows(good.where(F.col("op") == "c"), fake_hmac)).first()
+    assert (u["signup_country"], u["signup_lsn"], u["signup_version"]) == ("US", 10, 10 << 20)
+    # a delete erases the sign-ups older than it, not one that came after it (the id inserted again)
+    deletes = spark.createDataFrame([(new_uuid(1), 12 << 20), (new_uuid(2), (10 << 20) + 1)],
+                                    "user_id string, writetime long")  # fmt: skip
+    erased = tr.erased_signups(tr.signup_key_rows(good).unionByName(tr.signup_key_rows(good)), deletes).collect()
+    assert [tuple(r) for r in erased] == [(new_uuid(1), ms, "US", 10, 10 << 20, 12 << 20)]

@@ -245,7 +245,8 @@ static bool has_alert(json_t *list, const char *id)
 static void alert_rules(void **state)
 {
     con_ring *r = con_ring_new(64, 3600);
-    con_alerts_conf cf = {.wal_bytes = 1000, .lag_minutes = 5, .spark_trigger_ms = 2000};
+    con_alerts_conf cf = {
+        .wal_bytes = 1000, .wal_limit_pct = 80, .lag_minutes = 5, .spark_trigger_ms = 2000};
     /* Six minutes of a Spark lag that only grows, and a DLQ that gains 2. */
     for (int64_t t = 10000; t < 10000 + 360; t++) {
         con_ring_put(r, "spark.in_flight", t, (double)(t - 9999));
@@ -255,7 +256,12 @@ static void alert_rules(void **state)
     con_sample_put(&s, "spark.in_flight", 400);
     con_sample_put(&s, "dlq.records", 7);
     con_sample_put(&s, "slot.retained_bytes", 5000);
+    con_sample_put(&s, "slot.safe_wal_bytes", 1000); /* 5000 of a 6000-byte limit: 83% */
     con_sample_put(&s, "spark.batch_ms", 2500);
+    con_sample_detail(&s, "stops",
+                      json_pack("[{s:s,s:i,s:s,s:s}]", "who", "spark query users", "exit_code", 3,
+                                "reason", "data loss: Kafka no longer holds offsets 0-9",
+                                "stopped_at", "2026-12-05 00:00:00+00"));
     con_sample_detail(&s, "health",
                       json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "relay", "state", "down",
                                 "detail", "connection refused", "name", "kafka", "state", "up",
@@ -263,9 +269,14 @@ static void alert_rules(void **state)
     json_t *a = con_alerts_eval(&cf, &s);
     assert_true(has_alert(a, "lag_growing") && has_alert(a, "dead_letters") &&
                 has_alert(a, "wal_retained") && has_alert(a, "service_down") &&
-                has_alert(a, "spark_slow"));
-    assert_int_equal(json_array_size(a), 5);
+                has_alert(a, "spark_slow") && has_alert(a, "stopped") && has_alert(a, "wal_limit"));
+    assert_int_equal(json_array_size(a), 7);
+    assert_true(con_sample_get(&s, "alert.wal_limit") == 1);
     assert_true(con_sample_get(&s, "alert.lag_growing") == 1);
+    assert_true(con_sample_get(&s, "alert.stopped") == 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(a, 6), "message")),
+               "spark query users stopped (exit 3) at 2026-12-05 00:00:00+00: data loss"));
     json_decref(a);
     free_sample(&s);
     /* A lag that went back to 0 in the window, nothing new in the DLQ, all
@@ -277,11 +288,25 @@ static void alert_rules(void **state)
     con_sample_put(&s, "spark.in_flight", 50);
     con_sample_put(&s, "dlq.records", 7);
     con_sample_put(&s, "slot.retained_bytes", 10);
+    con_sample_put(&s, "slot.safe_wal_bytes", 1e9);
     con_sample_put(&s, "spark.batch_ms", 100);
     con_sample_detail(&s, "health", json_array());
     a = con_alerts_eval(&cf, &s);
     assert_int_equal(json_array_size(a), 0);
     assert_true(con_sample_get(&s, "alert.service_down") == 0);
+    assert_true(con_sample_get(&s, "alert.stopped") == 0);
+    assert_true(con_sample_get(&s, "alert.wal_limit") == 0);
+    json_decref(a);
+    free_sample(&s);
+    /* Past the limit PostgreSQL says so (safe_wal_size is then NULL or negative). */
+    s = new_sample(r, 10701);
+    con_sample_put(&s, "slot.retained_bytes", 10);
+    con_sample_detail(&s, "slot", json_pack("{s:s}", "wal_status", "lost"));
+    con_sample_detail(&s, "health", json_array());
+    a = con_alerts_eval(&cf, &s);
+    assert_true(has_alert(a, "wal_limit") && json_array_size(a) == 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(a, 0), "message")), "WAL is lost"));
     json_decref(a);
     free_sample(&s);
     con_ring_free(r);
