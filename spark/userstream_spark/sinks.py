@@ -264,16 +264,19 @@ def dlq_frame(rejects: DataFrame) -> DataFrame:
     return rejects.select(F.col("key"), F.col("value"), headers.alias("headers"))
 
 
-def write_dlq(rejects: DataFrame, bootstrap: str, topic: str) -> None:
-    (
+def write_dlq(rejects: DataFrame, bootstrap: str, topic: str, kafka_options=None) -> None:
+    """kafka_options: the principal's security settings (auth.kafka_java_options)."""
+    writer = (
         dlq_frame(rejects)
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
         .option("topic", topic)
         .option("kafka.acks", "all")
         .option("kafka.enable.idempotence", "true")
-        .save()
     )
+    for k, v in (kafka_options or {}).items():
+        writer = writer.option(k, v)
+    writer.save()
 
 
 PROGRESS_UPSERT = """
