@@ -71,7 +71,7 @@ class Stack:
         cred = ["--credentials", self[f"US_CASSANDRA_{role}_CREDENTIALS"]] if role else []
         return self.run(
             [os.path.join(self["US_VENV"], "bin", "cqlsh"), self["US_CASSANDRA_HOST"],
-             self["US_CASSANDRA_PORT"], "--request-timeout=60", *cred, *args],
+             self["US_CASSANDRA_PORT"], "--connect-timeout=30", "--request-timeout=60", *cred, *args],
             **kw,
         )
 
