@@ -123,7 +123,8 @@ static int set_file(rd_kafka_conf_t *c, const char *path, char *err, size_t errl
         return -1;
     }
     if (st.st_mode & 077) {
-        snprintf(err, errlen, "Kafka client file %s: group or others may read it (chmod 600)", path);
+        snprintf(err, errlen, "Kafka client file %s: group or others may read it (chmod 600)",
+                 path);
         fclose(f);
         return -1;
     }
@@ -367,7 +368,8 @@ int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *er
     if (set(c, "bootstrap.servers", bootstrap, err, errlen) < 0 ||
         set(c, "group.id", "userstream-relay-tail", err, errlen) < 0 ||
         set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
-        (k->client_file && *k->client_file && !mock && set_file(c, k->client_file, err, errlen) < 0)) {
+        (k->client_file && *k->client_file && !mock &&
+         set_file(c, k->client_file, err, errlen) < 0)) {
         rd_kafka_conf_destroy(c);
         return -1;
     }

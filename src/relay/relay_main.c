@@ -314,7 +314,8 @@ static int setup_outputs(relay_run *r)
         return RELAY_EXIT_ERROR;
     }
     if (s->registry_credentials && *s->registry_credentials &&
-        relay_registry_set_credentials_file(r->reg, s->registry_credentials, r->err, sizeof r->err) < 0)
+        relay_registry_set_credentials_file(r->reg, s->registry_credentials, r->err,
+                                            sizeof r->err) < 0)
         return RELAY_EXIT_USAGE;
     for (int a = 0;; a++) {
         int rc = relay_registry_set_compat(r->reg, s->subject, "BACKWARD", r->err, sizeof r->err);

@@ -74,7 +74,8 @@ int relay_registry_set_credentials_file(relay_registry *r, const char *path, cha
     line[ok ? strcspn(line, "\r\n") : 0] = '\0';
     if (!ok || !strchr(line, ':')) {
         snprintf(err, errlen, "registry credentials %s: %s", path,
-                 ok ? "expected one line user:password" : "group or others may read it (chmod 600)");
+                 ok ? "expected one line user:password"
+                    : "group or others may read it (chmod 600)");
         memset(line, 0, sizeof line);
         return -1;
     }
