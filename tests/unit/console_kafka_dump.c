@@ -1,6 +1,7 @@
 /* console_kafka_dump: prints the JSON of one con_kafka / con_registry call
  * against a running stack, for tests/integration/test_console_kafka.py and
- * by hand. Addresses from US_KAFKA_BOOTSTRAP and US_REGISTRY_URL.
+ * by hand. Addresses from US_KAFKA_BOOTSTRAP and US_REGISTRY_URL; the Kafka
+ * login, as the console's, from US_KAFKA_CONSOLE_CLIENT_FILE when set.
  *
  *   console_kafka_dump cluster | groups | subjects
  *   console_kafka_dump offsets TOPIC
@@ -12,6 +13,7 @@
  *                                      sharing one con_kafka and con_registry
  *
  * Exit 0 with the JSON on stdout, 1 with the error on stderr, 2 on usage. */
+#include "con_creds.h"
 #include "con_kafka.h"
 #include "con_registry.h"
 
@@ -113,7 +115,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: US_KAFKA_BOOTSTRAP=... US_REGISTRY_URL=... %s CMD ARGS\n", argv[0]);
         return 2;
     }
-    con_kafka *k = con_kafka_new(boot, NULL, 5000, err, sizeof(err));
+    char props[4096];
+    const char *login[2 * 16 + 1] = {NULL};
+    const char *file = getenv("US_KAFKA_CONSOLE_CLIENT_FILE");
+    if (file && *file &&
+        (con_creds_read(file, props, sizeof props, err, sizeof err) < 0 ||
+         con_creds_kafka_pairs(props, login, 0, 16, err, sizeof err) < 0)) {
+        fprintf(stderr, "console_kafka_dump: US_KAFKA_CONSOLE_CLIENT_FILE: %s\n", err);
+        return 2;
+    }
+    con_kafka *k = con_kafka_new(boot, login, 5000, err, sizeof(err));
     con_registry *r = k ? con_registry_new(url, NULL, 5000, err, sizeof(err)) : NULL;
     json_t *j = r ? run(k, r, argc, argv, err, sizeof(err)) : NULL;
     if (j) {
