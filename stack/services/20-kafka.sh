@@ -252,7 +252,11 @@ us_kafka_users_apply() {
 # The ACLs: the relay alone writes the users topic (idempotently; it reads
 # the last record of each partition at start, for its duplicate count); the Spark
 # job reads it in its own consumer groups and writes the dead-letter topic;
-# the console reads and describes both. Adding an ACL twice is a no-op.
+# the console (userstream-console, `./userstream counts`) only reads: it
+# describes every topic, group and config and the cluster (its Kafka page),
+# reads any topic (the message browser) and uses consumer groups named
+# userstream-console* only to assign partitions (it never commits). It can
+# write nothing and join no other group. Adding an ACL twice is a no-op.
 us_kafka_acls_apply() {
     local log=$US_LOG_DIR/kafka-acls.log t=$US_KAFKA_TOPIC_USERS d=$US_KAFKA_TOPIC_DLQ
     local -a acl=(us_kafka_admin_tool org.apache.kafka.tools.AclCommand --add --force)
@@ -264,13 +268,14 @@ us_kafka_acls_apply() {
             "${acl[@]}" --allow-principal User:spark --operation IdempotentWrite --cluster &&
             "${acl[@]}" --allow-principal User:spark --operation Read --operation Describe \
                 --group spark-kafka- --resource-pattern-type prefixed &&
-            "${acl[@]}" --allow-principal User:console --operation Read --operation Describe --topic "$t" --topic "$d" &&
             "${acl[@]}" --allow-principal User:console --operation Read --operation Describe \
+                --operation DescribeConfigs --topic '*' &&
+            "${acl[@]}" --allow-principal User:console --operation Describe --group '*' &&
+            "${acl[@]}" --allow-principal User:console --operation Read \
                 --group userstream-console --resource-pattern-type prefixed &&
-            "${acl[@]}" --allow-principal User:console --operation Describe --group spark-kafka- \
-                --resource-pattern-type prefixed
+            "${acl[@]}" --allow-principal User:console --operation Describe --operation DescribeConfigs --cluster
     } >"$log" 2>&1 || us_fail_with_log "could not set the Kafka ACLs" "$log"
-    us_ok "Kafka ACLs: relay writes $t; spark reads it and writes $d; console reads both"
+    us_ok "Kafka ACLs: relay writes $t; spark reads it and writes $d; console reads and describes"
 }
 
 # us_kafka_topic_config X: the topic configs of US_KAFKA_TOPIC_<X> that
@@ -298,7 +303,7 @@ us_kafka_topic_configs_apply() {
         topic=${!key}
         cfg=$(us_kafka_topic_config "$x")
         [[ -n $cfg ]] || continue
-        us_kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" \
+        us_kafka_admin_tool kafka.admin.ConfigCommand \
             --alter --entity-type topics --entity-name "$topic" --add-config "$cfg" \
             >"$US_LOG_DIR/kafka-configs.log" 2>&1 ||
             us_fail_with_log "could not configure Kafka topic $topic ($cfg)" "$US_LOG_DIR/kafka-configs.log"
