@@ -91,6 +91,10 @@ class Stack:
         """kcat (Debian's librdkafka) as a principal: its client file with -F."""
         return ["kcat", "-F", self[f"US_KAFKA_{principal.upper()}_CLIENT_FILE"], "-b", self["US_KAFKA_BOOTSTRAP"]]
 
+    def kafka_tool_config(self):
+        """--command-config of Kafka's own (Java) tools as admin, written by `up`."""
+        return os.path.join(self["US_HOME"], "kafka", "config", "admin-client.properties")
+
     def registry_headers(self, principal="admin"):
         """HTTP basic Authorization header of a registry user (admin, relay, console)."""
         with open(self[f"US_REGISTRY_{principal.upper()}_CREDENTIALS"], encoding="utf-8") as f:
