@@ -151,7 +151,8 @@ class UsersBatch:
         self.keys = keys
         self.progress = progress
         self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
-        self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace)
+        creds = auth.cassandra_credentials(cfg.cassandra_credentials) if cfg.cassandra_credentials else None
+        self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace, creds)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = datetime.now(timezone.utc)
