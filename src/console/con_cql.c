@@ -135,6 +135,15 @@ void con_cql_parse_error(const uint8_t *body, size_t len, char *out, size_t outl
             *p = ' ';
 }
 
+size_t con_cql_warnings_len(const uint8_t *body, size_t len)
+{
+    rd r = {body, len, false};
+    uint16_t n = get_u16(&r);
+    for (uint16_t i = 0; i < n && !r.bad; i++)
+        skip_string(&r);
+    return r.bad ? (size_t)-1 : len - r.left;
+}
+
 /* ---- I/O ---- */
 
 static int wait_fd(con_cql *c, short ev, char *err, size_t errlen)
@@ -190,8 +199,17 @@ static int recv_frame(con_cql *c, uint8_t *op, size_t *len, char *err, size_t er
         return -1;
     *op = h[4];
     *len = n;
+    if (h[1] & 0x08) { /* warnings (e.g. an aggregate without a partition key) first */
+        size_t w = con_cql_warnings_len(c->buf, n);
+        if (w == (size_t)-1) {
+            snprintf(err, errlen, "malformed warnings in a response");
+            return -1;
+        }
+        memmove(c->buf, c->buf + w, n - w);
+        *len = n - w;
+    }
     if (*op == 0x00) {
-        con_cql_parse_error(c->buf, n, err, errlen);
+        con_cql_parse_error(c->buf, *len, err, errlen);
         return -1;
     }
     return 0;

@@ -129,6 +129,65 @@ def test_cassandra_roles_have_least_privilege(stack):
     assert "Unauthorized" in p.stderr, p.stderr
 
 
+# ------------------------------------------------- userstream-console's logins
+
+
+def console_dump(stack, *args, env=None):
+    """tests/unit/console_kafka_dump: the console's modules, its logins included."""
+    for build in ("build-asan", "build"):
+        path = os.path.join(ROOT, build, "tests", "unit", "console_kafka_dump")
+        if os.path.exists(path):
+            return stack.run([path, *args], check=False, timeout=120, env=env)
+    pytest.skip("console_kafka_dump is not built")
+
+
+def test_console_cql_logs_in_as_the_reader_and_is_refused_otherwise(stack, tmp_path):
+    """con_cql's AUTHENTICATE -> AUTH_RESPONSE (SASL PLAIN) step: the reader
+    role counts; no credentials, or a wrong password, get a clear refusal."""
+    ks = stack["US_CASSANDRA_KEYSPACE"]
+    cql = f"SELECT count(*) FROM {ks}.schema_migrations"
+    ok = console_dump(stack, "cql-count", cql)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["count"] >= 1
+    none = console_dump(stack, "cql-count", cql, env={"US_CASSANDRA_READER_CREDENTIALS": ""})
+    assert none.returncode == 1 and "asks for authentication" in none.stderr, none.stderr
+    bad = tmp_path / "reader.credentials"
+    bad.write_text("[plain_text_auth]\nusername = console_reader\npassword = not-the-password\n")
+    os.chmod(bad, 0o644)
+    loose = console_dump(stack, "cql-count", cql, env={"US_CASSANDRA_READER_CREDENTIALS": str(bad)})
+    assert loose.returncode == 2 and "chmod 600" in loose.stderr, loose.stderr
+    os.chmod(bad, 0o600)
+    wrong = console_dump(stack, "cql-count", cql, env={"US_CASSANDRA_READER_CREDENTIALS": str(bad)})
+    assert wrong.returncode == 1 and "code 0x0100" in wrong.stderr, wrong.stderr
+    assert "not-the-password" not in wrong.stderr
+
+
+def test_console_kafka_principal_describes_but_may_not_create_or_join_other_groups(stack):
+    """The console's Kafka principal is read-only: it sees the cluster (as
+    the console does, through Debian's librdkafka and PLAIN), and Kafka
+    refuses it a topic or a consumer group outside userstream-console*."""
+    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    got = console_dump(stack, "cluster")
+    assert got.returncode == 0, got.stderr
+    assert stack["US_KAFKA_TOPIC_USERS"] in [t["name"] for t in json.loads(got.stdout)["topics"]]
+    admin = AdminClient(stack.kafka_conf("console"))
+    f = admin.create_topics([NewTopic(f"it-auth-{uuid.uuid4().hex[:8]}", 1, 1)])
+    with pytest.raises(KafkaException) as e:
+        list(f.values())[0].result(30)
+    assert "AUTHORIZATION" in str(e.value).upper()
+    c = Consumer({**stack.kafka_conf("console"), "group.id": f"it-auth-{uuid.uuid4().hex[:8]}",
+                  "auto.offset.reset": "earliest"})  # fmt: skip
+    try:
+        c.subscribe([stack["US_KAFKA_TOPIC_USERS"]])
+        msg = c.poll(30)
+        assert msg is not None and msg.error() is not None, "joined a group outside userstream-console*"
+        assert "GROUP_AUTHORIZATION_FAILED" in msg.error().name(), msg.error()
+    finally:
+        c.close()
+
+
 def test_cassandra_jmx_asks_for_a_password(stack, tmp_path):
     """nodetool (JMX on the loopback-only port) without credentials is refused;
     with the controlRole password (from a 0600 file, -pwf) it works."""

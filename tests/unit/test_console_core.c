@@ -177,6 +177,11 @@ static void cql_count_result(void **state)
     assert_string_equal(msg, "code 0x2200: bad ");
     con_cql_parse_error(e, 5, msg, sizeof msg);
     assert_string_equal(msg, "malformed error frame");
+    /* the warnings list of a flag-0x08 frame: 2 strings, then the body */
+    static const uint8_t w[] = {0, 2, 0, 3, 'a', 'b', 'c', 0, 0, 0x02};
+    assert_int_equal(con_cql_warnings_len(w, sizeof w), 9);
+    assert_int_equal(con_cql_warnings_len(w, 6), (size_t)-1);
+    assert_int_equal(con_cql_warnings_len(w, 1), (size_t)-1);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
