@@ -40,6 +40,13 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "spark"))
+from userstream_spark import auth  # noqa: E402 - the credentials readers of the job
+
+
+def kafka_conf(cfg) -> dict:
+    """confluent_kafka settings as the stack's Kafka admin (SCRAM-SHA-512)."""
+    return {"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], **auth.kafka_librdkafka_conf(cfg.get("US_KAFKA_ADMIN_CLIENT_FILE", ""))}
 ROOT = os.path.dirname(HERE)
 LOADER = os.path.join(ROOT, "build", "src", "load", "userstream-load")
 
@@ -128,7 +135,7 @@ def kafka_marks(cfg) -> dict[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = cfg["US_KAFKA_TOPIC_USERS"]
-    c = Consumer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "group.id": "bench-" + uuid.uuid4().hex})
+    c = Consumer({**kafka_conf(cfg), "group.id": "bench-" + uuid.uuid4().hex})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
@@ -141,7 +148,7 @@ def commit_times(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple[
     from confluent_kafka import Consumer, TopicPartition
 
     topic = cfg["US_KAFKA_TOPIC_USERS"]
-    c = Consumer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"], "group.id": "bench-" + uuid.uuid4().hex,
+    c = Consumer({**kafka_conf(cfg), "group.id": "bench-" + uuid.uuid4().hex,
                   "enable.auto.commit": False})  # fmt: skip
     out, left = [], {p for p in end if end[p] > start.get(p, 0)}
     try:
@@ -202,13 +209,14 @@ def cmd_seed(cfg, a):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic, ks = f"seed_users_created_{uuid.uuid4().hex[:8]}", "spark_streams"  # fresh topic: counts start at 0
-    admin = AdminClient({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"]})  # keep a reference: futures need it
+    admin = AdminClient(kafka_conf(cfg))  # keep a reference: futures need it
     for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         try:
             f.result(60)
         except Exception as e:  # noqa: BLE001 - it exists from an earlier run
             print(f"topic {topic}: {e}", file=sys.stderr)
-    cq = [os.path.join(cfg["US_VENV"], "bin", "cqlsh"), cfg["US_CASSANDRA_HOST"], cfg["US_CASSANDRA_PORT"]]
+    cq = [os.path.join(cfg["US_VENV"], "bin", "cqlsh"), cfg["US_CASSANDRA_HOST"], cfg["US_CASSANDRA_PORT"],
+          "--credentials", cfg["US_CASSANDRA_ADMIN_CREDENTIALS"]]
     subprocess.run(cq + ["-e", f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {{'class': "
                                "'SimpleStrategy', 'replication_factor': 1}; "
                                f"DROP TABLE IF EXISTS {ks}.created_users; "
@@ -226,7 +234,7 @@ def cmd_seed(cfg, a):
                            stdout=open("/tmp/seed-job.log", "w"), stderr=subprocess.STDOUT)  # fmt: skip
     try:
         time.sleep(3)
-        p = Producer({"bootstrap.servers": cfg["US_KAFKA_BOOTSTRAP"]})
+        p = Producer(kafka_conf(cfg))
         time.sleep(40)  # let the seed job start streaming before the clock starts
         t0 = time.time()
         for i in range(a.users):

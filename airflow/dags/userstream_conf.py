@@ -9,9 +9,11 @@ import time. Every key has its default in userstream.conf.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,10 +70,42 @@ def pg_params(conf: dict[str, str], role_key: str = "US_PG_OPS_USER", role: str 
     }
 
 
+# The Airflow Connections `up` creates (stack/services/60-airflow-api-server.sh).
+LOADER_CONN_ID = "userstream_pg_loader"
+OPS_CONN_ID = "userstream_pg_ops"
+
+
+def conn_params(conn_id: str) -> dict[str, str]:
+    """libpq keywords (password included) of an Airflow Connection."""
+    from airflow.hooks.base import BaseHook
+
+    c = BaseHook.get_connection(conn_id)
+    return {"host": c.host, "port": str(c.port or 5432), "dbname": c.schema, "user": c.login,
+            "password": c.password or "", "application_name": "userstream-airflow", "connect_timeout": "10"}
+
+
+@contextlib.contextmanager
+def pgpass_env(conn_id: str):
+    """Environment for a libpq program (the loader) to log in as the role of
+    conn_id: a private pgpass file (mode 0600, removed afterwards) named by
+    PGPASSFILE, and the US_PG_* keys of the connection. The password is never
+    on a command line nor in the environment."""
+    p = conn_params(conn_id)
+    with tempfile.TemporaryDirectory(prefix="userstream-pgpass-") as d:
+        path = os.path.join(d, "pgpass")
+        esc = {k: p[k].replace("\\", "\\\\").replace(":", "\\:") for k in ("host", "port", "dbname", "user", "password")}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("{host}:{port}:{dbname}:{user}:{password}\n".format(**esc))
+        yield {"PGPASSFILE": path, "US_PG_HOST": p["host"], "US_PG_PORT": p["port"],
+               "US_PG_DATABASE": p["dbname"], "US_PG_LOADER_USER": p["user"]}
+
+
 def connect(conf: dict[str, str]):
-    """A DB-API connection to the staging database: psycopg 3 (Airflow's postgres extra
+    """A DB-API connection to the staging database as the ops role, from the
+    Airflow Connection userstream_pg_ops: psycopg 3 (Airflow's postgres extra
     brings it), else psycopg2. Imported here so that DAG files stay light to parse."""
-    params = pg_params(conf)
+    params = conn_params(OPS_CONN_ID)
     try:
         import psycopg
     except ImportError:

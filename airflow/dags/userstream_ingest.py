@@ -60,12 +60,14 @@ def run_loader(conf: dict[str, str], seed: str, pages: int, results: int, run_id
         US_LOAD_FIRST_PAGE="1",
         US_LOAD_RUN_ID=run_id,
         US_LOAD_FOLLOW="false",
-        # The loader's password only (Airflow's processes hold the airflow role's).
-        PGPASSFILE=userstream_conf.pgpass_file(conf, "US_PG_LOADER_USER", "loader"),
     )
-    proc = subprocess.run(
-        [userstream_conf.loader_binary(conf)], env=env, capture_output=True, text=True, check=False
-    )
+    # The loader's password only, from the Airflow Connection (Airflow's processes
+    # hold the airflow role's file): a private 0600 pgpass file for this run.
+    with userstream_conf.pgpass_env(userstream_conf.LOADER_CONN_ID) as login:
+        env.update(login)
+        proc = subprocess.run(
+            [userstream_conf.loader_binary(conf)], env=env, capture_output=True, text=True, check=False
+        )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     summary = json.loads(lines[-1]) if lines else {}
     if proc.returncode != 0:

@@ -41,7 +41,7 @@ from pyspark.sql.types import StringType
 
 from . import config as config_mod
 from . import decode as dec
-from . import jvm_lookups, pii, sinks, transform
+from . import auth, jvm_lookups, pii, sinks, transform
 from .registry import Registry
 
 log = logging.getLogger("userstream.spark")
@@ -97,6 +97,10 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
         # them cut a 150,000-record batch from 115 s to 85 s here.
         "spark.executor.extraJavaOptions": "-XX:-DontCompileHugeMethods",
     }
+    if cfg.cassandra_credentials:
+        user, pw = auth.cassandra_credentials(cfg.cassandra_credentials)
+        conf["spark.cassandra.auth.username"] = user
+        conf["spark.cassandra.auth.password"] = pw
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
@@ -130,6 +134,8 @@ def kafka_stream(spark: SparkSession, cfg: config_mod.JobConfig) -> DataFrame:
     )
     if cfg.max_offsets_per_trigger > 0:
         reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
+    for k, v in auth.kafka_java_options(cfg.kafka_client_file).items():
+        reader = reader.option(k, v)
     return reader.load()
 
 
@@ -150,7 +156,8 @@ class UsersBatch:
         self.keys = keys
         self.progress = progress
         self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
-        self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace)
+        creds = auth.cassandra_credentials(cfg.cassandra_credentials) if cfg.cassandra_credentials else None
+        self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace, creds)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = datetime.now(timezone.utc)
@@ -183,7 +190,8 @@ class UsersBatch:
     def _write(self, classified, st, batch_id, started, steps) -> None:
         cfg = self.cfg
         if st["rejects"]:
-            sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic)
+            sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic,
+                            auth.kafka_java_options(cfg.kafka_client_file))
             steps.mark("dlq")
         good = transform.good(classified)
         upsert_src = pii.with_key(good.where(~F.col("is_tombstone")), self.keys)

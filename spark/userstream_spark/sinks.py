@@ -18,7 +18,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -268,8 +268,10 @@ class SignupCounts:
     Runs on the driver with the Python driver (few statements per batch,
     prepared, at LOCAL_QUORUM so a count sees the batch's own writes)."""
 
-    def __init__(self, host: str, port: int, keyspace: str):
+    def __init__(self, host: str, port: int, keyspace: str, credentials: Optional[tuple[str, str]] = None):
+        """credentials: (role, password) of the writer role, or None (no login)."""
         self._contact = (host, port)
+        self._credentials = credentials
         self._ks = keyspace
         self._cluster = None
         self._session = None
@@ -282,7 +284,12 @@ class SignupCounts:
         from cassandra.cluster import Cluster
 
         host, port = self._contact
-        self._cluster = Cluster([host], port=port)
+        provider = None
+        if self._credentials:
+            from cassandra.auth import PlainTextAuthProvider
+
+            provider = PlainTextAuthProvider(*self._credentials)
+        self._cluster = Cluster([host], port=port, auth_provider=provider)
         self._session = self._cluster.connect(self._ks)
         self._count = self._session.prepare(SIGNUP_COUNT_CQL)
         self._write = self._session.prepare(SIGNUP_WRITE_CQL)
@@ -342,16 +349,19 @@ def dlq_frame(rejects: DataFrame) -> DataFrame:
     return rejects.select(F.col("key"), F.col("value"), headers.alias("headers"))
 
 
-def write_dlq(rejects: DataFrame, bootstrap: str, topic: str) -> None:
-    (
+def write_dlq(rejects: DataFrame, bootstrap: str, topic: str, kafka_options=None) -> None:
+    """kafka_options: the principal's security settings (auth.kafka_java_options)."""
+    writer = (
         dlq_frame(rejects)
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap)
         .option("topic", topic)
         .option("kafka.acks", "all")
         .option("kafka.enable.idempotence", "true")
-        .save()
     )
+    for k, v in (kafka_options or {}).items():
+        writer = writer.option(k, v)
+    writer.save()
 
 
 PROGRESS_UPSERT = """

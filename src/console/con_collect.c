@@ -86,7 +86,8 @@ static json_t *num_or_null(double v)
 static int64_t cassandra_count(con_collect *c, char *err, size_t errlen)
 {
     const con_upstream_conf *u = &c->conf.up;
-    con_cql *q = con_cql_connect(u->cassandra_host, u->cassandra_port, 60000, err, errlen);
+    con_cql *q = con_cql_connect(u->cassandra_host, u->cassandra_port, &u->cassandra_login, 60000,
+                                 err, errlen);
     if (!q)
         return -1;
     int n = c->conf.cassandra_slices > 0 ? c->conf.cassandra_slices : 64;

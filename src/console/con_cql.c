@@ -135,6 +135,15 @@ void con_cql_parse_error(const uint8_t *body, size_t len, char *out, size_t outl
             *p = ' ';
 }
 
+size_t con_cql_warnings_len(const uint8_t *body, size_t len)
+{
+    rd r = {body, len, false};
+    uint16_t n = get_u16(&r);
+    for (uint16_t i = 0; i < n && !r.bad; i++)
+        skip_string(&r);
+    return r.bad ? (size_t)-1 : len - r.left;
+}
+
 /* ---- I/O ---- */
 
 static int wait_fd(con_cql *c, short ev, char *err, size_t errlen)
@@ -190,8 +199,17 @@ static int recv_frame(con_cql *c, uint8_t *op, size_t *len, char *err, size_t er
         return -1;
     *op = h[4];
     *len = n;
+    if (h[1] & 0x08) { /* warnings (e.g. an aggregate without a partition key) first */
+        size_t w = con_cql_warnings_len(c->buf, n);
+        if (w == (size_t)-1) {
+            snprintf(err, errlen, "malformed warnings in a response");
+            return -1;
+        }
+        memmove(c->buf, c->buf + w, n - w);
+        *len = n - w;
+    }
     if (*op == 0x00) {
-        con_cql_parse_error(c->buf, n, err, errlen);
+        con_cql_parse_error(c->buf, *len, err, errlen);
         return -1;
     }
     return 0;
@@ -228,7 +246,43 @@ static int dial(const char *host, int port, long timeout_ms, char *err, size_t e
     return fd;
 }
 
-con_cql *con_cql_connect(const char *host, int port, long timeout_ms, char *err, size_t errlen)
+/* AUTH_RESPONSE [bytes] = [int n] "\0user\0password" (SASL PLAIN, what
+ * PasswordAuthenticator takes); the answer is AUTH_SUCCESS (0x10), or an
+ * ERROR (0x0100 bad credentials) that recv_frame reports. */
+static int authenticate(con_cql *c, const con_cql_login *login, char *err, size_t errlen)
+{
+    if (!login || !login->user || !*login->user) {
+        snprintf(err, errlen, "the server asks for authentication and no credentials are set");
+        return -1;
+    }
+    size_t ul = strlen(login->user), pl = login->password ? strlen(login->password) : 0;
+    if (ul + pl > 4096) {
+        snprintf(err, errlen, "credentials too long");
+        return -1;
+    }
+    uint8_t b[4 + 2 + 4096], op;
+    size_t n = ul + pl + 2, len;
+    b[0] = (uint8_t)(n >> 24), b[1] = (uint8_t)(n >> 16), b[2] = (uint8_t)(n >> 8),
+    b[3] = (uint8_t)n;
+    b[4] = 0;
+    memcpy(b + 5, login->user, ul);
+    b[5 + ul] = 0;
+    if (pl)
+        memcpy(b + 6 + ul, login->password, pl);
+    int rc =
+        send_frame(c, 0x0F, b, n + 4, err, errlen) < 0 || recv_frame(c, &op, &len, err, errlen) < 0
+            ? -1
+            : 0;
+    memset(b, 0, sizeof b);
+    if (rc == 0 && op != 0x10) {
+        snprintf(err, errlen, "unexpected answer 0x%02x to AUTH_RESPONSE", op);
+        rc = -1;
+    }
+    return rc;
+}
+
+con_cql *con_cql_connect(const char *host, int port, const con_cql_login *login, long timeout_ms,
+                         char *err, size_t errlen)
 {
     static const uint8_t startup[] = {0,   1,   0,   11,  'C', 'Q', 'L', '_', 'V', 'E', 'R',
                                       'S', 'I', 'O', 'N', 0,   5,   '3', '.', '0', '.', '0'};
@@ -243,15 +297,13 @@ con_cql *con_cql_connect(const char *host, int port, long timeout_ms, char *err,
     size_t len;
     if ((c->fd = dial(host, port, timeout_ms, err, errlen)) < 0 ||
         send_frame(c, 0x01, startup, sizeof startup, err, errlen) < 0 ||
-        recv_frame(c, &op, &len, err, errlen) < 0) {
+        recv_frame(c, &op, &len, err, errlen) < 0 ||
+        (op == 0x03 && authenticate(c, login, err, errlen) < 0)) {
         con_cql_close(c);
         return NULL;
     }
-    if (op != 0x02) {
-        snprintf(err, errlen,
-                 op == 0x03 ? "the server asks for authentication (not supported yet)"
-                            : "unexpected answer 0x%02x to STARTUP",
-                 op);
+    if (op != 0x02 && op != 0x03) {
+        snprintf(err, errlen, "unexpected answer 0x%02x to STARTUP", op);
         con_cql_close(c);
         return NULL;
     }

@@ -13,8 +13,12 @@
  *   flags&2] [global table spec: string ks, string table if flags&1] per
  *   column: [ks, table unless global] [string name] [option type]; then
  *   [int rows] and per row and column [bytes] = [int n][n bytes] (n < 0: null).
- * Strings are [short n][n bytes]. Authentication (SASL PLAIN) is not
- * implemented yet: AUTHENTICATE is reported as an error. */
+ * Strings are [short n][n bytes]. A response with flag 0x08 starts with
+ *   [string list] warnings = [short n] n x [string], skipped.
+ * Authentication: STARTUP may be answered by AUTHENTICATE [string class]
+ *   (PasswordAuthenticator); the client sends 0x0F AUTH_RESPONSE [bytes
+ *   token] with the SASL PLAIN token "\0user\0password" and gets 0x10
+ *   AUTH_SUCCESS [bytes] or an ERROR (0x0100: bad credentials). */
 #ifndef CON_CQL_H
 #define CON_CQL_H
 
@@ -23,8 +27,17 @@
 
 typedef struct con_cql con_cql;
 
-/* Connects and completes STARTUP; NULL with the reason otherwise. */
-con_cql *con_cql_connect(const char *host, int port, long timeout_ms, char *err, size_t errlen);
+/* A role's login (con_creds reads it from the credentials file). */
+typedef struct con_cql_login {
+    const char *user;
+    const char *password;
+} con_cql_login;
+
+/* Connects and completes STARTUP, and the login when the server asks for
+ * one (login NULL: none to give, which is then the error); NULL with the
+ * reason otherwise. */
+con_cql *con_cql_connect(const char *host, int port, const con_cql_login *login, long timeout_ms,
+                         char *err, size_t errlen);
 void con_cql_close(con_cql *c);
 
 /* Runs a query (consistency ONE) whose result is one row with one bigint
@@ -34,6 +47,9 @@ int con_cql_query_count(con_cql *c, const char *cql, int64_t *out, char *err, si
 /* The parsers, pure, for the unit and fuzz tests. A RESULT body -> the
  * single integer of a one-row, one-column Rows result. */
 int con_cql_parse_count(const uint8_t *body, size_t len, int64_t *out, char *err, size_t errlen);
+/* The length of the [string list] of warnings that starts a body whose
+ * frame has flag 0x08 (protocol v4), (size_t)-1 when malformed. */
+size_t con_cql_warnings_len(const uint8_t *body, size_t len);
 /* An ERROR body -> "code 0x2200: message". */
 void con_cql_parse_error(const uint8_t *body, size_t len, char *out, size_t outlen);
 

@@ -120,7 +120,7 @@ static void check_cassandra(check_ctx *c, json_t *list, con_sample *s)
     char why[256] = "ready", address[160];
     snprintf(address, sizeof address, "%s:%d", c->conf->cassandra_host, c->conf->cassandra_port);
     con_cql *q = con_cql_connect(c->conf->cassandra_host, c->conf->cassandra_port,
-                                 c->conf->timeout_ms, why, sizeof why);
+                                 &c->conf->cassandra_login, c->conf->timeout_ms, why, sizeof why);
     add(list, s, "cassandra", address, q != NULL, q ? "ready (CQL STARTUP)" : why);
     con_cql_close(q);
 }

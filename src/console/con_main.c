@@ -8,6 +8,7 @@
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_collect.h"
+#include "con_creds.h"
 #include "con_fetch.h"
 #include "con_ring.h"
 #ifdef CON_WITH_KAFKA
@@ -102,8 +103,9 @@ static const us_option options[] = {
      "the change topic"},
     {"US_KAFKA_TOPIC_DLQ", NULL, 0, US_OPT_STRING, "userstream.users.dlq", "TOPIC",
      "the dead-letter topic"},
-    {"US_CONSOLE_KAFKA_CONF", NULL, 0, US_OPT_STRING, NULL, "K=V,...",
-     "extra librdkafka settings (SASL ...)"},
+    {"US_CONSOLE_KAFKA_CONF", NULL, 0, US_OPT_STRING, NULL, "K=V,...", "extra librdkafka settings"},
+    {"US_KAFKA_CONSOLE_CLIENT_FILE", NULL, 0, US_OPT_STRING, NULL, "FILE",
+     "librdkafka properties with the console's SASL credentials (mode 0600; none: no login)"},
     {"US_REGISTRY_PORT", NULL, 0, US_OPT_INT, "8085", "PORT",
      "registry port (for the default URL)"},
     {"US_REGISTRY_URL", NULL, 0, US_OPT_STRING, NULL, "URL",
@@ -113,6 +115,8 @@ static const us_option options[] = {
     {"US_CASSANDRA_PORT", NULL, 0, US_OPT_INT, "9042", "PORT", "Cassandra CQL port"},
     {"US_CASSANDRA_KEYSPACE", NULL, 0, US_OPT_STRING, "userstream", "KS",
      "the keyspace of the users table"},
+    {"US_CASSANDRA_READER_CREDENTIALS", NULL, 0, US_OPT_STRING, NULL, "FILE",
+     "cqlsh credentials file of the reader role (mode 0600; none: no login)"},
     {"US_SOURCE_PORT", NULL, 0, US_OPT_INT, "8100", "PORT", "userstream-source port"},
     {"US_SOURCE_URL", NULL, 0, US_OPT_STRING, NULL, "URL",
      "the source API (default: http://US_BIND:US_SOURCE_PORT/api/1.4/)"},
@@ -149,8 +153,9 @@ typedef struct con_settings {
     char airflow_url[512], airflow_pw[1200];
     const char *airflow_user;
     long cass_port, alert_wal, alert_wal_pct, alert_lag_min, trigger_ms;
-    char kafka_extra_buf[2048];
+    char kafka_extra_buf[2048], kafka_file_buf[4096];
     const char *kafka_extra[MAX_KAFKA_EXTRA * 2 + 1];
+    char cass_user[256], cass_pass[512];
 } con_settings;
 
 static const char *get_or(us_config *c, const char *key, const char *def)
@@ -177,6 +182,7 @@ static void set_if(us_config *c, const char *key, char *out, size_t outlen)
 static int split_kafka_extra(con_settings *s, const char *spec, char *err, size_t errlen)
 {
     size_t n = 0;
+    s->kafka_extra[0] = NULL;
     if (!spec || !*spec)
         return 0;
     snprintf(s->kafka_extra_buf, sizeof s->kafka_extra_buf, "%s", spec);
@@ -193,6 +199,35 @@ static int split_kafka_extra(con_settings *s, const char *spec, char *err, size_
     }
     s->kafka_extra[n] = NULL;
     return 0;
+}
+
+/* The console's own logins (read-only principals): Kafka's after the
+ * US_CONSOLE_KAFKA_CONF pairs, Cassandra's reader role. A key that is set
+ * names a file that must be there; unset (a stack without authentication)
+ * means no login. The messages name the key and the file, never a value. */
+static int credentials_load(us_config *c, con_settings *s, char *err, size_t errlen)
+{
+    char e[512], text[1024];
+    const char *kf = get_or(c, "US_KAFKA_CONSOLE_CLIENT_FILE", NULL);
+    const char *cf = get_or(c, "US_CASSANDRA_READER_CREDENTIALS", NULL);
+    size_t n0 = 0;
+    while (s->kafka_extra[n0 * 2])
+        n0++;
+    if (kf && (con_creds_read(kf, s->kafka_file_buf, sizeof s->kafka_file_buf, e, sizeof e) < 0 ||
+               con_creds_kafka_pairs(s->kafka_file_buf, s->kafka_extra, n0, MAX_KAFKA_EXTRA, e,
+                                     sizeof e) < 0)) {
+        snprintf(err, errlen, "US_KAFKA_CONSOLE_CLIENT_FILE: %s", e);
+        return -1;
+    }
+    int rc = 0;
+    if (cf && (con_creds_read(cf, text, sizeof text, e, sizeof e) < 0 ||
+               con_creds_cql(text, s->cass_user, sizeof s->cass_user, s->cass_pass,
+                             sizeof s->cass_pass, e, sizeof e) < 0)) {
+        snprintf(err, errlen, "US_CASSANDRA_READER_CREDENTIALS %s: %s", cf, e);
+        rc = -1;
+    }
+    memset(text, 0, sizeof text);
+    return rc;
 }
 
 static int read_numbers(us_config *c, con_settings *s, long ports[9], char *err, size_t errlen)
@@ -300,7 +335,10 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
         snprintf(err, errlen, "US_CASSANDRA_KEYSPACE \"%s\" is not a plain identifier", ks);
         return -1;
     }
-    return split_kafka_extra(s, us_config_get(c, "US_CONSOLE_KAFKA_CONF"), err, errlen);
+    return split_kafka_extra(s, us_config_get(c, "US_CONSOLE_KAFKA_CONF"), err, errlen) < 0 ||
+                   credentials_load(c, s, err, errlen) < 0
+               ? -1
+               : 0;
 }
 
 static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *cc)
@@ -311,10 +349,19 @@ static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *
     cc->pg.spark_query = get_or(c, "US_CONSOLE_SPARK_QUERY", "users");
     cc->pg.count_interval_s = s->count_s;
     cc->pg_address = s->pg_address;
-    cc->up =
-        (con_upstream_conf){s->bind,           s->relay_metrics, s->relay_health,   s->source,
-                            s->registry,       s->spark_master,  s->spark_worker,   s->spark_driver,
-                            s->airflow_health, s->cass_host,     (int)s->cass_port, 2000};
+    cc->up = (con_upstream_conf){s->bind,
+                                 s->relay_metrics,
+                                 s->relay_health,
+                                 s->source,
+                                 s->registry,
+                                 s->spark_master,
+                                 s->spark_worker,
+                                 s->spark_driver,
+                                 s->airflow_health,
+                                 s->cass_host,
+                                 (int)s->cass_port,
+                                 2000,
+                                 {s->cass_user[0] ? s->cass_user : NULL, s->cass_pass}};
     cc->kafka_bootstrap = s->bootstrap;
     cc->kafka_extra = s->kafka_extra;
     cc->topic = get_or(c, "US_KAFKA_TOPIC_USERS", "userstream.users");

@@ -14,6 +14,7 @@
 #ifndef CON_UPSTREAM_H
 #define CON_UPSTREAM_H
 
+#include "con_cql.h"
 #include "con_sample.h"
 
 #include <stdbool.h>
@@ -32,6 +33,7 @@ typedef struct con_upstream_conf {
     const char *cassandra_host;
     int cassandra_port;
     long timeout_ms;
+    con_cql_login cassandra_login; /* the reader role; user NULL: no login */
 } con_upstream_conf;
 
 typedef struct con_upstream con_upstream;

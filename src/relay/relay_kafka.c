@@ -3,12 +3,14 @@
 
 #include "us_log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct relay_kafka {
@@ -16,6 +18,7 @@ struct relay_kafka {
     rd_kafka_topic_t *rkt;
     char *topic;
     char *bootstrap;
+    char *client_file;
     int pipefd[2];
     relay_kafka_on_delivery cb;
     void *ud;
@@ -104,6 +107,47 @@ static int set_extra(rd_kafka_conf_t *c, const char *extra, char *err, size_t er
     return rc;
 }
 
+/* The client file: librdkafka "key=value" lines ('#' comments), as kcat -F
+ * reads them. It holds a password: it must not be readable by others, and
+ * no value from it is ever put in a message. */
+static int set_file(rd_kafka_conf_t *c, const char *path, char *err, size_t errlen)
+{
+    char line[1024], e[512];
+    struct stat st;
+    int n = 0, rc = 0;
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st) < 0) {
+        snprintf(err, errlen, "Kafka client file %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen, "Kafka client file %s: group or others may read it (chmod 600)",
+                 path);
+        fclose(f);
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        n++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *k = line + strspn(line, " \t"), *eq = strchr(k, '=');
+        if (!*k || *k == '#')
+            continue;
+        if (!eq) {
+            snprintf(err, errlen, "Kafka client file %s:%d: expected key=value", path, n);
+            rc = -1;
+        } else if ((*eq = '\0', rd_kafka_conf_set(c, k, eq + 1, e, sizeof e)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "Kafka client file %s:%d: %s: %s", path, n, k,
+                     strstr(k, "password") ? "invalid value" : e);
+            rc = -1;
+        }
+    }
+    memset(line, 0, sizeof line);
+    fclose(f);
+    return rc;
+}
+
 static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, char *err,
                                    size_t errlen)
 {
@@ -121,7 +165,8 @@ static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, c
         /* librdkafka 2.0.2 leaves Nagle on (the Java client sets TCP_NODELAY):
          * small produce requests then wait for delayed ACKs, tens of ms. */
         set(c, "socket.nagle.disable", "true", err, errlen) < 0 ||
-        (cf->extra && *cf->extra && set_extra(c, cf->extra, err, errlen) < 0)) {
+        (cf->extra && *cf->extra && set_extra(c, cf->extra, err, errlen) < 0) ||
+        (cf->client_file && *cf->client_file && set_file(c, cf->client_file, err, errlen) < 0)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -137,9 +182,12 @@ relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, relay_kafka_on_delivery
     char e[512];
     relay_kafka *k = calloc(1, sizeof *k);
     if (!k || !(k->topic = strdup(cf->topic)) ||
-        (cf->bootstrap && !(k->bootstrap = strdup(cf->bootstrap)))) {
-        if (k)
+        (cf->bootstrap && !(k->bootstrap = strdup(cf->bootstrap))) ||
+        (cf->client_file && !(k->client_file = strdup(cf->client_file)))) {
+        if (k) {
             free(k->topic);
+            free(k->bootstrap);
+        }
         free(k);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -319,7 +367,9 @@ int relay_kafka_last_lsn(relay_kafka *k, int timeout_ms, uint64_t *lsn, char *er
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (set(c, "bootstrap.servers", bootstrap, err, errlen) < 0 ||
         set(c, "group.id", "userstream-relay-tail", err, errlen) < 0 ||
-        set(c, "enable.auto.commit", "false", err, errlen) < 0) {
+        set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
+        (k->client_file && *k->client_file && !mock &&
+         set_file(c, k->client_file, err, errlen) < 0)) {
         rd_kafka_conf_destroy(c);
         return -1;
     }

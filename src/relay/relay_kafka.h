@@ -24,6 +24,7 @@ typedef struct relay_kafka_conf {
     long queue_max_kbytes;
     long message_timeout_ms; /* 0: never time out (an outage blocks, nothing is lost) */
     const char *extra;       /* "key=value,key=value" passed to librdkafka as is */
+    const char *client_file; /* librdkafka properties (the SASL credentials), or NULL */
     int mock_brokers;        /* tests: librdkafka's in-process mock cluster */
 } relay_kafka_conf;
 

@@ -62,6 +62,10 @@ static const us_option options[] = {
      "output topic"},
     {"US_RELAY_KAFKA_CONF", "kafka-conf", 'X', US_OPT_STRING, NULL, "K=V,...",
      "extra librdkafka settings, passed as is"},
+    {"US_KAFKA_RELAY_CLIENT_FILE", "kafka-client-file", 0, US_OPT_STRING, NULL, "FILE",
+     "librdkafka properties with the SASL credentials (mode 0600)"},
+    {"US_REGISTRY_RELAY_CREDENTIALS", "registry-credentials", 0, US_OPT_STRING, NULL, "FILE",
+     "registry basic-auth user:password file (mode 0600)"},
     {"US_RELAY_LINGER_MS", "linger-ms", 0, US_OPT_INT, "5", "MS",
      "producer linger.ms (batching vs latency)"},
     {"US_RELAY_QUEUE_MESSAGES", NULL, 0, US_OPT_INT, "100000", "N",
@@ -120,6 +124,7 @@ typedef struct relay_settings {
     bool snapshot, streaming;
     long metrics_port, max_inflight, fetch_rows;
     relay_kafka_conf kconf;
+    const char *registry_credentials;
     relay_loop_opts lopts;
 } relay_settings;
 
@@ -242,6 +247,8 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
     s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");
+    s->kconf.client_file = us_config_get(c, "US_KAFKA_RELAY_CLIENT_FILE");
+    s->registry_credentials = us_config_get(c, "US_REGISTRY_RELAY_CREDENTIALS");
     return 0;
 }
 
@@ -306,6 +313,10 @@ static int setup_outputs(relay_run *r)
             snprintf(r->err, sizeof r->err, "out of memory");
         return RELAY_EXIT_ERROR;
     }
+    if (s->registry_credentials && *s->registry_credentials &&
+        relay_registry_set_credentials_file(r->reg, s->registry_credentials, r->err,
+                                            sizeof r->err) < 0)
+        return RELAY_EXIT_USAGE;
     for (int a = 0;; a++) {
         int rc = relay_registry_set_compat(r->reg, s->subject, "BACKWARD", r->err, sizeof r->err);
         if (rc == RELAY_REG_OK)

@@ -2,10 +2,12 @@
 #include "relay_registry.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* A schema registry answer is small; anything bigger is not one. */
 #define RESPONSE_MAX (1u << 20)
@@ -13,6 +15,7 @@
 struct relay_registry {
     CURL *curl;
     char *base;
+    char *userpwd; /* "user:password" or NULL */
     long timeout_ms;
 };
 
@@ -47,7 +50,43 @@ void relay_registry_free(relay_registry *r)
     if (r->curl)
         curl_easy_cleanup(r->curl);
     free(r->base);
+    if (r->userpwd) {
+        memset(r->userpwd, 0, strlen(r->userpwd));
+        free(r->userpwd);
+    }
     free(r);
+}
+
+int relay_registry_set_credentials_file(relay_registry *r, const char *path, char *err,
+                                        size_t errlen)
+{
+    char line[512];
+    struct stat st;
+    FILE *f = fopen(path, "r");
+    if (!f || fstat(fileno(f), &st) < 0) {
+        snprintf(err, errlen, "registry credentials %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    int ok = !(st.st_mode & 077) && fgets(line, sizeof line, f);
+    fclose(f);
+    line[ok ? strcspn(line, "\r\n") : 0] = '\0';
+    if (!ok || !strchr(line, ':')) {
+        snprintf(err, errlen, "registry credentials %s: %s", path,
+                 ok ? "expected one line user:password"
+                    : "group or others may read it (chmod 600)");
+        memset(line, 0, sizeof line);
+        return -1;
+    }
+    free(r->userpwd);
+    r->userpwd = strdup(line);
+    memset(line, 0, sizeof line);
+    if (!r->userpwd) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -90,6 +129,10 @@ static long call(relay_registry *r, const char *method, const char *path, const 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    if (r->userpwd) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+    }
     if (json)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
     CURLcode rc = curl_easy_perform(c);

@@ -26,6 +26,10 @@ enum {
 
 relay_registry *relay_registry_new(const char *base_url, long timeout_ms);
 void relay_registry_free(relay_registry *r);
+/* HTTP basic credentials for every call, from a file whose first line is
+ * "user:password" (mode 0600: refused when others may read it). */
+int relay_registry_set_credentials_file(relay_registry *r, const char *path, char *err,
+                                        size_t errlen);
 
 int relay_registry_set_compat(relay_registry *r, const char *subject, const char *level, char *err,
                               size_t errlen);

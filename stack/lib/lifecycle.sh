@@ -15,7 +15,7 @@ us_lc_psql() {
 # us_kafka_topic_actual TOPIC: "key=value" lines of the topic's configuration as
 # the broker has it (ConfigCommand --describe --all), the defaults included.
 us_kafka_topic_actual() {
-    us_kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" \
+    us_kafka_admin_tool kafka.admin.ConfigCommand \
         --describe --all --entity-type topics --entity-name "$1" 2>/dev/null |
         sed -n 's/^ *\([a-z.]*\)=\([^ ]*\) sensitive=.*/\1=\2/p'
 }
@@ -156,7 +156,8 @@ cmd_rebuild() {
     dir=$US_HOME/spark/rebuild-$stamp
     if $truncate; then
         for t in users users_by_email_hash users_by_country; do
-            "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" -e "TRUNCATE $ks.$t" ||
+            "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" \
+                --credentials "$US_CASSANDRA_ADMIN_CREDENTIALS" -e "TRUNCATE $ks.$t" ||
                 us_die "rebuild: could not truncate $ks.$t"
         done
         us_ok "Cassandra $ks users tables truncated"

@@ -309,11 +309,14 @@ cmd_psql() {
 }
 
 cmd_cqlsh() {
-    exec "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" "$@"
+    # As the admin role, from its credentials file (never a password in argv).
+    exec "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" \
+        --credentials "$US_CASSANDRA_ADMIN_CREDENTIALS" "$@"
 }
 
 cmd_kafka_topics() {
-    cmd_kafka_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" "$@"
+    cmd_kafka_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$US_KAFKA_BOOTSTRAP" \
+        --command-config "$US_KAFKA_DIR/config/admin-client.properties" "$@"
 }
 
 # cmd_kafka_run CLASS ARGS: any of Kafka's tools (what bin/kafka-run-class.sh does).
@@ -325,5 +328,6 @@ cmd_kafka_run() {
 }
 
 cmd_kcat() {
-    exec kcat -b "$US_KAFKA_BOOTSTRAP" "$@"
+    # As the admin principal: the credentials come from a file (-F), never argv.
+    exec kcat -F "$US_KAFKA_ADMIN_CLIENT_FILE" -b "$US_KAFKA_BOOTSTRAP" "$@"
 }

@@ -58,6 +58,13 @@ us_secret() {
     cat "$f"
 }
 
+# us_secret_write FILE: writes stdin to FILE (mode 0600, atomically), for a
+# credentials file built from secrets; the directory is made 0700.
+us_secret_write() {
+    local f=$1
+    (umask 077 && mkdir -p "$(dirname "$f")" && cat >"$f.tmp" && mv "$f.tmp" "$f")
+}
+
 # us_port_free PORT: true when nothing listens on US_BIND:PORT.
 us_port_free() {
     ! (exec 3<>"/dev/tcp/$US_BIND/$1") 2>/dev/null

@@ -95,6 +95,49 @@ svc_airflow_api_server_init() {
     us_ok "Airflow metadata schema up to date in $(us_elapsed $start) ($US_PG_AIRFLOW_DATABASE database)"
 }
 
+# The DAGs' credentials are Airflow Connections (stored encrypted with the
+# Fernet key in the metadata database), made here from the generated secrets:
+# userstream_pg_loader (the loader's role), userstream_pg_ops (the quality
+# checks' role), userstream_source (the API, no secret). They go in through
+# `airflow connections import` of a 0600 file deleted right after, so no
+# password is on a command line; AIRFLOW_CONN_* variables were not used: they
+# would sit in the environment of every Airflow process. Imported again only
+# when the passwords or addresses changed (digest in airflow/connections.applied).
+svc_airflow_api_server_post_start() { us_airflow_connections_apply; }
+
+us_airflow_connections_json() {
+    US_LOADER_PW=$(us_secret "pg-$US_PG_LOADER_USER") US_OPS_PW=$(us_secret "pg-$US_PG_OPS_USER") \
+        "$US_VENV/bin/python" -c '
+import json, os
+e = os.environ
+pg = {"conn_type": "postgres", "host": e["US_PG_HOST"], "port": int(e["US_PG_PORT"]), "schema": e["US_PG_DATABASE"]}
+print(json.dumps({
+    "userstream_pg_loader": dict(pg, login=e["US_PG_LOADER_USER"], password=e["US_LOADER_PW"],
+                                 description="userstream-load: staging writes (loader role)"),
+    "userstream_pg_ops": dict(pg, login=e["US_PG_OPS_USER"], password=e["US_OPS_PW"],
+                              description="quality checks: reads staging, reads/writes ops (ops role)"),
+    "userstream_source": {"conn_type": "http", "host": e["US_SOURCE_URL"],
+                          "description": "the randomuser.me-compatible API the loader fetches"},
+}, indent=1))'
+}
+
+us_airflow_connections_apply() {
+    local f=$US_HOME/airflow/connections.json mark=$US_HOME/airflow/connections.applied digest
+    local log=$US_LOG_DIR/airflow-connections.log
+    us_airflow_connections_json | us_secret_write "$f"
+    digest=$(sha256sum "$f" | cut -c1-64)
+    if [[ -f $mark && $(cat "$mark") == "$digest" ]]; then
+        rm -f "$f"
+        us_ok "Airflow connections unchanged (userstream_pg_loader, userstream_pg_ops, userstream_source)"
+        return 0
+    fi
+    us_airflow connections import --overwrite "$f" >"$log" 2>&1 ||
+        { rm -f "$f"; us_fail_with_log "could not import the Airflow connections" "$log"; }
+    rm -f "$f"
+    echo "$digest" >"$mark"
+    us_ok "Airflow connections: userstream_pg_loader, userstream_pg_ops, userstream_source"
+}
+
 svc_airflow_api_server_run() {
     us_airflow_env
     exec "$US_VENV/bin/airflow" api-server

@@ -13,6 +13,8 @@ Tests read the effective configuration from ``./userstream env`` and use the
 real clients (psql, kcat, cqlsh, curl-like HTTP, the project's programs).
 """
 
+import base64
+import configparser
 import fcntl
 import os
 import shutil
@@ -63,12 +65,59 @@ class Stack:
             **kw,
         )
 
-    def cqlsh(self, *args, **kw):
+    def cqlsh(self, *args, role="ADMIN", **kw):
+        """cqlsh logged in as a role of the stack (ADMIN, WRITER, READER), from
+        its credentials file; role=None: no credentials at all."""
+        cred = ["--credentials", self[f"US_CASSANDRA_{role}_CREDENTIALS"]] if role else []
         return self.run(
             [os.path.join(self["US_VENV"], "bin", "cqlsh"), self["US_CASSANDRA_HOST"],
-             self["US_CASSANDRA_PORT"], "--request-timeout=60", *args],
+             self["US_CASSANDRA_PORT"], "--connect-timeout=30", "--request-timeout=60", *cred, *args],
             **kw,
         )
+
+    # --- engine credentials: every client of the tests goes through these.
+
+    def kafka_conf(self, principal="admin", **extra):
+        """confluent_kafka settings for a Kafka principal (admin, relay, spark,
+        console): SCRAM-SHA-512 with the password from its client file."""
+        props = read_properties(self[f"US_KAFKA_{principal.upper()}_CLIENT_FILE"])
+        conf = {"bootstrap.servers": self["US_KAFKA_BOOTSTRAP"], "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": props["sasl.username"],
+                "sasl.password": props["sasl.password"]}
+        conf.update(extra)
+        return conf
+
+    def kcat_args(self, principal="admin"):
+        """kcat (Debian's librdkafka) as a principal: its client file with -F."""
+        return ["kcat", "-F", self[f"US_KAFKA_{principal.upper()}_CLIENT_FILE"], "-b", self["US_KAFKA_BOOTSTRAP"]]
+
+    def kafka_tool_config(self):
+        """--command-config of Kafka's own (Java) tools as admin, written by `up`."""
+        return os.path.join(self["US_HOME"], "kafka", "config", "admin-client.properties")
+
+    def registry_headers(self, principal="admin"):
+        """HTTP basic Authorization header of a registry user (admin, relay, console)."""
+        with open(self[f"US_REGISTRY_{principal.upper()}_CREDENTIALS"], encoding="utf-8") as f:
+            userpwd = f.readline().strip()
+        return {"Authorization": "Basic " + base64.b64encode(userpwd.encode()).decode()}
+
+    def cassandra_auth(self, role="ADMIN"):
+        """A cassandra-driver auth provider for a role of the stack."""
+        from cassandra.auth import PlainTextAuthProvider
+
+        cp = configparser.RawConfigParser()
+        cp.read(self[f"US_CASSANDRA_{role}_CREDENTIALS"])
+        return PlainTextAuthProvider(cp.get("plain_text_auth", "username"), cp.get("plain_text_auth", "password"))
+
+
+def read_properties(path):
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            key, eq, val = line.strip().partition("=")
+            if eq and not key.startswith("#"):
+                out[key] = val
+    return out
 
 
 def parse_env(text):

@@ -120,7 +120,7 @@ def truth(stack) -> dict:
     row = stack.psql(ops, "SELECT (SELECT count(*) FROM staging.users), (SELECT count(*) FROM staging.rejects), "
                           "(SELECT coalesce(sum(fetched), 0) FROM ops.load_batches)").stdout.split("|")  # fmt: skip
     out = {"staged": int(row[0]), "rejected": int(row[1]), "fetched": int(row[2])}
-    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"it-console-{uuid.uuid4().hex}",
+    c = Consumer({**stack.kafka_conf(), "group.id": f"it-console-{uuid.uuid4().hex}",
                   "enable.auto.commit": False})  # fmt: skip
     try:
         topic = stack["US_KAFKA_TOPIC_USERS"]
@@ -129,7 +129,8 @@ def truth(stack) -> dict:
         out["kafka"] = sum(hi - lo for lo, hi in marks)
     finally:
         c.close()
-    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                      auth_provider=stack.cassandra_auth())
     try:
         s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
         q = s.prepare("SELECT count(*) FROM users WHERE token(user_id) > ? AND token(user_id) <= ?")

@@ -41,7 +41,7 @@ def dump(stack, *args, ok=True, env=None):
 
 
 def kcat(stack, *args, **kw):
-    return stack.run(["kcat", "-b", stack["US_KAFKA_BOOTSTRAP"], *args], **kw)
+    return stack.run([*stack.kcat_args(), *args], **kw)
 
 
 def kcat_meta(stack):
@@ -241,14 +241,19 @@ def scratch_broker(stack):
     return stack["US_KAFKA_BOOTSTRAP"]
 
 
+def kcat_at(stack, bootstrap):
+    """kcat as the admin principal at that broker."""
+    return ["kcat", "-F", stack["US_KAFKA_ADMIN_CLIENT_FILE"], "-b", bootstrap]
+
+
 def create_topic(stack, bootstrap, topic, partitions):
     stack.us("kafka-run", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
-             "--create", "--topic", topic, "--partitions", str(partitions))
+             "--command-config", stack.kafka_tool_config(), "--create", "--topic", topic, "--partitions", str(partitions))
 
 
 def delete_topic(stack, bootstrap, topic):
     stack.us("kafka-run", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
-             "--delete", "--topic", topic, check=False)
+             "--command-config", stack.kafka_tool_config(), "--delete", "--topic", topic, check=False)
 
 
 def test_browser_shows_tombstones_hex_and_headers(stack, tmp_path):
@@ -256,7 +261,7 @@ def test_browser_shows_tombstones_hex_and_headers(stack, tmp_path):
     topic = f"it-console-{uuid.uuid4().hex[:8]}"
     create_topic(stack, boot, topic, 1)
     try:
-        produce = ["kcat", "-b", boot, "-P", "-t", topic, "-p", "0"]
+        produce = [*kcat_at(stack, boot), "-P", "-t", topic, "-p", "0"]
         stack.run([*produce, "-K", "\t", "-Z", "-H", "h1=v1", "-H", "bin=\x01"],
                   input="k1\tplain text\nk2\t\n")
         unknown = tmp_path / "unknown-id"
@@ -284,12 +289,12 @@ def test_group_lag_equals_committed_offsets(stack):
     create_topic(stack, boot, topic, 2)
     try:
         for p in (0, 1):
-            stack.run(["kcat", "-b", boot, "-P", "-t", topic, "-p", str(p)],
+            stack.run([*kcat_at(stack, boot), "-P", "-t", topic, "-p", str(p)],
                       input="".join(f"m{i}\n" for i in range(5 + 5 * p)))
         # A member reads everything and commits, then more arrives in partition 1.
-        stack.run(["kcat", "-b", boot, "-C", "-G", group, "-X", "auto.offset.reset=earliest",
+        stack.run([*kcat_at(stack, boot), "-C", "-G", group, "-X", "auto.offset.reset=earliest",
                    "-c", "15", "-e", topic], timeout=120)
-        stack.run(["kcat", "-b", boot, "-P", "-t", topic, "-p", "1"], input="late1\nlate2\nlate3\n")
+        stack.run([*kcat_at(stack, boot), "-P", "-t", topic, "-p", "1"], input="late1\nlate2\nlate3\n")
         got = dump(stack, "groups", env={"US_KAFKA_BOOTSTRAP": boot})
         mine = [g for g in got["groups"] if g["group"] == group]
         assert len(mine) == 1, got

@@ -100,10 +100,25 @@ def airflow_env(stack, tmp_path_factory):
             US_INGEST_USERS="300",
             US_INGEST_RESULTS="100",
             US_INGEST_RETRIES="0",
+            # The Connections `up` makes in the stack's Airflow, for this private one
+            # (a test's environment only; the stack never uses AIRFLOW_CONN_*).
+            **{f"AIRFLOW_CONN_{cid.upper()}": conn_json(stack, role_key) for cid, role_key in
+               (("userstream_pg_loader", "US_PG_LOADER_USER"), ("userstream_pg_ops", "US_PG_OPS_USER"))},
         )
         subprocess.run([cli, "db", "migrate"], env=env, check=True, capture_output=True,
                        timeout=600)
         yield cli, env, ing
+
+
+def conn_json(stack, role_key):
+    import json
+    import os
+
+    role = stack[role_key]
+    with open(os.path.join(stack["US_SECRETS_DIR"], f"pg-{role}"), encoding="utf-8") as f:
+        password = f.read().strip()
+    return json.dumps({"conn_type": "postgres", "host": stack["US_PG_HOST"], "port": int(stack["US_PG_PORT"]),
+                       "schema": stack["US_PG_DATABASE"], "login": role, "password": password})
 
 
 def dags_test(cli, env, dag_id, logical_date, conf=None):

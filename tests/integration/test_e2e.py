@@ -52,7 +52,8 @@ class Cassandra:
     def __init__(self, stack):
         from cassandra.cluster import Cluster
 
-        self.cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+        self.cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                               auth_provider=stack.cassandra_auth())
         self.s = self.cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
         self.s.default_timeout = 120
 
@@ -192,7 +193,7 @@ def test_50k_users_with_faults_and_a_killed_driver_give_exact_counts(pipeline):
     # 3. dead letters: records no relay would write reach the DLQ, with reasons
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"]})
+    p = Producer(stack.kafka_conf())
     sent = []
     for i, value in enumerate((b"\x01not-confluent-framed", b"\x00\x7f\xff\xff\xffno such schema id")):
         p.produce(stack["US_KAFKA_TOPIC_USERS"], key=str(uuid.uuid4()).encode(), value=value, partition=i % 4,
@@ -224,7 +225,7 @@ def dead_letters(stack) -> dict[str, str]:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = stack["US_KAFKA_TOPIC_DLQ"]
-    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"e2e-{uuid.uuid4().hex}",
+    c = Consumer({**stack.kafka_conf(), "group.id": f"e2e-{uuid.uuid4().hex}",
                   "enable.auto.commit": False})  # fmt: skip
     try:
         parts = c.list_topics(topic, timeout=30).topics[topic].partitions

@@ -22,7 +22,7 @@ def master_state(stack):
 
 
 def produce(stack, topic, records):
-    p = Producer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True})
+    p = Producer(stack.kafka_conf(**{"enable.idempotence": True}))
     for key, value in records.items():
         p.produce(topic, key=key.encode(), value=value.encode())
     assert p.flush(60) == 0, "records still undelivered"
@@ -57,7 +57,7 @@ def test_master_is_alive_with_one_worker(stack):
 @pytest.fixture
 def topic_and_table(stack):
     name = f"it_spark_{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"]})
+    admin = AdminClient(stack.kafka_conf())
     admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(60)
     stack.cqlsh("-e", f"CREATE KEYSPACE {name} WITH replication = "
                       "{'class': 'SimpleStrategy', 'replication_factor': 1};"

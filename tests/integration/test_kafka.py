@@ -7,7 +7,7 @@ import uuid
 
 
 def kcat(stack, *args, **kw):
-    return stack.run(["kcat", "-b", stack["US_KAFKA_BOOTSTRAP"], *args], **kw)
+    return stack.run([*stack.kcat_args(), *args], **kw)
 
 
 def test_configured_topics_exist(stack):

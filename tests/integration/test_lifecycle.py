@@ -45,7 +45,8 @@ def cass_ids(stack, table: str = "users", where: str = "") -> set[str]:
 def cass_all_ids(stack) -> set[str]:
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                      auth_provider=stack.cassandra_auth())
     try:
         s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
         s.default_timeout = 120
@@ -130,12 +131,14 @@ def relay_metric(stack, name: str) -> float:
 
 def topic_config(stack, topic: str) -> dict[str, str]:
     out = stack.us("kafka-run", "kafka.admin.ConfigCommand", "--bootstrap-server", stack["US_KAFKA_BOOTSTRAP"],
+                   "--command-config", stack.kafka_tool_config(),
                    "--describe", "--entity-type", "topics", "--entity-name", topic).stdout
     return dict(re.findall(r"^\s+([a-z.]+)=(\S*) sensitive", out, re.M))
 
 
 def set_topic_config(stack, topic: str, cfg: str):
     stack.us("kafka-run", "kafka.admin.ConfigCommand", "--bootstrap-server", stack["US_KAFKA_BOOTSTRAP"],
+                   "--command-config", stack.kafka_tool_config(),
              "--alter", "--entity-type", "topics", "--entity-name", topic, "--add-config", cfg)
 
 

@@ -5,10 +5,11 @@ import urllib.request
 import uuid
 
 
-def http(method, url, body=None):
+def http(method, url, body=None, headers=None):
+    """headers: the credentials of a write (stack.registry_headers()); reads are anonymous."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})
+                                 headers={"Content-Type": "application/vnd.schemaregistry.v1+json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
 
@@ -25,7 +26,7 @@ SCHEMA = {
 def test_register_fetch_by_id_and_survive_restart(stack):
     url = stack["US_REGISTRY_URL"]
     subject = f"it-{uuid.uuid4().hex[:8]}-value"
-    reg = http("POST", f"{url}/subjects/{subject}/versions", {"schema": json.dumps(SCHEMA)})
+    reg = http("POST", f"{url}/subjects/{subject}/versions", {"schema": json.dumps(SCHEMA)}, stack.registry_headers())
     sid = reg["id"]
     assert isinstance(sid, int)
 
@@ -38,6 +39,6 @@ def test_register_fetch_by_id_and_survive_restart(stack):
 
     check()
     # registering the same schema again gives the same id
-    assert http("POST", f"{url}/subjects/{subject}/versions", {"schema": json.dumps(SCHEMA)})["id"] == sid
+    assert http("POST", f"{url}/subjects/{subject}/versions", {"schema": json.dumps(SCHEMA)}, stack.registry_headers())["id"] == sid
     stack.us("restart", "registry")
     check()

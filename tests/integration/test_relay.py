@@ -27,7 +27,7 @@ RELAY = os.environ.get("US_RELAY_BIN") or os.path.join(REPO, "build", "src", "re
 
 
 def kcat(stack, *args, **kw):
-    return stack.run(["kcat", "-b", stack["US_KAFKA_BOOTSTRAP"], *args], **kw)
+    return stack.run([*stack.kcat_args(), *args], **kw)
 
 
 class Lane:
@@ -79,6 +79,8 @@ class Lane:
             "US_KAFKA_TOPIC_USERS": self.topic, "US_RELAY_METRICS_PORT": str(self.port),
             "US_RELAY_HEARTBEAT_MS": "1000", "US_RELAY_FEEDBACK_MS": "100",
             "US_RELAY_STATUS_INTERVAL_MS": "2000",
+            # a topic of its own, which the relay principal has no ACL on
+            "US_KAFKA_RELAY_CLIENT_FILE": self.stack["US_KAFKA_ADMIN_CLIENT_FILE"],
         }
         e.update({k: str(v) for k, v in extra.items()})
         env = dict(self.stack.env)
@@ -115,7 +117,7 @@ class Lane:
 
     def values(self, limit):
         """Raw values of the first `limit` non-null records, read with kcat's binary output."""
-        out = subprocess.run(["kcat", "-b", self.stack["US_KAFKA_BOOTSTRAP"], "-C", "-t", self.topic, "-e", "-q",
+        out = subprocess.run([*self.stack.kcat_args(), "-C", "-t", self.topic, "-e", "-q",
                               "-c", str(limit), "-f", "%R%s"], capture_output=True, timeout=300, check=True).stdout
         vals, at = [], 0
         while at < len(out):

@@ -53,7 +53,7 @@ class Cdc:
     def __init__(self, stack, topic=TOPIC):
         self.stack = stack
         self.topic = topic
-        self.p = Producer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "enable.idempotence": True,
+        self.p = Producer({**stack.kafka_conf(), "enable.idempotence": True,
                            "linger.ms": 20, "partitioner": "murmur2_random"})  # fmt: skip
         self.lsn = 0x1600000
         self.ids = {}
@@ -63,7 +63,8 @@ class Cdc:
         url = f"{self.stack['US_REGISTRY_URL']}/subjects/{self.topic}-value/versions"
         body = json.dumps({"schema": json.dumps(schema)}).encode()
         req = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/vnd.schemaregistry.v1+json"})  # fmt: skip
+                                     headers={"Content-Type": "application/vnd.schemaregistry.v1+json",
+                                              **self.stack.registry_headers()})  # fmt: skip
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.load(r)["id"]
 
@@ -108,7 +109,11 @@ class Job:
                         US_SPARK_QUERY_PREFIX=prefix, US_SPARK_CHECKPOINT_DIR=str(tmp / "checkpoints"),
                         US_SPARK_MAX_OFFSETS_PER_TRIGGER=str(max_offsets),
                         US_SPARK_DRIVER_UI_PORT=str(int(stack["US_SPARK_DRIVER_UI_PORT"]) + 1),
-                        US_SPARK_PII_KEY_FILE=str(tmp / "secrets" / "pii_hmac_key"), US_HOME=str(tmp))  # fmt: skip
+                        US_SPARK_PII_KEY_FILE=str(tmp / "secrets" / "pii_hmac_key"), US_HOME=str(tmp),
+                        # own topic and keyspace, which the spark principal and the
+                        # spark_writer role have no grant on: run as the admins
+                        US_KAFKA_SPARK_CLIENT_FILE=stack["US_KAFKA_ADMIN_CLIENT_FILE"],
+                        US_CASSANDRA_WRITER_CREDENTIALS=stack["US_CASSANDRA_ADMIN_CREDENTIALS"])  # fmt: skip
         os.makedirs(tmp / "secrets", mode=0o700, exist_ok=True)
         key = tmp / "secrets" / "pii_hmac_key"
         if not key.exists():
@@ -165,7 +170,7 @@ def progress_batches(stack):
 
 
 def dlq_records(stack):
-    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"it-{uuid.uuid4().hex}",
+    c = Consumer({**stack.kafka_conf(), "group.id": f"it-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
     c.subscribe([DLQ])
     out, idle = [], 0
@@ -181,7 +186,7 @@ def dlq_records(stack):
 
 
 def make_topics_and_keyspace(stack, topic, dlq, ks):
-    admin = AdminClient({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"]})
+    admin = AdminClient(stack.kafka_conf())
     for f in admin.create_topics([NewTopic(topic, 4, 1), NewTopic(dlq, 1, 1)]).values():
         f.result(60)
     stack.cqlsh("-e", f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', "

@@ -3,7 +3,7 @@
 if(TARGET us_console_kafka)
   # Prints the JSON of each function against a running stack (integration).
   add_executable(console_kafka_dump console_kafka_dump.c)
-  target_link_libraries(console_kafka_dump PRIVATE us_console_kafka Threads::Threads)
+  target_link_libraries(console_kafka_dump PRIVATE us_console us_console_kafka Threads::Threads)
 endif()
 
 if(TARGET us_console_kafka AND TARGET us_relay)

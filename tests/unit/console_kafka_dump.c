@@ -1,6 +1,7 @@
 /* console_kafka_dump: prints the JSON of one con_kafka / con_registry call
  * against a running stack, for tests/integration/test_console_kafka.py and
- * by hand. Addresses from US_KAFKA_BOOTSTRAP and US_REGISTRY_URL.
+ * by hand. Addresses from US_KAFKA_BOOTSTRAP and US_REGISTRY_URL; the Kafka
+ * login, as the console's, from US_KAFKA_CONSOLE_CLIENT_FILE when set.
  *
  *   console_kafka_dump cluster | groups | subjects
  *   console_kafka_dump offsets TOPIC
@@ -10,8 +11,13 @@
  *   console_kafka_dump diff SUBJECT V1 V2
  *   console_kafka_dump threads TOPIC   every read call from 6 threads at once,
  *                                      sharing one con_kafka and con_registry
+ *   console_kafka_dump cql-count CQL   con_cql's login and count at
+ *                                      US_CASSANDRA_HOST:US_CASSANDRA_PORT, as the
+ *                                      role of US_CASSANDRA_READER_CREDENTIALS (if set)
  *
  * Exit 0 with the JSON on stdout, 1 with the error on stderr, 2 on usage. */
+#include "con_cql.h"
+#include "con_creds.h"
 #include "con_kafka.h"
 #include "con_registry.h"
 
@@ -104,8 +110,38 @@ static json_t *run(con_kafka *k, con_registry *r, int argc, char **argv, char *e
     return NULL;
 }
 
+/* con_cql as the console uses it: the login from the credentials file. */
+static int cql_count(const char *cql)
+{
+    char err[512] = "", text[1024], user[256] = "", pass[512] = "";
+    const char *host = getenv("US_CASSANDRA_HOST"), *port = getenv("US_CASSANDRA_PORT");
+    const char *file = getenv("US_CASSANDRA_READER_CREDENTIALS");
+    if (!host || !port) {
+        fprintf(stderr, "console_kafka_dump: set US_CASSANDRA_HOST and US_CASSANDRA_PORT\n");
+        return 2;
+    }
+    if (file && *file &&
+        (con_creds_read(file, text, sizeof text, err, sizeof err) < 0 ||
+         con_creds_cql(text, user, sizeof user, pass, sizeof pass, err, sizeof err) < 0)) {
+        fprintf(stderr, "console_kafka_dump: US_CASSANDRA_READER_CREDENTIALS: %s\n", err);
+        return 2;
+    }
+    con_cql_login login = {user[0] ? user : NULL, pass};
+    int64_t n = 0;
+    con_cql *q = con_cql_connect(host, atoi(port), &login, 30000, err, sizeof err);
+    int rc = q && con_cql_query_count(q, cql, &n, err, sizeof err) == 0 ? 0 : 1;
+    con_cql_close(q);
+    if (rc == 0)
+        printf("{\"count\": %lld}\n", (long long)n);
+    else
+        fprintf(stderr, "console_kafka_dump: %s\n", err);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "cql-count") == 0)
+        return cql_count(argv[2]);
     char err[512] = "";
     const char *boot = getenv("US_KAFKA_BOOTSTRAP");
     const char *url = getenv("US_REGISTRY_URL");
@@ -113,7 +149,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: US_KAFKA_BOOTSTRAP=... US_REGISTRY_URL=... %s CMD ARGS\n", argv[0]);
         return 2;
     }
-    con_kafka *k = con_kafka_new(boot, NULL, 5000, err, sizeof(err));
+    char props[4096];
+    const char *login[2 * 16 + 1] = {NULL};
+    const char *file = getenv("US_KAFKA_CONSOLE_CLIENT_FILE");
+    if (file && *file &&
+        (con_creds_read(file, props, sizeof props, err, sizeof err) < 0 ||
+         con_creds_kafka_pairs(props, login, 0, 16, err, sizeof err) < 0)) {
+        fprintf(stderr, "console_kafka_dump: US_KAFKA_CONSOLE_CLIENT_FILE: %s\n", err);
+        return 2;
+    }
+    con_kafka *k = con_kafka_new(boot, login, 5000, err, sizeof(err));
     con_registry *r = k ? con_registry_new(url, NULL, 5000, err, sizeof(err)) : NULL;
     json_t *j = r ? run(k, r, argc, argv, err, sizeof(err)) : NULL;
     if (j) {

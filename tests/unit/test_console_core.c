@@ -6,6 +6,7 @@
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_cql.h"
+#include "con_creds.h"
 #include "con_ring.h"
 #include "con_sample.h"
 #include "con_upstream.h"
@@ -176,6 +177,11 @@ static void cql_count_result(void **state)
     assert_string_equal(msg, "code 0x2200: bad ");
     con_cql_parse_error(e, 5, msg, sizeof msg);
     assert_string_equal(msg, "malformed error frame");
+    /* the warnings list of a flag-0x08 frame: 2 strings, then the body */
+    static const uint8_t w[] = {0, 2, 0, 3, 'a', 'b', 'c', 0, 0, 0x02};
+    assert_int_equal(con_cql_warnings_len(w, sizeof w), 9);
+    assert_int_equal(con_cql_warnings_len(w, 6), (size_t)-1);
+    assert_int_equal(con_cql_warnings_len(w, 1), (size_t)-1);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -240,6 +246,52 @@ static bool has_alert(json_t *list, const char *id)
             return true;
     }
     return false;
+}
+
+/* The engine credentials files: mode checked, parsed, a bad line named by
+ * number and never shown. */
+static void engine_credentials(void **state)
+{
+    char dir[] = "/tmp/test_console_XXXXXX", path[256], buf[512], err[256];
+    char user[64], pass[64];
+    const char *pairs[2 * 4 + 1] = {"client.id", "x", NULL};
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/kafka.properties", dir);
+    write_file(path,
+               "# comment\nsecurity.protocol=SASL_PLAINTEXT\n\n sasl.username = console\n"
+               "sasl.password=p=w#1\n",
+               0644);
+    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    chmod(path, 0600);
+    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
+    assert_int_equal(con_creds_read(path, buf, 8, err, sizeof err), -1); /* too large */
+    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
+    assert_int_equal(con_creds_kafka_pairs(buf, pairs, 1, 4, err, sizeof err), 0);
+    assert_string_equal(pairs[0], "client.id");
+    assert_string_equal(pairs[2], "security.protocol");
+    assert_string_equal(pairs[4], "sasl.username");
+    assert_string_equal(pairs[6], "sasl.password");
+    assert_string_equal(pairs[7], "p=w#1"); /* the first '=' ends the key */
+    assert_null(pairs[8]);
+    char bad[] = "a=1\nno-equals-s3cret\n";
+    assert_int_equal(con_creds_kafka_pairs(bad, pairs, 0, 4, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: expected key=value");
+    char many[] = "a=1\nb=2\nc=3\n";
+    assert_int_equal(con_creds_kafka_pairs(many, pairs, 2, 4, err, sizeof err), -1);
+
+    assert_int_equal(con_creds_cql("[other]\nusername = no\n[plain_text_auth]\nusername = "
+                                   "console_reader\npassword: s3 cret \n",
+                                   user, sizeof user, pass, sizeof pass, err, sizeof err),
+                     0);
+    assert_string_equal(user, "console_reader");
+    assert_string_equal(pass, "s3 cret");
+    assert_int_equal(con_creds_cql("[other]\nusername = a\npassword = b\n", user, sizeof user, pass,
+                                   sizeof pass, err, sizeof err),
+                     -1);
+    assert_int_equal(con_creds_cql("", user, sizeof user, pass, sizeof pass, err, sizeof err), -1);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void alert_rules(void **state)
@@ -358,6 +410,7 @@ int main(void)
         cmocka_unit_test(relay_metrics_and_window_quantiles),
         cmocka_unit_test(cql_count_result),
         cmocka_unit_test(secrets_and_sessions),
+        cmocka_unit_test(engine_credentials),
         cmocka_unit_test(alert_rules),
         cmocka_unit_test(airflow_answers),
         cmocka_unit_test(served_names),

@@ -1,0 +1,33 @@
+/* con_creds: the console's engine credentials, read from the 0600 files
+ * that `up` writes (docs/development.md, roles and secrets); never argv,
+ * never the environment, never a log line.
+ *
+ *  - Kafka: librdkafka properties (US_KAFKA_CONSOLE_CLIENT_FILE), one
+ *    "key=value" per line, '#' comments and blank lines skipped, as kcat -F
+ *    reads them (security.protocol, sasl.mechanisms, sasl.username,
+ *    sasl.password);
+ *  - Cassandra: cqlsh's credentials file (US_CASSANDRA_READER_CREDENTIALS):
+ *        [plain_text_auth]
+ *        username = console_reader
+ *        password = ...
+ *    ("key = value" or "key: value"; other sections are skipped). */
+#ifndef CON_CREDS_H
+#define CON_CREDS_H
+
+#include <stddef.h>
+
+/* Reads a whole secret file (< buflen bytes) into buf, NUL-terminated.
+ * Refused: a file that group or others may read, a larger one. */
+int con_creds_read(const char *path, char *buf, size_t buflen, char *err, size_t errlen);
+
+/* Splits properties text in place into pairs[0..2n-1] (key, value) after
+ * the n0 pairs already there, NULL-terminated; at most max_pairs pairs in
+ * all. The message of a bad line names its number, never its text. */
+int con_creds_kafka_pairs(char *text, const char **pairs, size_t n0, size_t max_pairs, char *err,
+                          size_t errlen);
+
+/* The username and password of the [plain_text_auth] section. */
+int con_creds_cql(const char *text, char *user, size_t userlen, char *pass, size_t passlen,
+                  char *err, size_t errlen);
+
+#endif
