@@ -22,9 +22,9 @@ svc_cassandra_version() {
 
 svc_cassandra_setup() { us_setup_maven cassandra copy-dependencies "Cassandra $CASSANDRA_VERSION"; }
 
-# us_cql ARGS...: cqlsh (PyPI, in the venv) against the local node.
+# us_cql ARGS...: cqlsh (PyPI, in the venv) against the node (US_CASSANDRA_HOST).
 us_cql() {
-    "$US_VENV/bin/cqlsh" "$US_BIND" "$US_CASSANDRA_PORT" --connect-timeout=10 --request-timeout=60 "$@"
+    "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" --connect-timeout=10 --request-timeout=60 "$@"
 }
 
 svc_cassandra_init() {
