@@ -179,6 +179,12 @@ us_docker_cache_stage() {
         [[ -f $e/.complete ]] && cp -al "$e" "$c/engines/"
     done
     [[ -d $US_CACHE/npm/node_modules/uplot ]] && cp -al "$US_CACHE/npm" "$c/npm"
+    # This machine's extra CA certificates (a TLS-inspecting proxy): the build
+    # stage trusts them for pip, Maven and npm; the runtime image never has them.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        mkdir -p "$c/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$c/ca-certificates/"
+    fi
     if [[ -f $US_VENV/.userstream-stamp ]]; then
         cp -al "$US_VENV" "$c/$(basename "$US_VENV")"
         echo "$US_VENV" >"$c/venv.origin"
