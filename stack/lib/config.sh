@@ -94,6 +94,8 @@ us_config_load() {
     : "${US_HOME:=$HOME/.local/state/userstream}" "${US_CACHE:=$HOME/.cache/userstream}"
     : "${US_BIND:=127.0.0.1}"
     us_derive US_PG_HOST "$US_BIND"
+    us_derive US_PG_CLIENTS "$US_BIND/32"
+    us_derive US_KAFKA_ADVERTISED_HOST "$US_BIND"
     us_derive US_KAFKA_BOOTSTRAP "$US_BIND:$US_KAFKA_PORT"
     us_derive US_REGISTRY_URL "http://$US_BIND:$US_REGISTRY_PORT/apis/ccompat/v7"
     us_derive US_REGISTRY_SUBJECT "$US_KAFKA_TOPIC_USERS-value"

@@ -34,14 +34,14 @@ svc_cassandra_version() {
 
 svc_cassandra_setup() { us_setup_maven cassandra copy-dependencies "Cassandra $CASSANDRA_VERSION"; }
 
-# us_cql ARGS...: cqlsh (PyPI, in the venv) against the local node, as admin.
+# us_cql ARGS...: cqlsh (PyPI, in the venv) against the node (US_CASSANDRA_HOST), as admin.
 us_cql() { us_cql_as "$US_CASSANDRA_ADMIN_CREDENTIALS" "$@"; }
 
 # us_cql_as CREDENTIALS_FILE ARGS...: cqlsh logged in from that file.
 us_cql_as() {
     local cred=$1
     shift
-    "$US_VENV/bin/cqlsh" "$US_BIND" "$US_CASSANDRA_PORT" --connect-timeout=10 --request-timeout=60 \
+    "$US_VENV/bin/cqlsh" "$US_CASSANDRA_HOST" "$US_CASSANDRA_PORT" --connect-timeout=10 --request-timeout=60 \
         --credentials "$cred" "$@"
 }
 

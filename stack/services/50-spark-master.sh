@@ -97,9 +97,11 @@ svc_spark_master_run() {
         --host "$US_BIND" --port "$US_SPARK_MASTER_PORT" --webui-port "$US_SPARK_MASTER_UI_PORT"
 }
 
-# us_spark_master_json: the master's state document (its web UI's /json/).
+# us_spark_master_json: the master's state document (its web UI's /json/), on
+# the host of US_SPARK_MASTER_URL (US_BIND locally; the master's container in deploy/).
 us_spark_master_json() {
-    curl -fsS --max-time 5 "http://$US_BIND:$US_SPARK_MASTER_UI_PORT/json/"
+    local host=${US_SPARK_MASTER_URL#spark://}
+    curl -fsS --max-time 5 "http://${host%:*}:$US_SPARK_MASTER_UI_PORT/json/"
 }
 
 # Ready = the master answers /json/ and says it is the ALIVE (leading) master.
