@@ -23,6 +23,9 @@ cmd_container() {
             us_container_mode
             mkdir -p "$US_LOG_DIR"
             if declare -F "svc_${1}_init" >/dev/null; then "svc_${1}_init"; fi
+            if us_container_own_post_start "$1" && declare -F "svc_${1}_post_start" >/dev/null; then
+                "svc_${1}_post_start"
+            fi
             cmd_exec "$1"
             ;;
         health)
@@ -34,14 +37,25 @@ cmd_container() {
         migrate)
             us_container_mode
             mkdir -p "$US_LOG_DIR"
+            # The admin clients' files of Kafka's tools and Cassandra's first
+            # login live beside the engines: made here too (same secrets).
+            us_kafka_write_credentials
+            us_cassandra_write_credentials
             local name
             for name in $(us_services engine); do
+                us_container_own_post_start "$name" && continue
                 if declare -F "svc_${name}_post_start" >/dev/null; then "svc_${name}_post_start"; fi
             done
             ;;
         *) us_die "usage: ./userstream _container setup|secrets|run SERVICE|health SERVICE|migrate" ;;
     esac
 }
+
+# us_container_own_post_start NAME: true for a service whose post-start step
+# runs in its own container, after its init, instead of in the migrate job:
+# the Airflow Connections need the metadata schema that the api-server's init
+# migrates (the migrate job does not wait for Airflow).
+us_container_own_post_start() { [[ $1 == airflow_api_server ]]; }
 
 # us_container_mode: one service per container, started by tini (PID 1), not by
 # supervisord: the service's process is PID 1's child (a `docker exec` process
@@ -69,7 +83,15 @@ us_container_secrets() {
     us_pgpass_write
     us_airflow_secrets
     local s
-    for s in pii_hmac_key console-password console-metrics-token; do us_secret "$s" >/dev/null; done
+    for s in pii_hmac_key console-password console-metrics-token spark-auth kafka-controller cassandra-jmx; do
+        us_secret "$s" >/dev/null
+    done
+    # The engines' client credentials files (Kafka, registry, Cassandra): the
+    # services read them from the read-only volume; their init, which writes
+    # the same files, then finds them identical (us_secret_write).
+    us_kafka_write_credentials
+    us_registry_write_auth
+    us_cassandra_write_credentials
     us_ok "secrets in $US_SECRETS_DIR: $(find "$US_SECRETS_DIR" -type f | wc -l) files"
 }
 

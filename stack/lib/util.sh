@@ -59,10 +59,15 @@ us_secret() {
 }
 
 # us_secret_write FILE: writes stdin to FILE (mode 0600, atomically), for a
-# credentials file built from secrets; the directory is made 0700.
+# credentials file built from secrets; the directory is made 0700. A file that
+# already holds exactly that is left alone: in containers the secrets volume is
+# read-only to the services, and their init writes the same files again.
 us_secret_write() {
-    local f=$1
-    (umask 077 && mkdir -p "$(dirname "$f")" && cat >"$f.tmp" && mv "$f.tmp" "$f")
+    local f=$1 content
+    content=$(cat && echo x)
+    content=${content%x}
+    if [[ -f $f ]] && printf '%s' "$content" | cmp -s - "$f"; then return 0; fi
+    (umask 077 && mkdir -p "$(dirname "$f")" && printf '%s' "$content" >"$f.tmp" && mv "$f.tmp" "$f")
 }
 
 # us_port_free PORT: true when nothing listens on US_BIND:PORT.
