@@ -58,7 +58,8 @@ def cass_all_ids(stack) -> set[str]:
 def cass_session(stack):
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]))
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                      auth_provider=stack.cassandra_auth())
     s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
     s.default_timeout = 120
     return cluster, s

@@ -395,7 +395,8 @@ def test_deleted_unread_offsets_stop_the_job_with_a_data_loss_error(stack, lenv,
     spec.write_text(json.dumps({"version": 1, "partitions": [
         {"topic": L_TOPIC, "partition": p, "offset": o} for p, o in ends.items()]}))  # fmt: skip
     stack.us("kafka-run", "org.apache.kafka.tools.DeleteRecordsCommand", "--bootstrap-server",
-             stack["US_KAFKA_BOOTSTRAP"], "--offset-json-file", str(spec))  # fmt: skip
+             stack["US_KAFKA_BOOTSTRAP"], "--command-config", stack.kafka_tool_config(),
+             "--offset-json-file", str(spec))  # fmt: skip
     job.start()  # as the service runs it: streaming, no deterministic stop of its own
     rc = job.proc.wait(timeout=600)
     assert rc == 3, f"expected the data-loss exit 3, got {rc}; see {job.log.name}"
