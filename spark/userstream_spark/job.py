@@ -79,6 +79,10 @@ def build_session(cfg: config_mod.JobConfig, master: Optional[str] = None, app: 
         # statements: more of them in flight per task is what helps (measured
         # in docs/benchmarks.md); multi-partition batches only add warnings.
         "spark.cassandra.output.concurrent.writes": "16",
+        # Per-key reads (Direct Join) in flight per task: the default 512 times
+        # two or three tasks is more than the one connection per node takes
+        # (1,024 requests), and the overflow fails with "No connection was available".
+        "spark.cassandra.concurrent.reads": "128",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "2",
         "spark.ui.port": str(cfg.driver_ui_port),
@@ -574,12 +578,15 @@ def restore_signup_keys(spark, cfg) -> int:
     """The sign-up keys of the users rows from signup_events (a batch job). After
     `rebuild --truncate` the users rows come back from the compacted topic, where a
     user updated since its sign-up has no insert left: without its key, its erasure
-    could not find its signup_events row. Only users present in `users` get one (a
-    per-key Direct Join), written USING TIMESTAMP the sign-up's version, so a user
-    deleted since keeps its tombstone; placeholder rows (erased users) are skipped."""
+    could not find its signup_events row. Only users present in `users` get one,
+    written USING TIMESTAMP the sign-up's version, so a user deleted since keeps its
+    tombstone; placeholder rows (erased users) are skipped. Both tables are scanned
+    (a rebuild reads them whole anyway): a per-key Direct Join ran more reads at
+    once than the one connection per node takes (the connector's 512 concurrent
+    reads per task, several tasks) and failed with "No connection was available"."""
     events = sinks.read_cassandra(spark, cfg.keyspace, "signup_events").where(
         ~F.col("user_id").startswith(sinks.PLACEHOLDER_PREFIX))
-    users = sinks.read_cassandra(spark, cfg.keyspace, "users", direct_join=True).select("user_id")
+    users = sinks.read_cassandra(spark, cfg.keyspace, "users").select("user_id")
     keys = events.join(users, "user_id").select(
         "user_id",
         F.col("minute").alias("signup_minute"),
