@@ -367,7 +367,7 @@ def lenv(stack, tmp_path_factory):
 
 
 def end_offsets(stack, topic, partitions=4):
-    c = Consumer({"bootstrap.servers": stack["US_KAFKA_BOOTSTRAP"], "group.id": f"it-{uuid.uuid4().hex}"})
+    c = Consumer({**stack.kafka_conf(), "group.id": f"it-{uuid.uuid4().hex}"})
     try:
         return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in range(partitions)}
     finally:
