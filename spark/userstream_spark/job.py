@@ -215,8 +215,19 @@ class UsersBatch:
             changes = users_all.unionByName(tombstones, allowMissingColumns=True)
             winners = transform.latest_per_user(changes).persist()
         try:
+            erased_windows = []
             if not simple:
                 self._delete_stale_index_rows(users_all, winners)
+                # Every delete of the batch, the winning ones and those a later
+                # insert of the same id superseded, erases the sign-ups before
+                # it: those Cassandra holds and those of this batch. Before the
+                # batch's sign-up keys go over the stored ones (a replay after a
+                # crash in between finds the same keys); the erasing DELETEs are
+                # stamped with the delete's version, so the batch's own
+                # sign-up rows, written below at lower versions, stay erased.
+                erased_windows = self._erase_signups(
+                    tombstones.select("user_id", "writetime"), transform.signup_key_rows(good)
+                )
                 steps.mark("stale")
             upserts = winners.where(F.col("op") != "d")
             n_upserts = (st["good"] - st["ud"]) if simple else upserts.count()
@@ -228,6 +239,7 @@ class UsersBatch:
             else:
                 parts = [(upserts, False)]
             windows = [sinks.SignupWindow(int(w["minute_ms"]), w["country_code"]) for w in st["signup_windows"]]
+            windows += erased_windows
             extra = [(transform.signup_rows(good), "signup_events")] if windows else []
             if windows and not simple:
                 # The winner may be an update or a delete: the sign-up keys are
@@ -239,11 +251,7 @@ class UsersBatch:
                 extra = []  # once
             kill_point("signups-after-write")
             if not simple:
-                deleted = winners.where(F.col("op") == "d").select("user_id", "writetime")
-                # Before the users rows go: the sign-up keys are read from them
-                # (a replay after a crash in between finds them again).
-                windows += self._erase_signups(deleted)
-                dels = deleted.collect()
+                dels = winners.where(F.col("op") == "d").select("user_id", "writetime").collect()
                 n_deletes = self.deleter.execute(sinks.user_deletes(dels))
                 steps.mark("deletes")
         finally:
@@ -290,16 +298,19 @@ class UsersBatch:
         )  # fmt: skip
         kill_point("batch-end")
 
-    def _erase_signups(self, deleted: DataFrame) -> list:
-        """The signup_events rows of the users this batch deletes: each replaced
-        by a placeholder that keeps the window's count (docs/lifecycle.md).
-        Returns their windows, recounted with the batch's own (the count stays)."""
-        keys = (
+    def _erase_signups(self, deletes: DataFrame, batch_keys: DataFrame) -> list:
+        """The signup_events rows of the users this batch deletes (`deletes`:
+        user_id, writetime), found by the keys on their users rows and the
+        batch's own sign-up keys (`batch_keys`): each replaced by a placeholder
+        that keeps the window's count (docs/lifecycle.md). Returns their
+        windows, recounted with the batch's own (the count stays)."""
+        stored = (
             sinks.read_cassandra(self.spark, self.cfg.keyspace, "users", direct_join=True)
             .select("user_id", *transform.SIGNUP_KEY_COLUMNS)
-            .join(deleted.select("user_id"), "user_id")  # per-key reads, as for the stale index rows
+            .join(deletes.select("user_id").distinct(), "user_id")  # per-key reads, as for the stale index rows
         )
-        erased = sinks.erased_signups(transform.erased_signups(keys, deleted).collect())
+        keys = stored.unionByName(batch_keys.select("user_id", *transform.SIGNUP_KEY_COLUMNS))
+        erased = sinks.erased_signups(transform.erased_signups(keys, deletes).collect())
         self.deleter.erase_signups(erased)
         return [e.window() for e in erased]
 

@@ -411,9 +411,10 @@ def signup_key_rows(good: DataFrame) -> DataFrame:
 
 def erased_signups(keys: DataFrame, deletes: DataFrame) -> DataFrame:
     """Sign-ups of users deleted by this batch: `keys` (user_id, signup_*) are the
-    sign-up keys as Cassandra holds them, `deletes` (user_id, writetime) the
-    winning deletes. Only sign-ups older than the delete: a sign-up after it
-    (the same id inserted again) is a new, living user's."""
+    sign-up keys as Cassandra holds them and the batch's own, `deletes`
+    (user_id, writetime) every delete of the batch, superseded ones included.
+    Only sign-ups older than a delete: a sign-up after it (the same id
+    inserted again) is a new, living user's."""
     d = deletes.select("user_id", F.col("writetime").alias("delete_version"))
     return (
         keys.select("user_id", *SIGNUP_KEY_COLUMNS)

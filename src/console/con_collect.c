@@ -14,6 +14,7 @@
  * what waits between it and the next one. */
 #include "con_collect.h"
 #include "con_cql.h"
+#include "con_retention.h"
 #include "us_log.h"
 #include "us_metrics.h"
 
@@ -41,6 +42,7 @@ struct con_collect {
     unsigned long slow_seq;
     bool recount; /* the next fast round redoes the count(*) scans */
     char *pipeline, *counts, *health;
+    json_t *retention; /* the lifecycle keys, read once at start */
     us_buf prom;
     unsigned long rounds;
     /* results of the slow thread */
@@ -325,7 +327,7 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
         json_object_update(sl, json_object_get(s->detail, "slot"));
     json_object_set(sp, "end_offsets", json_object_get(s->detail, "spark_offsets") ?: json_null());
     return json_pack(
-        "{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O,s:O}", "time",
+        "{s:I,s:o,s:O,s:o,s:o,s:o,s:o,s:O,s:{s:O,s:O},s:O,s:O,s:O,s:O,s:O,s:O,s:{s:O,s:O}}", "time",
         (json_int_t)s->t, "stages", build_stages(c, s), "counts", counts, "slot", sl, "relay",
         section(s, relay), "spark", sp, "latency", section(s, lat), "rejects",
         json_object_get(s->detail, "rejects") ?: json_null(), "kafka", "topic",
@@ -334,7 +336,9 @@ static json_t *build_doc(con_collect *c, con_sample *s, json_t *counts)
         json_object_get(s->detail, "health") ?: json_null(), "scans",
         json_object_get(s->detail, "scans") ?: json_null(), "errors", s->errors, "metrics",
         s->metrics, "alerts", json_object_get(s->detail, "alerts") ?: json_null(), "quality",
-        json_object_get(s->detail, "quality") ?: json_null());
+        json_object_get(s->detail, "quality") ?: json_null(), "retention", "config",
+        c->retention ?: json_null(), "state",
+        json_object_get(s->detail, "lifecycle") ?: json_null());
 }
 
 static void prom_of(us_buf *b, json_t *metrics)
@@ -439,6 +443,7 @@ con_collect *con_collect_start(const con_collect_conf *conf, con_ring *ring, cha
     c->conf = *conf;
     c->ring = ring;
     c->cass_rows = c->dlq_distinct = NAN;
+    c->retention = con_retention_config(getenv);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (!(c->pg = con_pg_new(&conf->pg)) || !(c->up = con_upstream_new(&conf->up)) ||
@@ -477,6 +482,7 @@ void con_collect_stop(con_collect *c)
     con_upstream_free(c->up);
     con_pg_free(c->pg);
     free(c->pipeline), free(c->counts), free(c->health);
+    json_decref(c->retention);
     us_buf_free(&c->prom);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);

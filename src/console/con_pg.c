@@ -281,6 +281,37 @@ static int collect_stops(con_pg *p, con_sample *s)
     return 0;
 }
 
+/* What the data lifecycle did (docs/lifecycle.md): the staging purges of
+ * the last day (ops.staging_purges) and the erasure records (ops.erasures),
+ * with the next time a store that cannot be rewritten at once will be
+ * clean. The detail "lifecycle" of the retention panel. */
+static int collect_lifecycle(con_pg *p, con_sample *s)
+{
+    PGresult *r =
+        query(p, s,
+              "SELECT json_build_object("
+              "'last_purge_at', (SELECT max(purged_at) FROM ops.staging_purges), "
+              "'purged_users_24h', (SELECT coalesce(sum(users), 0) FROM ops.staging_purges "
+              " WHERE purged_at > now() - interval '1 day'), "
+              "'purged_rejects_24h', (SELECT coalesce(sum(rejects), 0) FROM ops.staging_purges "
+              " WHERE purged_at > now() - interval '1 day'), "
+              "'erasures', e.n, 'erasures_pending', e.pending, 'last_erasure_at', e.last, "
+              "'kafka_compacted_by', e.compacted_by, 'dlq_expired_by', e.dlq_by)::text "
+              "FROM (SELECT count(*) AS n, "
+              " count(*) FILTER (WHERE kafka_tombstone_at IS NULL OR cassandra_clean_at IS NULL "
+              "  OR spool_clean_at IS NULL) AS pending, max(requested_at) AS last, "
+              " max(kafka_compacted_by) FILTER (WHERE kafka_compacted_by > now()) AS compacted_by, "
+              " max(dlq_expired_by) FILTER (WHERE dlq_expired_by > now()) AS dlq_by "
+              " FROM ops.erasures) e",
+              0, NULL, 1);
+    if (!r)
+        return -1;
+    json_t *l = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    con_sample_detail(s, "lifecycle", l);
+    PQclear(r);
+    return 0;
+}
+
 int con_pg_collect(con_pg *p, con_sample *s)
 {
     if (connect_if_needed(p, s) < 0)
@@ -292,6 +323,7 @@ int con_pg_collect(con_pg *p, con_sample *s)
     rc |= collect_spark(p, s);
     rc |= collect_quality(p, s);
     rc |= collect_stops(p, s);
+    rc |= collect_lifecycle(p, s);
     if (PQstatus(p->c) != CONNECTION_OK) {
         PQfinish(p->c);
         p->c = NULL;

@@ -142,12 +142,18 @@ SQL
 # local mode, beside the live job; writes carry the change's LSN as their
 # timestamp, so a replay never overwrites newer data). --truncate empties the
 # users tables first (the aggregate signups_per_minute is left alone).
+# --signup-keys only writes the sign-up keys onto the users rows from
+# signup_events: what users written before cql migration 032 lack.
 cmd_rebuild() {
     local truncate=false
     while [[ $# -gt 0 ]]; do
         case $1 in
             --truncate) truncate=true ;;
-            *) us_die "usage: ./userstream rebuild [--truncate]" ;;
+            --signup-keys)
+                us_lc_restore_signup_keys "$(date -u +%Y%m%dT%H%M%SZ)"
+                return
+                ;;
+            *) us_die "usage: ./userstream rebuild [--truncate | --signup-keys]" ;;
         esac
         shift
     done
@@ -170,18 +176,9 @@ cmd_rebuild() {
         "$US_ROOT/spark/job.py" --available-now \
         >"$US_LOG_DIR/rebuild-$stamp.log" 2>&1 ||
         us_fail_with_log "rebuild failed" "$US_LOG_DIR/rebuild-$stamp.log"
-    if $truncate; then
-        # the users rows lost their sign-up keys with the truncate, and the compacted
-        # topic has no insert left of a user updated since: restore them (docs/lifecycle.md)
-        US_SPARK_QUERY_PREFIX=rebuild-$stamp- US_SPARK_DRIVER_UI_PORT=$((US_SPARK_DRIVER_UI_PORT + 1)) \
-            "$US_ROOT/stack/spark/submit" --master "local[2]" --name userstream-rebuild-keys \
-            --driver-memory "${US_SPARK_DRIVER_MEMORY:-1g}" \
-            "$US_ROOT/spark/job.py" --restore-signup-keys \
-            >>"$US_LOG_DIR/rebuild-$stamp.log" 2>&1 ||
-            us_fail_with_log "rebuild: restoring the sign-up keys failed" "$US_LOG_DIR/rebuild-$stamp.log"
-        us_ok "sign-up keys restored on the users rows ($(sed -n 's/.*sign-up keys restored on \([0-9]*\) users rows.*/\1/p' \
-            "$US_LOG_DIR/rebuild-$stamp.log" | tail -1) rows)"
-    fi
+    # the users rows lost their sign-up keys with the truncate, and the compacted
+    # topic has no insert left of a user updated since: restore them (docs/lifecycle.md)
+    ! $truncate || us_lc_restore_signup_keys "$stamp"
     us_lc_psql -At -F ' ' -v q="rebuild-$stamp-users" <<'SQL' | {
 SELECT coalesce(sum(input_rows), 0), coalesce(sum(upserts), 0), coalesce(sum(deletes), 0),
        coalesce(sum(duration_ms), 0)
@@ -192,4 +189,18 @@ SQL
             "($((ms > 0 ? ups * 1000 / ms : 0)) users/s in batches); log $US_LOG_DIR/rebuild-$stamp.log"
     }
     rm -rf "$dir" "$US_HOME/spark/rebuild-$stamp-job.ready"
+}
+
+# us_lc_restore_signup_keys STAMP: job.py --restore-signup-keys, a batch job in
+# local mode beside the live job; its log goes to rebuild-STAMP.log.
+us_lc_restore_signup_keys() {
+    local stamp=$1 log=$US_LOG_DIR/rebuild-$1.log
+    us_step "Writing the sign-up keys onto the users rows (from signup_events)"
+    US_SPARK_QUERY_PREFIX=rebuild-$stamp- US_SPARK_DRIVER_UI_PORT=$((US_SPARK_DRIVER_UI_PORT + 1)) \
+        "$US_ROOT/stack/spark/submit" --master "local[2]" --name userstream-rebuild-keys \
+        --driver-memory "${US_SPARK_DRIVER_MEMORY:-1g}" \
+        "$US_ROOT/spark/job.py" --restore-signup-keys >>"$log" 2>&1 ||
+        us_fail_with_log "rebuild: restoring the sign-up keys failed" "$log"
+    us_ok "sign-up keys restored on the users rows ($(sed -n 's/.*sign-up keys restored on \([0-9]*\) users rows.*/\1/p' \
+        "$log" | tail -1) rows)"
 }

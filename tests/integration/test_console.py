@@ -174,6 +174,28 @@ def test_pipeline_view_holds_every_stage_and_engine(console):
     assert set(slot) >= {"confirmed_lsn", "retained_bytes", "safe_wal_bytes", "active"}
 
 
+def test_retention_panel_shows_the_lifecycle_keys_and_what_the_lifecycle_did(console, stack):
+    """Issue 14's "retention shown in one place": every lifecycle key of
+    userstream.conf as `./userstream env` has it, and the last purge and the
+    erasure records as ops holds them."""
+    ops = stack["US_PG_OPS_USER"]
+    # A purge batch with nothing due still records itself (ops.staging_purges).
+    stack.psql(ops, "SELECT purge_id FROM ops.staging_purge_batch('100 years', 1, 'test_console')")
+    want = json.loads(stack.psql(ops, "SELECT json_build_object('last_purge_at', max(purged_at), "
+                                      "'erasures', (SELECT count(*) FROM ops.erasures))::text "
+                                      "FROM ops.staging_purges").stdout)  # fmt: skip
+    doc = console.wait_round()
+    ret = doc["retention"]
+    keys = {k["key"]: k["value"] for k in ret["config"]}
+    assert {"US_STAGING_RETENTION", "US_KAFKA_USERS_CLEANUP_POLICY", "US_KAFKA_USERS_DELETE_RETENTION_MS",
+            "US_KAFKA_DLQ_RETENTION_MS", "US_SPARK_MIN_BATCHES_TO_RETAIN", "US_LOG_MAX_BYTES"} <= set(keys)
+    for key, value in keys.items():
+        assert value == stack[key], key
+    state = ret["state"]
+    assert state["last_purge_at"] == want["last_purge_at"], state
+    assert state["erasures"] == want["erasures"], state
+
+
 def test_airflow_runs_come_through_its_authenticated_api(console):
     want = {"userstream_ingest", "userstream_quality", "userstream_canary"}
     deadline = time.monotonic() + 300  # a fresh stack's dag-processor parses the DAGs first

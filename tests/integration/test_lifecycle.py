@@ -252,6 +252,64 @@ def test_forget_a_user_no_longer_in_staging(flowing):
     assert key_history(stack, {user})[user][-1] == (-1, "d")
 
 
+def test_forget_after_a_delete_and_insert_again_in_one_batch(flowing):
+    """A user deleted and inserted again in one transaction (so one micro-batch):
+    that delete erases the sign-up before it, the sign-up after it is a new one;
+    forgetting the user then leaves no signup_events row naming it (the first
+    sign-up's key was on the users row only, until the batch wrote the second's
+    over it)."""
+    stack, ing, run, ids = flowing
+    user = sorted(ids)[2]
+
+    def lsns_naming_user() -> list[int]:
+        cluster, s = cass_session(stack)
+        try:
+            return sorted(r[0] for r in s.execute(f"SELECT commit_lsn FROM signup_events WHERE user_id = {user} "
+                                                  "ALLOW FILTERING"))  # fmt: skip
+        finally:
+            cluster.shutdown()
+
+    (first,) = lsns_naming_user()
+    stack.psql(stack["US_PG_ADMIN_USER"],
+               "BEGIN; CREATE TEMP TABLE again ON COMMIT DROP AS "
+               f"SELECT * FROM staging.users WHERE user_id = '{user}'; "
+               f"DELETE FROM staging.users WHERE user_id = '{user}'; "
+               "INSERT INTO staging.users SELECT * FROM again; COMMIT;")  # fmt: skip
+    # the batch that carried both has run once the new sign-up is there; the
+    # first one was erased in that same batch, before the new one was written
+    got = wait_until("the new sign-up reached Cassandra", lambda: [x for x in lsns_naming_user() if x > first]
+                     and lsns_naming_user(), show=lsns_naming_user)  # fmt: skip
+    assert len(got) == 1 and got[0] > first, got
+    p = stack.us("forget", "--by", "pytest", "--wait", str(FLOW_TIMEOUT), user, timeout=FLOW_TIMEOUT + 120)
+    assert "Cassandra is clean" in p.stdout, p.stdout
+    left = cass_rows_of_user(stack, user)
+    assert "signup_events" in left and not any(left.values()), left
+
+
+def test_rebuild_signup_keys_gives_old_users_their_key(flowing):
+    """A user written before cql migration 032: its users row has no sign-up key,
+    its signup_events row names it (written here as the job wrote them then).
+    `rebuild --signup-keys` writes the key onto the row, at the sign-up's version."""
+    stack = flowing[0]
+    old = str(uuid.uuid4())
+    part = "day = '2026-01-01' AND minute = '2026-01-01 00:01:00+0000' AND country_code = 'ZZ'"
+    cluster, s = cass_session(stack)
+    try:
+        s.execute(f"INSERT INTO users (user_id, first_name) VALUES ({old}, 'Old') USING TIMESTAMP 1000")
+        s.execute("INSERT INTO signup_events (day, minute, country_code, user_id, commit_lsn, version) VALUES "
+                  f"('2026-01-01', '2026-01-01 00:01:00+0000', 'ZZ', {old}, 7, 1000) USING TIMESTAMP 1000")
+        p = stack.us("rebuild", "--signup-keys", timeout=900)
+        assert "sign-up keys restored" in p.stdout, p.stdout
+        row = s.execute("SELECT signup_minute, signup_country, signup_lsn, signup_version, "
+                        f"writetime(signup_version) FROM users WHERE user_id = {old}").one()  # fmt: skip
+        assert tuple(row)[1:] == ("ZZ", 7, 1000, 1000), row
+        assert row[0].strftime("%Y-%m-%d %H:%M") == "2026-01-01 00:01", row
+    finally:
+        s.execute(f"DELETE FROM users WHERE user_id = {old}")
+        s.execute(f"DELETE FROM signup_events WHERE {part} AND user_id = {old} AND commit_lsn = 7")
+        cluster.shutdown()
+
+
 def test_purge_is_not_a_deletion_downstream(flowing):
     stack, ing, run, ids = flowing
     victims = set(sorted(ids)[10:60])

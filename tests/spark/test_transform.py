@@ -255,3 +255,23 @@ def test_signup_keys_and_erased_signups(kafka_df, spark):
                                     "user_id string, writetime long")  # fmt: skip
     erased = tr.erased_signups(tr.signup_key_rows(good).unionByName(tr.signup_key_rows(good)), deletes).collect()
     assert [tuple(r) for r in erased] == [(new_uuid(1), ms, "US", 10, 10 << 20, 12 << 20)]
+
+
+def test_a_delete_superseded_in_its_batch_still_erases_the_sign_up_before_it(kafka_df, spark):
+    """Inserted, deleted and inserted again in one batch: the winner is the second
+    insert, yet the first sign-up (in the batch, and one Cassandra holds from an
+    earlier batch) is erased by the delete; the second is not."""
+    uid = new_uuid(7)
+    recs = [
+        change(V1, 1, "c", 10, 0, user(user_id=uid)),
+        (uid, None, headers("d", 12, 0)),
+        change(V1, 1, "c", 14, 0, user(user_id=uid)),
+    ]
+    good = tr.good(classified(kafka_df, recs))
+    deletes = tr.delete_rows(good.where(F.col("op") == "d")).select("user_id", "writetime")
+    stored = spark.createDataFrame([(uid, datetime(2026, 11, 24, 0, 59), "US", 8, 8 << 20)],
+                                   "user_id string, signup_minute timestamp, signup_country string, "
+                                   "signup_lsn long, signup_version long")  # fmt: skip
+    keys = stored.unionByName(tr.signup_key_rows(good).select("user_id", *tr.SIGNUP_KEY_COLUMNS))
+    erased = sorted((r["signup_lsn"], r["delete_version"]) for r in tr.erased_signups(keys, deletes).collect())
+    assert erased == [(8, 12 << 20), (10, 12 << 20)]

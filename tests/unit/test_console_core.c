@@ -7,6 +7,7 @@
 #include "con_auth.h"
 #include "con_cql.h"
 #include "con_creds.h"
+#include "con_retention.h"
 #include "con_ring.h"
 #include "con_sample.h"
 #include "con_upstream.h"
@@ -388,6 +389,43 @@ static void airflow_answers(void **state)
     assert_null(con_airflow_parse_dags("not json", 8, err, sizeof err));
 }
 
+static char *fake_env(const char *key)
+{
+    if (!strcmp(key, "US_STAGING_RETENTION"))
+        return (char *)"3 days";
+    if (!strcmp(key, "US_KAFKA_DLQ_RETENTION_MS"))
+        return (char *)"\xff\xfe"; /* not UTF-8 */
+    return NULL;
+}
+
+/* Every lifecycle key once, with its store; what the environment lacks, or
+ * cannot be shown, is null. */
+static void retention_keys(void **state)
+{
+    json_t *list = con_retention_config(fake_env);
+    assert_true(json_array_size(list) >= 10);
+    size_t i;
+    json_t *k;
+    int seen = 0;
+    json_array_foreach(list, i, k)
+    {
+        const char *key = json_string_value(json_object_get(k, "key"));
+        assert_non_null(key);
+        assert_non_null(json_string_value(json_object_get(k, "store")));
+        assert_non_null(json_string_value(json_object_get(k, "meaning")));
+        json_t *v = json_object_get(k, "value");
+        if (!strcmp(key, "US_STAGING_RETENTION")) {
+            assert_string_equal(json_string_value(v), "3 days");
+            seen++;
+        } else {
+            assert_true(json_is_null(v));
+            seen += !strcmp(key, "US_KAFKA_DLQ_RETENTION_MS") || !strcmp(key, "US_LOG_BACKUPS");
+        }
+    }
+    assert_int_equal(seen, 3);
+    json_decref(list);
+}
+
 static void served_names(void **state)
 {
     assert_true(con_api_safe_name("app.js"));
@@ -413,6 +451,7 @@ int main(void)
         cmocka_unit_test(engine_credentials),
         cmocka_unit_test(alert_rules),
         cmocka_unit_test(airflow_answers),
+        cmocka_unit_test(retention_keys),
         cmocka_unit_test(served_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,6 +111,18 @@ function drawPipeline(d) {
     const st = el("span", h.state, "state " + h.state);
     return row([h.name, st, h.address, h.detail]);
   }));
+  drawRetention(d.retention || {});
+}
+
+// How long each store keeps what (userstream.conf) and what the lifecycle did.
+function drawRetention(ret) {
+  fillTable("retention", (ret.config || []).map((k) => row([k.store, k.key, k.value, k.meaning])));
+  const st = ret.state || {};
+  fillDl("lifecycle", [["last staging purge", st.last_purge_at],
+    ["purged in 24 h", num(st.purged_users_24h) + " users, " + num(st.purged_rejects_24h) + " rejects"],
+    ["erasures", num(st.erasures)], ["erasures not yet clean everywhere", num(st.erasures_pending)],
+    ["last erasure", st.last_erasure_at], ["Kafka older values compacted by", st.kafka_compacted_by],
+    ["dead letters expired by", st.dlq_expired_by]]);
 }
 
 // ---- charts ----
