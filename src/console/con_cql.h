@@ -27,7 +27,7 @@
 
 typedef struct con_cql con_cql;
 
-/* A role's login (con_creds reads it from the credentials file). */
+/* A role's login (us_creds reads it from the credentials file). */
 typedef struct con_cql_login {
     const char *user;
     const char *password;

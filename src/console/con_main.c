@@ -8,7 +8,7 @@
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_collect.h"
-#include "con_creds.h"
+#include "us_creds.h"
 #include "con_fetch.h"
 #include "con_ring.h"
 #ifdef CON_WITH_KAFKA
@@ -213,16 +213,16 @@ static int credentials_load(us_config *c, con_settings *s, char *err, size_t err
     size_t n0 = 0;
     while (s->kafka_extra[n0 * 2])
         n0++;
-    if (kf && (con_creds_read(kf, s->kafka_file_buf, sizeof s->kafka_file_buf, e, sizeof e) < 0 ||
-               con_creds_kafka_pairs(s->kafka_file_buf, s->kafka_extra, n0, MAX_KAFKA_EXTRA, e,
-                                     sizeof e) < 0)) {
+    if (kf && (us_creds_read(kf, s->kafka_file_buf, sizeof s->kafka_file_buf, e, sizeof e) < 0 ||
+               us_creds_properties(s->kafka_file_buf, s->kafka_extra, n0, MAX_KAFKA_EXTRA, e,
+                                   sizeof e) < 0)) {
         snprintf(err, errlen, "US_KAFKA_CONSOLE_CLIENT_FILE: %s", e);
         return -1;
     }
     int rc = 0;
-    if (cf && (con_creds_read(cf, text, sizeof text, e, sizeof e) < 0 ||
-               con_creds_cql(text, s->cass_user, sizeof s->cass_user, s->cass_pass,
-                             sizeof s->cass_pass, e, sizeof e) < 0)) {
+    if (cf && (us_creds_read(cf, text, sizeof text, e, sizeof e) < 0 ||
+               us_creds_cql(text, s->cass_user, sizeof s->cass_user, s->cass_pass,
+                            sizeof s->cass_pass, e, sizeof e) < 0)) {
         snprintf(err, errlen, "US_CASSANDRA_READER_CREDENTIALS %s: %s", cf, e);
         rc = -1;
     }

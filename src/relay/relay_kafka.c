@@ -1,6 +1,7 @@
 /* relay_kafka: see relay_kafka.h. */
 #include "relay_kafka.h"
 
+#include "us_creds.h"
 #include "us_log.h"
 
 #include <errno.h>
@@ -108,43 +109,29 @@ static int set_extra(rd_kafka_conf_t *c, const char *extra, char *err, size_t er
 }
 
 /* The client file: librdkafka "key=value" lines ('#' comments), as kcat -F
- * reads them. It holds a password: it must not be readable by others, and
- * no value from it is ever put in a message. */
+ * reads them (us_creds). It holds a password: it must not be readable by
+ * others, and no value from it is ever put in a message. */
 static int set_file(rd_kafka_conf_t *c, const char *path, char *err, size_t errlen)
 {
-    char line[1024], e[512];
-    struct stat st;
-    int n = 0, rc = 0;
-    FILE *f = fopen(path, "r");
-    if (!f || fstat(fileno(f), &st) < 0) {
-        snprintf(err, errlen, "Kafka client file %s: %s", path, strerror(errno));
-        if (f)
-            fclose(f);
+    enum { MAX_PAIRS = 32 };
+    char text[4096], e[512];
+    const char *pairs[2 * MAX_PAIRS + 1];
+    int rc = 0;
+    if (us_creds_read(path, text, sizeof text, e, sizeof e) < 0) {
+        snprintf(err, errlen, "Kafka client file %s", e); /* e names the path */
         return -1;
     }
-    if (st.st_mode & 077) {
-        snprintf(err, errlen, "Kafka client file %s: group or others may read it (chmod 600)",
-                 path);
-        fclose(f);
-        return -1;
+    if (us_creds_properties(text, pairs, 0, MAX_PAIRS, e, sizeof e) < 0) {
+        snprintf(err, errlen, "Kafka client file %s: %s", path, e);
+        rc = -1;
     }
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        n++;
-        line[strcspn(line, "\r\n")] = '\0';
-        char *k = line + strspn(line, " \t"), *eq = strchr(k, '=');
-        if (!*k || *k == '#')
-            continue;
-        if (!eq) {
-            snprintf(err, errlen, "Kafka client file %s:%d: expected key=value", path, n);
-            rc = -1;
-        } else if ((*eq = '\0', rd_kafka_conf_set(c, k, eq + 1, e, sizeof e)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "Kafka client file %s:%d: %s: %s", path, n, k,
-                     strstr(k, "password") ? "invalid value" : e);
+    for (size_t i = 0; rc == 0 && pairs[i]; i += 2)
+        if (rd_kafka_conf_set(c, pairs[i], pairs[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "Kafka client file %s: %s: %s", path, pairs[i],
+                     strstr(pairs[i], "password") ? "invalid value" : e);
             rc = -1;
         }
-    }
-    memset(line, 0, sizeof line);
-    fclose(f);
+    memset(text, 0, sizeof text);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* relay_registry: see relay_registry.h. */
 #include "relay_registry.h"
+#include "us_creds.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -60,28 +61,16 @@ void relay_registry_free(relay_registry *r)
 int relay_registry_set_credentials_file(relay_registry *r, const char *path, char *err,
                                         size_t errlen)
 {
-    char line[512];
-    struct stat st;
-    FILE *f = fopen(path, "r");
-    if (!f || fstat(fileno(f), &st) < 0) {
-        snprintf(err, errlen, "registry credentials %s: %s", path, strerror(errno));
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    int ok = !(st.st_mode & 077) && fgets(line, sizeof line, f);
-    fclose(f);
-    line[ok ? strcspn(line, "\r\n") : 0] = '\0';
-    if (!ok || !strchr(line, ':')) {
-        snprintf(err, errlen, "registry credentials %s: %s", path,
-                 ok ? "expected one line user:password"
-                    : "group or others may read it (chmod 600)");
-        memset(line, 0, sizeof line);
+    char text[512], e[256];
+    if (us_creds_read(path, text, sizeof text, e, sizeof e) < 0 ||
+        us_creds_userpass(text, e, sizeof e) < 0) {
+        snprintf(err, errlen, "registry credentials: %s", e);
+        memset(text, 0, sizeof text);
         return -1;
     }
     free(r->userpwd);
-    r->userpwd = strdup(line);
-    memset(line, 0, sizeof line);
+    r->userpwd = strdup(text);
+    memset(text, 0, sizeof text);
     if (!r->userpwd) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -17,7 +17,7 @@
  *
  * Exit 0 with the JSON on stdout, 1 with the error on stderr, 2 on usage. */
 #include "con_cql.h"
-#include "con_creds.h"
+#include "us_creds.h"
 #include "con_kafka.h"
 #include "con_registry.h"
 
@@ -121,8 +121,8 @@ static int cql_count(const char *cql)
         return 2;
     }
     if (file && *file &&
-        (con_creds_read(file, text, sizeof text, err, sizeof err) < 0 ||
-         con_creds_cql(text, user, sizeof user, pass, sizeof pass, err, sizeof err) < 0)) {
+        (us_creds_read(file, text, sizeof text, err, sizeof err) < 0 ||
+         us_creds_cql(text, user, sizeof user, pass, sizeof pass, err, sizeof err) < 0)) {
         fprintf(stderr, "console_kafka_dump: US_CASSANDRA_READER_CREDENTIALS: %s\n", err);
         return 2;
     }
@@ -153,8 +153,8 @@ int main(int argc, char **argv)
     const char *login[2 * 16 + 1] = {NULL};
     const char *file = getenv("US_KAFKA_CONSOLE_CLIENT_FILE");
     if (file && *file &&
-        (con_creds_read(file, props, sizeof props, err, sizeof err) < 0 ||
-         con_creds_kafka_pairs(props, login, 0, 16, err, sizeof err) < 0)) {
+        (us_creds_read(file, props, sizeof props, err, sizeof err) < 0 ||
+         us_creds_properties(props, login, 0, 16, err, sizeof err) < 0)) {
         fprintf(stderr, "console_kafka_dump: US_KAFKA_CONSOLE_CLIENT_FILE: %s\n", err);
         return 2;
     }

@@ -8,6 +8,7 @@
 
 #include "us_buf.h"
 #include "us_config.h"
+#include "us_creds.h"
 #include "us_err.h"
 #include "us_log.h"
 #include "us_time.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const us_option opts[] = {
@@ -380,6 +382,66 @@ static void test_buf_appends(void **state)
     us_buf_free(&b);
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_creds(void **state)
+{
+    char dir[] = "/tmp/test_common_XXXXXX", path[256], buf[512], err[256];
+    char user[64], pass[64];
+    const char *pairs[2 * 4 + 1] = {"client.id", "x", NULL};
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/kafka.properties", dir);
+    write_file(path,
+               "# comment\nsecurity.protocol=SASL_PLAINTEXT\n\n sasl.username = console\n"
+               "sasl.password=p=w#1\n",
+               0644);
+    assert_int_equal(us_creds_read(path, buf, sizeof buf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    chmod(path, 0600);
+    assert_int_equal(us_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
+    assert_int_equal(us_creds_read(path, buf, 8, err, sizeof err), -1); /* too large */
+    assert_int_equal(us_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
+    assert_int_equal(us_creds_properties(buf, pairs, 1, 4, err, sizeof err), 0);
+    assert_string_equal(pairs[0], "client.id");
+    assert_string_equal(pairs[2], "security.protocol");
+    assert_string_equal(pairs[4], "sasl.username");
+    assert_string_equal(pairs[6], "sasl.password");
+    assert_string_equal(pairs[7], "p=w#1"); /* the first '=' ends the key */
+    assert_null(pairs[8]);
+    char bad[] = "a=1\nno-equals-s3cret\n";
+    assert_int_equal(us_creds_properties(bad, pairs, 0, 4, err, sizeof err), -1);
+    assert_string_equal(err, "line 2: expected key=value");
+    char many[] = "a=1\nb=2\nc=3\n";
+    assert_int_equal(us_creds_properties(many, pairs, 2, 4, err, sizeof err), -1);
+
+    assert_int_equal(us_creds_cql("[other]\nusername = no\n[plain_text_auth]\nusername = "
+                                  "console_reader\npassword: s3 cret \n",
+                                  user, sizeof user, pass, sizeof pass, err, sizeof err),
+                     0);
+    assert_string_equal(user, "console_reader");
+    assert_string_equal(pass, "s3 cret");
+    assert_int_equal(us_creds_cql("[other]\nusername = a\npassword = b\n", user, sizeof user, pass,
+                                  sizeof pass, err, sizeof err),
+                     -1);
+    assert_int_equal(us_creds_cql("", user, sizeof user, pass, sizeof pass, err, sizeof err), -1);
+
+    char up[] = "registry_writer:s3:cret\nignored\n", none[] = "no-colon\n", empty[] = ":pw";
+    assert_int_equal(us_creds_userpass(up, err, sizeof err), 0);
+    assert_string_equal(up, "registry_writer:s3:cret");
+    assert_int_equal(us_creds_userpass(none, err, sizeof err), -1);
+    assert_string_equal(err, "expected one line user:password");
+    assert_int_equal(us_creds_userpass(empty, err, sizeof err), -1);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_err),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_buf_appends),
+        cmocka_unit_test(test_creds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,6 @@
 #include "con_api.h"
 #include "con_auth.h"
 #include "con_cql.h"
-#include "con_creds.h"
 #include "con_retention.h"
 #include "con_ring.h"
 #include "con_sample.h"
@@ -251,50 +250,6 @@ static bool has_alert(json_t *list, const char *id)
 
 /* The engine credentials files: mode checked, parsed, a bad line named by
  * number and never shown. */
-static void engine_credentials(void **state)
-{
-    char dir[] = "/tmp/test_console_XXXXXX", path[256], buf[512], err[256];
-    char user[64], pass[64];
-    const char *pairs[2 * 4 + 1] = {"client.id", "x", NULL};
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/kafka.properties", dir);
-    write_file(path,
-               "# comment\nsecurity.protocol=SASL_PLAINTEXT\n\n sasl.username = console\n"
-               "sasl.password=p=w#1\n",
-               0644);
-    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), -1);
-    assert_non_null(strstr(err, "chmod 600"));
-    chmod(path, 0600);
-    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
-    assert_int_equal(con_creds_read(path, buf, 8, err, sizeof err), -1); /* too large */
-    assert_int_equal(con_creds_read(path, buf, sizeof buf, err, sizeof err), 0);
-    assert_int_equal(con_creds_kafka_pairs(buf, pairs, 1, 4, err, sizeof err), 0);
-    assert_string_equal(pairs[0], "client.id");
-    assert_string_equal(pairs[2], "security.protocol");
-    assert_string_equal(pairs[4], "sasl.username");
-    assert_string_equal(pairs[6], "sasl.password");
-    assert_string_equal(pairs[7], "p=w#1"); /* the first '=' ends the key */
-    assert_null(pairs[8]);
-    char bad[] = "a=1\nno-equals-s3cret\n";
-    assert_int_equal(con_creds_kafka_pairs(bad, pairs, 0, 4, err, sizeof err), -1);
-    assert_string_equal(err, "line 2: expected key=value");
-    char many[] = "a=1\nb=2\nc=3\n";
-    assert_int_equal(con_creds_kafka_pairs(many, pairs, 2, 4, err, sizeof err), -1);
-
-    assert_int_equal(con_creds_cql("[other]\nusername = no\n[plain_text_auth]\nusername = "
-                                   "console_reader\npassword: s3 cret \n",
-                                   user, sizeof user, pass, sizeof pass, err, sizeof err),
-                     0);
-    assert_string_equal(user, "console_reader");
-    assert_string_equal(pass, "s3 cret");
-    assert_int_equal(con_creds_cql("[other]\nusername = a\npassword = b\n", user, sizeof user, pass,
-                                   sizeof pass, err, sizeof err),
-                     -1);
-    assert_int_equal(con_creds_cql("", user, sizeof user, pass, sizeof pass, err, sizeof err), -1);
-    unlink(path);
-    rmdir(dir);
-}
-
 static void alert_rules(void **state)
 {
     con_ring *r = con_ring_new(64, 3600);
@@ -448,7 +403,6 @@ int main(void)
         cmocka_unit_test(relay_metrics_and_window_quantiles),
         cmocka_unit_test(cql_count_result),
         cmocka_unit_test(secrets_and_sessions),
-        cmocka_unit_test(engine_credentials),
         cmocka_unit_test(alert_rules),
         cmocka_unit_test(airflow_answers),
         cmocka_unit_test(retention_keys),

@@ -1,5 +1,5 @@
-/* con_creds: see con_creds.h. */
-#include "con_creds.h"
+/* us_creds: see us_creds.h. */
+#include "us_creds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int con_creds_read(const char *path, char *buf, size_t buflen, char *err, size_t errlen)
+int us_creds_read(const char *path, char *buf, size_t buflen, char *err, size_t errlen)
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -48,8 +48,8 @@ static char *trim(char *s)
     return s;
 }
 
-int con_creds_kafka_pairs(char *text, const char **pairs, size_t n0, size_t max_pairs, char *err,
-                          size_t errlen)
+int us_creds_properties(char *text, const char **pairs, size_t n0, size_t max_pairs, char *err,
+                        size_t errlen)
 {
     size_t n = n0 * 2;
     int line = 0;
@@ -88,8 +88,8 @@ static bool ini_pair(const char *l, size_t len, char *key, size_t keylen, char *
     return true;
 }
 
-int con_creds_cql(const char *text, char *user, size_t userlen, char *pass, size_t passlen,
-                  char *err, size_t errlen)
+int us_creds_cql(const char *text, char *user, size_t userlen, char *pass, size_t passlen,
+                 char *err, size_t errlen)
 {
     char key[64], val[512];
     bool in = false;
@@ -112,6 +112,16 @@ int con_creds_cql(const char *text, char *user, size_t userlen, char *pass, size
     memset(val, 0, sizeof val);
     if (!user[0] || !pass[0]) {
         snprintf(err, errlen, "no username and password in a [plain_text_auth] section");
+        return -1;
+    }
+    return 0;
+}
+
+int us_creds_userpass(char *text, char *err, size_t errlen)
+{
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!strchr(text, ':') || text[0] == ':') {
+        snprintf(err, errlen, "expected one line user:password");
         return -1;
     }
     return 0;
