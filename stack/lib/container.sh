@@ -52,10 +52,11 @@ cmd_container() {
 }
 
 # us_container_own_post_start NAME: true for a service whose post-start step
-# runs in its own container, after its init, instead of in the migrate job:
-# the Airflow Connections need the metadata schema that the api-server's init
-# migrates (the migrate job does not wait for Airflow).
-us_container_own_post_start() { [[ $1 == airflow_api_server ]]; }
+# runs in its own container, after its init, instead of in the migrate job: a
+# service file says so with svc_NAME_container_post_start (e.g. the Airflow
+# Connections need the metadata schema that the api-server's init migrates,
+# and the migrate job does not wait for Airflow).
+us_container_own_post_start() { declare -F "svc_${1}_container_post_start" >/dev/null; }
 
 # us_container_mode: one service per container, started by tini (PID 1), not by
 # supervisord: the service's process is PID 1's child (a `docker exec` process

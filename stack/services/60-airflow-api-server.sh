@@ -15,6 +15,9 @@ svc_airflow_api_server_address() { echo "$US_AIRFLOW_URL"; }
 svc_airflow_api_server_ports() { echo "$US_AIRFLOW_PORT"; }
 svc_airflow_api_server_timeout() { echo 180; }
 svc_airflow_api_server_version() { us_airflow_version; }
+# In containers its post_start (the Connections) runs in its own container after
+# its init's `db migrate`, not in the migrate job (stack/lib/container.sh).
+svc_airflow_api_server_container_post_start() { :; }
 
 us_airflow_version() {
     local f

@@ -143,6 +143,22 @@ def set_topic_config(stack, topic: str, cfg: str):
              "--alter", "--entity-type", "topics", "--entity-name", topic, "--add-config", cfg)
 
 
+def compact_until(stack, ing, what, done, show):
+    """Forces the users topic's compaction until done(): segments roll (a new load
+    appends to every partition) and the cleaner runs at once; the configured topic
+    settings again afterwards."""
+    topic = stack["US_KAFKA_TOPIC_USERS"]
+    set_topic_config(stack, topic, "segment.ms=1000,min.cleanable.dirty.ratio=0.01,max.compaction.lag.ms=1000")
+    try:
+        time.sleep(2)
+        more = unique("lifecycle-roll")
+        rc, _, err = ing.load("--seed", more, "--pages", "1", "--results", "100", "--run-id", more)
+        assert rc == 0, err
+        wait_until(what, done, timeout=600, every=10, show=show)
+    finally:
+        stack.us("migrate")
+
+
 @pytest.fixture(scope="module")
 def flowing(stack):
     """Relay and Spark job running (started here if they were not), and a fresh batch
@@ -219,20 +235,11 @@ def test_forget_erases_the_user_from_every_store(flowing):
     hist = key_history(stack, {user})[user]
     assert hist and hist[-1] == (-1, "d"), hist
     assert any(size > 0 for size, _ in hist), "the user's value was in the topic before"
-    # forcing compaction: segments roll (a new load appends to every partition), the
-    # cleaner runs at once; no older value of the key is left, the tombstone stays
+    # after a forced compaction no older value of the key is left, the tombstone stays
+    compact_until(stack, ing, "compaction removed the forgotten user's older values",
+                  lambda: key_history(stack, {user})[user] == [(-1, "d")],
+                  show=lambda: key_history(stack, {user})[user])
     topic = stack["US_KAFKA_TOPIC_USERS"]
-    set_topic_config(stack, topic, "segment.ms=1000,min.cleanable.dirty.ratio=0.01,max.compaction.lag.ms=1000")
-    try:
-        time.sleep(2)
-        more = unique("lifecycle-roll")
-        rc, s, err = ing.load("--seed", more, "--pages", "1", "--results", "100", "--run-id", more)
-        assert rc == 0, err
-        wait_until("compaction removed the forgotten user's older values",
-                   lambda: key_history(stack, {user})[user] == [(-1, "d")], timeout=600, every=10,
-                   show=lambda: key_history(stack, {user})[user])
-    finally:
-        stack.us("migrate")  # the configured topic settings again
     assert topic_config(stack, topic).get("segment.ms") == stack["US_KAFKA_USERS_SEGMENT_MS"]
 
 
@@ -340,21 +347,13 @@ def test_rebuild_replays_the_topic_into_cassandra(flowing):
     # A user updated since its sign-up, whose insert compaction has removed from the topic:
     # the replay alone would give its users row no sign-up key (docs/lifecycle.md).
     moved = sorted(ids)[100]
-    ks, topic = stack["US_CASSANDRA_KEYSPACE"], stack["US_KAFKA_TOPIC_USERS"]
+    ks = stack["US_CASSANDRA_KEYSPACE"]
     stack.psql(stack["US_PG_ADMIN_USER"], f"UPDATE staging.users SET city = 'Moved' WHERE user_id = '{moved}'")
     wait_until("the update reaches Cassandra", lambda: "Moved" in stack.cqlsh(
         "-e", f"SELECT city FROM {ks}.users WHERE user_id = {moved}").stdout)
-    set_topic_config(stack, topic, "segment.ms=1000,min.cleanable.dirty.ratio=0.01,max.compaction.lag.ms=1000")
-    try:
-        time.sleep(2)
-        more = unique("lifecycle-roll")
-        rc, s, err = ing.load("--seed", more, "--pages", "1", "--results", "100", "--run-id", more)
-        assert rc == 0, err
-        wait_until("compaction removed the moved user's insert",
-                   lambda: [op for _, op in key_history(stack, {moved})[moved]] == ["u"], timeout=600, every=10,
-                   show=lambda: key_history(stack, {moved})[moved])  # fmt: skip
-    finally:
-        stack.us("migrate")
+    compact_until(stack, ing, "compaction removed the moved user's insert",
+                  lambda: [op for _, op in key_history(stack, {moved})[moved]] == ["u"],
+                  show=lambda: key_history(stack, {moved})[moved])
     _, _, _, signup_version = signup_window_of(stack, moved)
     staged = {r[0] for r in ing.sql("SELECT user_id FROM staging.users")}
     wait_until("Cassandra holds every staged user", lambda: staged <= cass_all_ids(stack))

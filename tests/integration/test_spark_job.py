@@ -205,14 +205,21 @@ def drop_topics_and_keyspace(stack, admin, topic, dlq, ks):
             pass
 
 
+def job_env(stack, tmp_path_factory, tmpname, names=(TOPIC, DLQ, KS, PREFIX), max_offsets=2000):
+    """(Cdc, Job) on their own topics and keyspace, dropped afterwards (a fixture's body)."""
+    topic, dlq, ks, _ = names
+    admin = make_topics_and_keyspace(stack, topic, dlq, ks)
+    job = Job(stack, tmp_path_factory.mktemp(tmpname), names, max_offsets=max_offsets)
+    try:
+        yield Cdc(stack, topic), job
+    finally:
+        job.stop()
+        drop_topics_and_keyspace(stack, admin, topic, dlq, ks)
+
+
 @pytest.fixture(scope="module")
 def env(stack, tmp_path_factory):
-    admin = make_topics_and_keyspace(stack, TOPIC, DLQ, KS)
-    tmp = tmp_path_factory.mktemp("spark-job")
-    job = Job(stack, tmp)
-    yield Cdc(stack), job
-    job.stop()
-    drop_topics_and_keyspace(stack, admin, TOPIC, DLQ, KS)
+    yield from job_env(stack, tmp_path_factory, "spark-job")
 
 
 def test_kill9_mid_run_then_restart_gives_exact_counts(stack, env):
@@ -311,12 +318,7 @@ K_N = 2000  # users of the kill-point test
 
 @pytest.fixture(scope="module")
 def kenv(stack, tmp_path_factory):
-    admin = make_topics_and_keyspace(stack, K_TOPIC, K_DLQ, K_KS)
-    tmp = tmp_path_factory.mktemp("spark-job-kill-points")
-    job = Job(stack, tmp, (K_TOPIC, K_DLQ, K_KS, K_PREFIX), max_offsets=400)
-    yield Cdc(stack, K_TOPIC), job
-    job.stop()
-    drop_topics_and_keyspace(stack, admin, K_TOPIC, K_DLQ, K_KS)
+    yield from job_env(stack, tmp_path_factory, "spark-job-kill-points", (K_TOPIC, K_DLQ, K_KS, K_PREFIX), 400)
 
 
 def test_kill9_at_each_point_of_a_batch_gives_exact_signups(stack, kenv):
@@ -357,13 +359,11 @@ L_TOPIC, L_DLQ, L_KS, L_PREFIX = (f"it_spark_l{SUFFIX}", f"it_spark_l{SUFFIX}.dl
 
 @pytest.fixture(scope="module")
 def lenv(stack, tmp_path_factory):
-    admin = make_topics_and_keyspace(stack, L_TOPIC, L_DLQ, L_KS)  # cleanup.policy=delete: records can be deleted
-    tmp = tmp_path_factory.mktemp("spark-job-data-loss")
-    job = Job(stack, tmp, (L_TOPIC, L_DLQ, L_KS, L_PREFIX), max_offsets=400)
-    yield Cdc(stack, L_TOPIC), job
-    job.stop()
-    stack.psql(stack["US_PG_ADMIN_USER"], f"DELETE FROM ops.stream_stops WHERE query_name = '{L_PREFIX}users'")
-    drop_topics_and_keyspace(stack, admin, L_TOPIC, L_DLQ, L_KS)
+    # cleanup.policy=delete (the default of a new topic): records can be deleted
+    try:
+        yield from job_env(stack, tmp_path_factory, "spark-job-data-loss", (L_TOPIC, L_DLQ, L_KS, L_PREFIX), 400)
+    finally:
+        stack.psql(stack["US_PG_ADMIN_USER"], f"DELETE FROM ops.stream_stops WHERE query_name = '{L_PREFIX}users'")
 
 
 def end_offsets(stack, topic, partitions=4):
@@ -432,12 +432,7 @@ T_TOPIC, T_DLQ, T_KS, T_PREFIX = (f"it_spark_t{SUFFIX}", f"it_spark_t{SUFFIX}.dl
 
 @pytest.fixture(scope="module")
 def tenv(stack, tmp_path_factory):
-    admin = make_topics_and_keyspace(stack, T_TOPIC, T_DLQ, T_KS)
-    tmp = tmp_path_factory.mktemp("spark-job-truncate")
-    job = Job(stack, tmp, (T_TOPIC, T_DLQ, T_KS, T_PREFIX), max_offsets=400)
-    yield Cdc(stack, T_TOPIC), job
-    job.stop()
-    drop_topics_and_keyspace(stack, admin, T_TOPIC, T_DLQ, T_KS)
+    yield from job_env(stack, tmp_path_factory, "spark-job-truncate", (T_TOPIC, T_DLQ, T_KS, T_PREFIX), 400)
 
 
 def test_truncate_marker_deletes_users_and_their_ids_in_signup_rows(stack, tenv):
