@@ -230,7 +230,9 @@ def cmd_seed(cfg, a):
     supervisorctl(cfg, "stop", "spark_job")  # same Spark resources for the seed job
     job = subprocess.Popen([os.path.join(ROOT, "stack", "spark", "submit"), "--name", "seed-design",
                             os.path.join(HERE, "e2e_seed_job.py"), "--bootstrap", cfg["US_KAFKA_BOOTSTRAP"],
-                            "--topic", topic, "--keyspace", ks, "--checkpoint", f"/tmp/seed-chk-{uuid.uuid4().hex}"],
+                            "--topic", topic, "--keyspace", ks, "--checkpoint", f"/tmp/seed-chk-{uuid.uuid4().hex}",
+                            "--kafka-client-file", cfg.get("US_KAFKA_ADMIN_CLIENT_FILE", ""),
+                            "--cassandra-credentials", cfg.get("US_CASSANDRA_ADMIN_CREDENTIALS", "")],
                            stdout=open("/tmp/seed-job.log", "w"), stderr=subprocess.STDOUT)  # fmt: skip
     try:
         time.sleep(3)
