@@ -49,27 +49,6 @@ def loader_binary(conf: dict[str, str]) -> str:
     return str(REPO / "build" / "src" / "load" / "userstream-load")
 
 
-def pgpass_file(conf: dict[str, str], role_key: str, role: str) -> str:
-    """The libpq password file of one role ($US_SECRETS_DIR/pgpass-<role>, written by `up`):
-    Airflow's own processes hold only the airflow role's file, so a task that acts as
-    another role names that role's file for that connection (or the loader's process)."""
-    return os.path.join(require(conf, "US_SECRETS_DIR"), "pgpass-" + (conf.get(role_key) or role))
-
-
-def pg_params(conf: dict[str, str], role_key: str = "US_PG_OPS_USER", role: str = "ops") -> dict[str, str]:
-    """libpq keywords for the staging database as one of the stack's roles (default: ops,
-    which reads staging and reads/writes ops); the password comes from that role's file."""
-    return {
-        "host": require(conf, "US_PG_HOST"),
-        "port": require(conf, "US_PG_PORT"),
-        "dbname": require(conf, "US_PG_DATABASE"),
-        "user": conf.get(role_key) or role,
-        "passfile": pgpass_file(conf, role_key, role),
-        "application_name": "userstream-airflow",
-        "connect_timeout": "10",
-    }
-
-
 # The Airflow Connections `up` creates (stack/services/60-airflow-api-server.sh).
 LOADER_CONN_ID = "userstream_pg_loader"
 OPS_CONN_ID = "userstream_pg_ops"

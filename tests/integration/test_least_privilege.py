@@ -5,6 +5,7 @@ service gets its role's file as PGPASSFILE (svc_<name>_pg_role, cmd_exec) or non
 never the operator's file ($PGPASSFILE, every role) nor the superuser's password.
 """
 
+import json
 import os
 import subprocess
 
@@ -110,23 +111,26 @@ def test_every_supervised_process_holds_only_its_own_role(stack):
     assert checked >= len(progs)
 
 
-def test_airflow_tasks_name_the_role_they_act_as(stack):
-    """The loader (run by an ingestion task) gets the loader's file; the quality
-    checks connect as ops with the ops file; Airflow itself holds only its own."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "airflow", "dags", "userstream_conf.py")
-    spec = importlib.util.spec_from_file_location("userstream_conf_t", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    conf = dict(stack.cfg)
-    assert roles_in(mod.pgpass_file(conf, "US_PG_LOADER_USER", "loader")) == {stack["US_PG_LOADER_USER"]}
-    params = mod.pg_params(conf)
-    assert roles_in(params["passfile"]) == {stack["US_PG_OPS_USER"]}
-    ops = stack.run(["psql", "-h", stack["US_PG_HOST"], "-p", stack["US_PG_PORT"], "-U", params["user"],
-                     "-d", params["dbname"], "-w", "-XAtc", "SELECT current_user"],
-                    env={"PGPASSFILE": params["passfile"]})
-    assert ops.stdout.strip() == stack["US_PG_OPS_USER"]
+def test_airflow_tasks_log_in_through_their_own_connections(stack, tmp_path):
+    """The DAGs log in through the Airflow Connections that `up` imports (conn_id),
+    each as its own role: the loader's for the ingestion task, ops for the checks
+    (airflow/dags/userstream_conf.py reads them with BaseHook.get_connection).
+    Airflow's own processes hold only the airflow role's file (checked above)."""
+    for conn_id, role_key in (("userstream_pg_loader", "US_PG_LOADER_USER"), ("userstream_pg_ops", "US_PG_OPS_USER")):
+        out = stack.us("airflow", "connections", "get", conn_id, "-o", "json").stdout
+        (c,) = json.loads(out[out.index("["):])
+        assert (c["conn_type"], c["login"]) == ("postgres", stack[role_key]), conn_id
+        passfile = tmp_path / f"pgpass-{conn_id}"
+        pw = c["password"].replace("\\", "\\\\").replace(":", "\\:")
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"*:*:*:*:{pw}\n")
+        login = ["psql", "-h", c["host"], "-p", str(c["port"]), "-d", c["schema"], "-w", "-XAtc", "SELECT current_user"]
+        who = stack.run([*login, "-U", c["login"]], env={"PGPASSFILE": str(passfile)})
+        assert who.stdout.strip() == stack[role_key]
+        # that password opens its role only
+        su = stack.run([*login, "-U", stack["US_PG_ADMIN_USER"]], check=False, env={"PGPASSFILE": str(passfile)})
+        assert su.returncode != 0, conn_id
 
 
 @pytest.mark.parametrize("role_key", ["US_PG_LOADER_USER", "US_PG_RELAY_USER", "US_PG_OPS_USER"])
