@@ -350,7 +350,7 @@ static int add_field(json_t *fields, const char *name, json_t *type, bool nullab
     return f ? json_array_append_new(fields, f) : -1;
 }
 
-char *relay_avro_schema_json(const pgo_relation *rel, char *err, size_t errlen)
+char *relay_avro_schema_json(const relay_pgoutput_relation *rel, char *err, size_t errlen)
 {
     char name[256], ns[300];
     char *out = NULL;
@@ -383,12 +383,12 @@ done:
     return out;
 }
 
-int relay_avro_check_change(const pgo_relation *old, const pgo_relation *new, char *err,
-                            size_t errlen)
+int relay_avro_check_change(const relay_pgoutput_relation *old, const relay_pgoutput_relation *new,
+                            char *err, size_t errlen)
 {
     for (uint16_t i = 0; i < old->natts; i++) {
-        const pgo_column *oc = &old->cols[i];
-        const pgo_column *nc = NULL;
+        const relay_pgoutput_column *oc = &old->cols[i];
+        const relay_pgoutput_column *nc = NULL;
         for (uint16_t j = 0; j < new->natts && !nc; j++)
             if (strcmp(new->cols[j].name, oc->name) == 0)
                 nc = &new->cols[j];
@@ -433,19 +433,21 @@ static uint32_t oid_of_kind(json_t *type)
     return 0;
 }
 
-pgo_relation *relay_avro_relation_from_schema(const char *schema_json, char *err, size_t errlen)
+relay_pgoutput_relation *relay_avro_relation_from_schema(const char *schema_json, char *err,
+                                                         size_t errlen)
 {
     json_t *j = json_loads(schema_json, 0, NULL);
     json_t *fields = j ? json_object_get(j, "fields") : NULL;
     const char *name = j ? json_string_value(json_object_get(j, "name")) : NULL;
     const char *ns = j ? json_string_value(json_object_get(j, "namespace")) : NULL;
-    pgo_relation *r = NULL;
+    relay_pgoutput_relation *r = NULL;
     size_t n = json_array_size(fields);
-    if (!name || !ns || !json_is_array(fields) || n > PGO_MAX_ATTS) {
+    if (!name || !ns || !json_is_array(fields) || n > RELAY_PGOUTPUT_MAX_ATTS) {
         snprintf(err, errlen, "registered schema is not a userstream relay record");
         goto out;
     }
-    if (!(r = calloc(1, sizeof *r)) || !(r->cols = calloc(n ? n : 1, sizeof(pgo_column))) ||
+    if (!(r = calloc(1, sizeof *r)) ||
+        !(r->cols = calloc(n ? n : 1, sizeof(relay_pgoutput_column))) ||
         !(r->relname = strdup(name)) ||
         !(r->nspname = strdup(strncmp(ns, "userstream.", 11) == 0 ? ns + 11 : ns)))
         goto oom;
@@ -457,7 +459,7 @@ pgo_relation *relay_avro_relation_from_schema(const char *schema_json, char *err
         uint32_t oid = oid_of_kind(json_object_get(f, "type"));
         if (!oid) {
             snprintf(err, errlen, "registered schema: field \"%s\" has an unknown type", fname);
-            pgo_relation_free(r);
+            relay_pgoutput_relation_free(r);
             r = NULL;
             goto out;
         }
@@ -468,7 +470,7 @@ pgo_relation *relay_avro_relation_from_schema(const char *schema_json, char *err
     goto out;
 oom:
     snprintf(err, errlen, "out of memory");
-    pgo_relation_free(r);
+    relay_pgoutput_relation_free(r);
     r = NULL;
 out:
     json_decref(j);

@@ -60,13 +60,13 @@ int relay_parse_date_days(const char *s, size_t len, int32_t *out);
 
 /* The Avro schema (compact JSON, malloc'd) of a relation: every column as
  * ["null", T] with default null, then __op, __lsn, __seq, __commit_ts. */
-char *relay_avro_schema_json(const pgo_relation *rel, char *err, size_t errlen);
+char *relay_avro_schema_json(const relay_pgoutput_relation *rel, char *err, size_t errlen);
 
 /* The contract's rule for a relation change: every column of old must still
  * exist in new under the same name with the same Avro type; new columns are
  * allowed. Returns 0 when compatible, -1 with the offending column in err. */
-int relay_avro_check_change(const pgo_relation *old, const pgo_relation *new, char *err,
-                            size_t errlen);
+int relay_avro_check_change(const relay_pgoutput_relation *old, const relay_pgoutput_relation *new,
+                            char *err, size_t errlen);
 
 /* An Avro field name: [A-Za-z_][A-Za-z0-9_]*; other characters become '_'. */
 void relay_avro_field_name(const char *col, char *out, size_t outlen);
@@ -75,5 +75,6 @@ void relay_avro_field_name(const char *col, char *out, size_t outlen);
  * latest version), as a relation whose type oids stand for their Avro kinds;
  * the metadata fields (__op, ...) are left out. NULL when it is not such a
  * schema. Lets a restarted relay apply relay_avro_check_change across runs. */
-pgo_relation *relay_avro_relation_from_schema(const char *schema_json, char *err, size_t errlen);
+relay_pgoutput_relation *relay_avro_relation_from_schema(const char *schema_json, char *err,
+                                                         size_t errlen);
 #endif

@@ -19,8 +19,8 @@ struct relay_emit {
     relay_stats *st;
     relay_wait_fn wait;
     void *ud;
-    pgo_relation *rel;        /* the table as of the last Relation */
-    pgo_relation *registered; /* columns of the registry's latest schema (startup) */
+    relay_pgoutput_relation *rel;        /* the table as of the last Relation */
+    relay_pgoutput_relation *registered; /* columns of the registry's latest schema (startup) */
     relay_avro_kind *kinds;
     int32_t schema_id;
     bool have_schema;
@@ -55,8 +55,8 @@ void relay_emit_free(relay_emit *e)
 {
     if (!e)
         return;
-    pgo_relation_free(e->rel);
-    pgo_relation_free(e->registered);
+    relay_pgoutput_relation_free(e->rel);
+    relay_pgoutput_relation_free(e->registered);
     free(e->kinds);
     relay_buf_free(&e->key);
     relay_buf_free(&e->val);
@@ -106,13 +106,13 @@ void relay_emit_set_delivered_before(relay_emit *e, uint64_t lsn)
     e->delivered_before = lsn;
 }
 
-static bool is_our_table(const relay_emit *e, const pgo_relation *r)
+static bool is_our_table(const relay_emit *e, const relay_pgoutput_relation *r)
 {
     return strcmp(r->nspname, e->conf.table_nsp) == 0 &&
            strcmp(r->relname, e->conf.table_name) == 0;
 }
 
-static bool same_shape(const pgo_relation *a, const pgo_relation *b)
+static bool same_shape(const relay_pgoutput_relation *a, const relay_pgoutput_relation *b)
 {
     if (a->natts != b->natts)
         return false;
@@ -124,7 +124,8 @@ static bool same_shape(const pgo_relation *a, const pgo_relation *b)
 }
 
 /* Registers rel's schema, retrying while the registry is unreachable. */
-static int register_schema(relay_emit *e, const pgo_relation *rel, char *err, size_t errlen)
+static int register_schema(relay_emit *e, const relay_pgoutput_relation *rel, char *err,
+                           size_t errlen)
 {
     char *json = relay_avro_schema_json(rel, err, errlen);
     int32_t id;
@@ -156,7 +157,7 @@ static int register_schema(relay_emit *e, const pgo_relation *rel, char *err, si
     return RELAY_EMIT_OK;
 }
 
-int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errlen)
+int relay_emit_relation(relay_emit *e, relay_pgoutput_relation *rel, char *err, size_t errlen)
 {
     int rc;
     if (!is_our_table(e, rel)) {
@@ -164,22 +165,22 @@ int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errl
             us_warn("ignoring relation %s.%s: the relay publishes %s.%s only", rel->nspname,
                     rel->relname, e->conf.table_nsp, e->conf.table_name);
         e->warned_other = true;
-        pgo_relation_free(rel);
+        relay_pgoutput_relation_free(rel);
         return RELAY_EMIT_OK;
     }
     if (e->rel && e->have_schema && same_shape(e->rel, rel)) {
         e->rel->oid = rel->oid;
-        pgo_relation_free(rel);
+        relay_pgoutput_relation_free(rel);
         return RELAY_EMIT_OK;
     }
-    const pgo_relation *before = e->rel ? e->rel : e->registered;
+    const relay_pgoutput_relation *before = e->rel ? e->rel : e->registered;
     if (before && relay_avro_check_change(before, rel, err, errlen) < 0) {
-        pgo_relation_free(rel);
+        relay_pgoutput_relation_free(rel);
         return RELAY_EMIT_INCOMPATIBLE;
     }
     relay_avro_kind *kinds = calloc(rel->natts ? rel->natts : 1, sizeof *kinds);
     if (!kinds) {
-        pgo_relation_free(rel);
+        relay_pgoutput_relation_free(rel);
         snprintf(err, errlen, "out of memory");
         return RELAY_EMIT_ERROR;
     }
@@ -187,10 +188,10 @@ int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errl
         kinds[i] = relay_avro_kind_of(rel->cols[i].type_oid);
     if ((rc = register_schema(e, rel, err, errlen)) != RELAY_EMIT_OK) {
         free(kinds);
-        pgo_relation_free(rel);
+        relay_pgoutput_relation_free(rel);
         return rc;
     }
-    pgo_relation_free(e->rel);
+    relay_pgoutput_relation_free(e->rel);
     free(e->kinds);
     e->rel = rel;
     e->kinds = kinds;
@@ -248,14 +249,14 @@ int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char
 }
 
 /* The Kafka key: the text of the key columns, joined with '|'. */
-static int build_key(relay_emit *e, const pgo_tuple *t, char *err, size_t errlen)
+static int build_key(relay_emit *e, const relay_pgoutput_tuple *t, char *err, size_t errlen)
 {
     bool first = true;
     relay_buf_reset(&e->key);
     for (uint16_t i = 0; i < e->rel->natts && i < t->natts; i++) {
         if (!e->rel->cols[i].key)
             continue;
-        const pgo_value *v = &t->vals[i];
+        const relay_pgoutput_value *v = &t->vals[i];
         if (v->kind != 't') {
             snprintf(err, errlen, "key column \"%s\" has no text value (kind '%c')",
                      e->rel->cols[i].name, v->kind);
@@ -277,7 +278,8 @@ static int build_key(relay_emit *e, const pgo_tuple *t, char *err, size_t errlen
 /* Confluent framing, then the record: columns in table order, __op, __lsn,
  * __seq, __commit_ts. Unchanged TOAST values are encoded as null and named
  * in e->unchanged (header us.unchanged). */
-static int build_value(relay_emit *e, char op, const pgo_tuple *t, char *err, size_t errlen)
+static int build_value(relay_emit *e, char op, const relay_pgoutput_tuple *t, char *err,
+                       size_t errlen)
 {
     uint8_t frame[5] = {0};
     relay_put_u32(frame + 1, (uint32_t)e->schema_id);
@@ -289,7 +291,7 @@ static int build_value(relay_emit *e, char op, const pgo_tuple *t, char *err, si
         return -1;
     }
     for (uint16_t i = 0; i < t->natts; i++) {
-        const pgo_value *v = &t->vals[i];
+        const relay_pgoutput_value *v = &t->vals[i];
         if (v->kind == 't') {
             if (relay_avro_put_text(&e->val, e->kinds[i], v->data, v->len, err, errlen) < 0)
                 return -1;
@@ -353,7 +355,7 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
     return RELAY_EMIT_OK;
 }
 
-static int emit_row(relay_emit *e, char op, const pgo_tuple *t, char *err, size_t errlen)
+static int emit_row(relay_emit *e, char op, const relay_pgoutput_tuple *t, char *err, size_t errlen)
 {
     if (build_key(e, t, err, errlen) < 0 || build_value(e, op, t, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
@@ -362,7 +364,7 @@ static int emit_row(relay_emit *e, char op, const pgo_tuple *t, char *err, size_
     return rc;
 }
 
-static int emit_tombstone(relay_emit *e, const pgo_tuple *old, char *err, size_t errlen)
+static int emit_tombstone(relay_emit *e, const relay_pgoutput_tuple *old, char *err, size_t errlen)
 {
     if (build_key(e, old, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
@@ -375,11 +377,11 @@ static int emit_tombstone(relay_emit *e, const pgo_tuple *old, char *err, size_t
  * us.op "t"), so every consumer of every partition sees it in order. The key
  * is empty, not null: the users topic is compacted, and Kafka refuses records
  * without a key there; compaction keeps a partition's latest marker. */
-static int emit_truncate(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+static int emit_truncate(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     bool ours = false;
     for (uint32_t i = 0; i < m->u.truncate.nrelids; i++)
-        ours |= e->rel && pgo_truncate_relid(m, i) == e->rel->oid;
+        ours |= e->rel && relay_pgoutput_truncate_relid(m, i) == e->rel->oid;
     if (!ours)
         return RELAY_EMIT_OK;
     us_warn("TRUNCATE of %s.%s in xid %u: sending truncate markers to %d partitions",
@@ -394,12 +396,13 @@ static int emit_truncate(relay_emit *e, const pgo_msg *m, char *err, size_t errl
 }
 
 /* The key changed when the old key tuple differs from the new row's key. */
-static bool key_changed(const relay_emit *e, const pgo_tuple *old, const pgo_tuple *new)
+static bool key_changed(const relay_emit *e, const relay_pgoutput_tuple *old,
+                        const relay_pgoutput_tuple *new)
 {
     for (uint16_t i = 0; i < e->rel->natts && i < old->natts && i < new->natts; i++) {
         if (!e->rel->cols[i].key)
             continue;
-        const pgo_value *a = &old->vals[i], *b = &new->vals[i];
+        const relay_pgoutput_value *a = &old->vals[i], *b = &new->vals[i];
         if (a->kind != b->kind || a->len != b->len || (a->len && memcmp(a->data, b->data, a->len)))
             return true;
     }
@@ -407,7 +410,7 @@ static bool key_changed(const relay_emit *e, const pgo_tuple *old, const pgo_tup
 }
 
 /* The tombstone of a forget message: its content is the key (a user id). */
-static int emit_forget(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+static int emit_forget(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     uint32_t n = m->u.message.len;
     if (n == 0 || n > 64 || memchr(m->u.message.data, '|', n) || memchr(m->u.message.data, 0, n)) {
@@ -421,9 +424,9 @@ static int emit_forget(relay_emit *e, const pgo_msg *m, char *err, size_t errlen
     return rc;
 }
 
-int relay_emit_message(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+int relay_emit_message(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
 {
-    if (m->type != PGO_MESSAGE || !(m->u.message.flags & 1) || !e->txn)
+    if (m->type != RELAY_PGOUTPUT_MESSAGE || !(m->u.message.flags & 1) || !e->txn)
         return RELAY_EMIT_OK; /* non-transactional messages carry nothing for us */
     if (strcmp(m->u.message.prefix, RELAY_FORGET_PREFIX) == 0)
         return emit_forget(e, m, err, errlen);
@@ -435,31 +438,31 @@ int relay_emit_message(relay_emit *e, const pgo_msg *m, char *err, size_t errlen
     return RELAY_EMIT_OK;
 }
 
-int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
+int relay_emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
 {
-    uint32_t relid = m->type == PGO_INSERT   ? m->u.insert.relid
-                     : m->type == PGO_UPDATE ? m->u.update.relid
-                     : m->type == PGO_DELETE ? m->u.del.relid
-                                             : 0;
+    uint32_t relid = m->type == RELAY_PGOUTPUT_INSERT   ? m->u.insert.relid
+                     : m->type == RELAY_PGOUTPUT_UPDATE ? m->u.update.relid
+                     : m->type == RELAY_PGOUTPUT_DELETE ? m->u.del.relid
+                                                        : 0;
     if (!e->txn) {
         snprintf(err, errlen, "'%c' change outside a transaction", m->type);
         return RELAY_EMIT_ERROR;
     }
-    if (m->type == PGO_TRUNCATE)
+    if (m->type == RELAY_PGOUTPUT_TRUNCATE)
         return emit_truncate(e, m, err, errlen);
     if (!e->rel || relid != e->rel->oid)
         return RELAY_EMIT_OK; /* another table's change (its Relation was ignored) */
     switch (m->type) {
-    case PGO_INSERT:
+    case RELAY_PGOUTPUT_INSERT:
         return emit_row(e, 'c', &m->u.insert.newtup, err, errlen);
-    case PGO_UPDATE:
+    case RELAY_PGOUTPUT_UPDATE:
         if (m->u.update.old_kind && key_changed(e, &m->u.update.oldtup, &m->u.update.newtup)) {
             int rc = emit_tombstone(e, &m->u.update.oldtup, err, errlen);
             if (rc != RELAY_EMIT_OK)
                 return rc;
         }
         return emit_row(e, 'u', &m->u.update.newtup, err, errlen);
-    case PGO_DELETE:
+    case RELAY_PGOUTPUT_DELETE:
         if (e->purge_txn) {
             RELAY_STAT_ADD(e->st, purged_rows_total, 1);
             return RELAY_EMIT_OK;
@@ -471,7 +474,8 @@ int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen)
     }
 }
 
-int relay_emit_snapshot_row(relay_emit *e, const pgo_tuple *row, char *err, size_t errlen)
+int relay_emit_snapshot_row(relay_emit *e, const relay_pgoutput_tuple *row, char *err,
+                            size_t errlen)
 {
     if (!e->txn || !e->rel) {
         snprintf(err, errlen, "snapshot row outside the snapshot");

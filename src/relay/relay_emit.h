@@ -52,7 +52,8 @@ int relay_emit_load_registered(relay_emit *e, char *err, size_t errlen);
  * (from an earlier run): their records count as duplicates. */
 void relay_emit_set_delivered_before(relay_emit *e, uint64_t lsn);
 
-int relay_emit_relation(relay_emit *e, pgo_relation *rel, char *err, size_t errlen); /* takes rel */
+int relay_emit_relation(relay_emit *e, relay_pgoutput_relation *rel, char *err,
+                        size_t errlen); /* takes rel */
 int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, uint32_t xid,
                      char *err, size_t errlen);
 /* A logical decoding message (pg_logical_emit_message). A transactional one
@@ -65,16 +66,17 @@ int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, u
  * published as that key's tombstone: the erasure of a user no longer in
  * staging (ops.forget_user), so it still leaves Kafka and Cassandra. */
 #define RELAY_FORGET_PREFIX "userstream.forget"
-int relay_emit_message(relay_emit *e, const pgo_msg *m, char *err, size_t errlen);
+int relay_emit_message(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen);
 /* Insert, Update, Delete or Truncate of the open transaction. */
-int relay_emit_change(relay_emit *e, const pgo_msg *m, char *err, size_t errlen);
+int relay_emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen);
 int relay_emit_commit(relay_emit *e, uint64_t commit_lsn, uint64_t end_lsn, char *err,
                       size_t errlen);
 bool relay_emit_in_txn(const relay_emit *e);
 
 /* The initial snapshot: one pseudo-transaction at the slot's consistent
  * point whose rows are op 'r'. Values are text, as from pgoutput. */
-int relay_emit_snapshot_row(relay_emit *e, const pgo_tuple *row, char *err, size_t errlen);
+int relay_emit_snapshot_row(relay_emit *e, const relay_pgoutput_tuple *row, char *err,
+                            size_t errlen);
 
 uint64_t relay_emit_rows(const relay_emit *e);
 

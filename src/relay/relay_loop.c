@@ -21,11 +21,11 @@ struct relay_loop {
     relay_stats *st;
     relay_emit *e;
     volatile sig_atomic_t *stop;
-    pgo_decoder *dec;  /* the live stream */
-    pgo_decoder *rdec; /* replay of spooled streamed transactions */
-    uint64_t received; /* highest WAL position received */
-    uint64_t flushed;  /* the watermark: safe to confirm */
-    uint64_t reported; /* last flushed position sent */
+    relay_pgoutput_decoder *dec;  /* the live stream */
+    relay_pgoutput_decoder *rdec; /* replay of spooled streamed transactions */
+    uint64_t received;            /* highest WAL position received */
+    uint64_t flushed;             /* the watermark: safe to confirm */
+    uint64_t reported;            /* last flushed position sent */
     uint64_t wal_end;
     uint32_t stream_xid;
     uint64_t last_status_ns, last_heartbeat_ns, last_tick_ns;
@@ -44,13 +44,13 @@ relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *
         return NULL;
     *l = (relay_loop){
         .o = *o, .repl = repl, .k = k, .ring = ring, .spool = spool, .st = st, .stop = stop};
-    l->dec = pgo_decoder_new();
-    l->rdec = pgo_decoder_new();
+    l->dec = relay_pgoutput_decoder_new();
+    l->rdec = relay_pgoutput_decoder_new();
     if (!l->dec || !l->rdec) {
         relay_loop_free(l);
         return NULL;
     }
-    pgo_decoder_set_streaming(l->rdec, true);
+    relay_pgoutput_decoder_set_streaming(l->rdec, true);
     return l;
 }
 
@@ -58,8 +58,8 @@ void relay_loop_free(relay_loop *l)
 {
     if (!l)
         return;
-    pgo_decoder_free(l->dec);
-    pgo_decoder_free(l->rdec);
+    relay_pgoutput_decoder_free(l->dec);
+    relay_pgoutput_decoder_free(l->rdec);
     free(l);
 }
 
@@ -226,21 +226,21 @@ static int emit_rc_to_exit(relay_loop *l, int rc)
 static int replay_one(void *ud, const uint8_t *msg, size_t len, char *err, size_t errlen)
 {
     relay_loop *l = ud;
-    pgo_msg m;
+    relay_pgoutput_msg m;
     size_t used;
-    if (pgo_decode(l->rdec, msg, len, &m, &used, err, errlen) < 0)
+    if (relay_pgoutput_decode(l->rdec, msg, len, &m, &used, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
-    if (m.type == PGO_RELATION)
+    if (m.type == RELAY_PGOUTPUT_RELATION)
         return relay_emit_relation(l->e, m.u.relation, err, errlen);
-    if (m.type == PGO_INSERT || m.type == PGO_UPDATE || m.type == PGO_DELETE ||
-        m.type == PGO_TRUNCATE)
+    if (m.type == RELAY_PGOUTPUT_INSERT || m.type == RELAY_PGOUTPUT_UPDATE ||
+        m.type == RELAY_PGOUTPUT_DELETE || m.type == RELAY_PGOUTPUT_TRUNCATE)
         return relay_emit_change(l->e, &m, err, errlen);
-    if (m.type == PGO_MESSAGE)
+    if (m.type == RELAY_PGOUTPUT_MESSAGE)
         return relay_emit_message(l->e, &m, err, errlen);
     return RELAY_EMIT_OK; /* Type carries nothing for Kafka */
 }
 
-static int stream_commit(relay_loop *l, const pgo_msg *m)
+static int stream_commit(relay_loop *l, const relay_pgoutput_msg *m)
 {
     int rc = relay_emit_begin(l->e, m->u.stream_commit.commit_lsn, m->u.stream_commit.commit_ts,
                               m->u.stream_commit.xid, l->err, sizeof l->err);
@@ -263,50 +263,50 @@ static void check_stop_after_commit(relay_loop *l, uint64_t end_lsn)
 
 static int dispatch(relay_loop *l, const uint8_t *payload, size_t len)
 {
-    pgo_msg m;
+    relay_pgoutput_msg m;
     size_t used;
-    if (pgo_decode(l->dec, payload, len, &m, &used, l->err, sizeof l->err) < 0)
+    if (relay_pgoutput_decode(l->dec, payload, len, &m, &used, l->err, sizeof l->err) < 0)
         return RELAY_EMIT_ERROR;
     if (used != len) {
-        if (m.type == PGO_RELATION)
-            pgo_relation_free(m.u.relation);
+        if (m.type == RELAY_PGOUTPUT_RELATION)
+            relay_pgoutput_relation_free(m.u.relation);
         snprintf(l->err, sizeof l->err, "'%c' message: %zu trailing bytes", m.type, len - used);
         return RELAY_EMIT_ERROR;
     }
     if (m.has_xid) { /* inside a stream block: keep it until its Stream Commit */
-        if (m.type == PGO_RELATION)
-            pgo_relation_free(m.u.relation);
+        if (m.type == RELAY_PGOUTPUT_RELATION)
+            relay_pgoutput_relation_free(m.u.relation);
         return relay_spool_append(l->spool, l->stream_xid, m.xid, payload, len, l->err,
                                   sizeof l->err);
     }
     switch (m.type) {
-    case PGO_BEGIN:
+    case RELAY_PGOUTPUT_BEGIN:
         return relay_emit_begin(l->e, m.u.begin.final_lsn, m.u.begin.commit_ts, m.u.begin.xid,
                                 l->err, sizeof l->err);
-    case PGO_COMMIT: {
+    case RELAY_PGOUTPUT_COMMIT: {
         int rc = relay_emit_commit(l->e, m.u.commit.commit_lsn, m.u.commit.end_lsn, l->err,
                                    sizeof l->err);
         check_stop_after_commit(l, m.u.commit.end_lsn);
         return rc;
     }
-    case PGO_RELATION:
+    case RELAY_PGOUTPUT_RELATION:
         return relay_emit_relation(l->e, m.u.relation, l->err, sizeof l->err);
-    case PGO_INSERT:
-    case PGO_UPDATE:
-    case PGO_DELETE:
-    case PGO_TRUNCATE:
+    case RELAY_PGOUTPUT_INSERT:
+    case RELAY_PGOUTPUT_UPDATE:
+    case RELAY_PGOUTPUT_DELETE:
+    case RELAY_PGOUTPUT_TRUNCATE:
         return relay_emit_change(l->e, &m, l->err, sizeof l->err);
-    case PGO_MESSAGE:
+    case RELAY_PGOUTPUT_MESSAGE:
         return relay_emit_message(l->e, &m, l->err, sizeof l->err);
-    case PGO_STREAM_START:
+    case RELAY_PGOUTPUT_STREAM_START:
         l->stream_xid = m.u.stream_start.xid;
         return RELAY_EMIT_OK;
-    case PGO_STREAM_COMMIT: {
+    case RELAY_PGOUTPUT_STREAM_COMMIT: {
         int rc = stream_commit(l, &m);
         check_stop_after_commit(l, m.u.stream_commit.end_lsn);
         return rc;
     }
-    case PGO_STREAM_ABORT:
+    case RELAY_PGOUTPUT_STREAM_ABORT:
         return relay_spool_abort(l->spool, m.u.stream_abort.xid, m.u.stream_abort.subxid, l->err,
                                  sizeof l->err);
     default:

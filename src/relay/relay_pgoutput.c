@@ -14,27 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pgo_decoder {
+struct relay_pgoutput_decoder {
     bool in_stream;
-    pgo_value *scratch[2]; /* old and new tuple values, PGO_MAX_ATTS each */
+    relay_pgoutput_value *scratch[2]; /* old and new tuple values, RELAY_PGOUTPUT_MAX_ATTS each */
 };
 
-pgo_decoder *pgo_decoder_new(void)
+relay_pgoutput_decoder *relay_pgoutput_decoder_new(void)
 {
-    pgo_decoder *d = calloc(1, sizeof *d);
+    relay_pgoutput_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     for (int i = 0; i < 2; i++) {
-        d->scratch[i] = calloc(PGO_MAX_ATTS, sizeof(pgo_value));
+        d->scratch[i] = calloc(RELAY_PGOUTPUT_MAX_ATTS, sizeof(relay_pgoutput_value));
         if (!d->scratch[i]) {
-            pgo_decoder_free(d);
+            relay_pgoutput_decoder_free(d);
             return NULL;
         }
     }
     return d;
 }
 
-void pgo_decoder_free(pgo_decoder *d)
+void relay_pgoutput_decoder_free(relay_pgoutput_decoder *d)
 {
     if (!d)
         return;
@@ -43,12 +43,12 @@ void pgo_decoder_free(pgo_decoder *d)
     free(d);
 }
 
-void pgo_decoder_set_streaming(pgo_decoder *d, bool in_stream)
+void relay_pgoutput_decoder_set_streaming(relay_pgoutput_decoder *d, bool in_stream)
 {
     d->in_stream = in_stream;
 }
 
-bool pgo_decoder_in_stream(const pgo_decoder *d)
+bool relay_pgoutput_decoder_in_stream(const relay_pgoutput_decoder *d)
 {
     return d->in_stream;
 }
@@ -71,18 +71,20 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
  *     't' text | 'b' binary: Int32 len, then len bytes
  * Each column needs at least its kind byte, so natts is checked against the
  * remaining bytes before the loop. */
-static int read_tuple(relay_cursor *c, pgo_value *vals, pgo_tuple *t, char *err, size_t errlen)
+static int read_tuple(relay_cursor *c, relay_pgoutput_value *vals, relay_pgoutput_tuple *t,
+                      char *err, size_t errlen)
 {
     uint16_t natts = relay_read_u16(c);
     if (c->bad)
         return fail(err, errlen, "tuple: truncated column count");
-    if (natts > PGO_MAX_ATTS)
-        return fail(err, errlen, "tuple: %u columns exceeds the limit of %d", natts, PGO_MAX_ATTS);
+    if (natts > RELAY_PGOUTPUT_MAX_ATTS)
+        return fail(err, errlen, "tuple: %u columns exceeds the limit of %d", natts,
+                    RELAY_PGOUTPUT_MAX_ATTS);
     if (natts > relay_cursor_left(c))
         return fail(err, errlen, "tuple: %u columns but only %zu bytes left", natts,
                     relay_cursor_left(c));
     for (uint16_t i = 0; i < natts; i++) {
-        pgo_value *v = &vals[i];
+        relay_pgoutput_value *v = &vals[i];
         v->kind = (char)relay_read_u8(c);
         v->len = 0;
         v->data = NULL;
@@ -111,7 +113,7 @@ static int read_tuple(relay_cursor *c, pgo_value *vals, pgo_tuple *t, char *err,
 }
 
 /* The optional streamed transaction id in front of a data message. */
-static void read_stream_xid(pgo_decoder *d, relay_cursor *c, pgo_msg *m)
+static void read_stream_xid(relay_pgoutput_decoder *d, relay_cursor *c, relay_pgoutput_msg *m)
 {
     if (d->in_stream) {
         m->has_xid = true;
@@ -135,7 +137,7 @@ static char *dup_n(const char *s, size_t n)
  *   natts times: Int8 flags (1 = part of the key), String name,
  *                Int32 type oid, Int32 type modifier
  * A column needs at least 10 bytes (flags, empty name, oid, typmod). */
-static int decode_relation(relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
+static int decode_relation(relay_cursor *c, relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     size_t nsl, rnl;
     uint32_t oid = relay_read_u32(c);
@@ -145,19 +147,19 @@ static int decode_relation(relay_cursor *c, pgo_msg *m, char *err, size_t errlen
     uint16_t natts = relay_read_u16(c);
     if (c->bad)
         return fail(err, errlen, "relation: truncated header");
-    if (natts > PGO_MAX_ATTS || (size_t)natts * 10 > relay_cursor_left(c))
+    if (natts > RELAY_PGOUTPUT_MAX_ATTS || (size_t)natts * 10 > relay_cursor_left(c))
         return fail(err, errlen, "relation: %u columns do not fit in %zu bytes", natts,
                     relay_cursor_left(c));
-    pgo_relation *r = calloc(1, sizeof *r);
+    relay_pgoutput_relation *r = calloc(1, sizeof *r);
     if (!r)
         return fail(err, errlen, "out of memory");
     r->oid = oid;
     r->replident = ident;
     r->nspname = dup_n(nsp, nsl);
     r->relname = dup_n(rel, rnl);
-    r->cols = calloc(natts ? natts : 1, sizeof(pgo_column));
+    r->cols = calloc(natts ? natts : 1, sizeof(relay_pgoutput_column));
     if (!r->nspname || !r->relname || !r->cols) {
-        pgo_relation_free(r);
+        relay_pgoutput_relation_free(r);
         return fail(err, errlen, "out of memory");
     }
     for (uint16_t i = 0; i < natts; i++, r->natts++) {
@@ -167,12 +169,13 @@ static int decode_relation(relay_cursor *c, pgo_msg *m, char *err, size_t errlen
         uint32_t typ = relay_read_u32(c);
         int32_t typmod = (int32_t)relay_read_u32(c);
         if (c->bad) {
-            pgo_relation_free(r);
+            relay_pgoutput_relation_free(r);
             return fail(err, errlen, "relation: truncated at column %u", i);
         }
-        r->cols[i] = (pgo_column){.key = (flags & 1) != 0, .type_oid = typ, .typmod = typmod};
+        r->cols[i] =
+            (relay_pgoutput_column){.key = (flags & 1) != 0, .type_oid = typ, .typmod = typmod};
         if (!(r->cols[i].name = dup_n(name, nl))) {
-            pgo_relation_free(r);
+            relay_pgoutput_relation_free(r);
             return fail(err, errlen, "out of memory");
         }
     }
@@ -188,19 +191,20 @@ static int decode_relation(relay_cursor *c, pgo_msg *m, char *err, size_t errlen
  *   Byte1 'D', [Int32 xid], Int32 relation oid, Byte1 'K' or 'O', TupleData
  * Insert:
  *   Byte1 'I', [Int32 xid], Int32 relation oid, Byte1 'N', TupleData */
-static int decode_change(pgo_decoder *d, relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
+static int decode_change(relay_pgoutput_decoder *d, relay_cursor *c, relay_pgoutput_msg *m,
+                         char *err, size_t errlen)
 {
     uint32_t relid = relay_read_u32(c);
     char kind = (char)relay_read_u8(c);
     if (c->bad)
         return fail(err, errlen, "%c: truncated header", m->type);
-    if (m->type == PGO_INSERT) {
+    if (m->type == RELAY_PGOUTPUT_INSERT) {
         m->u.insert.relid = relid;
         if (kind != 'N')
             return fail(err, errlen, "insert: expected 'N', got 0x%02x", (unsigned)(uint8_t)kind);
         return read_tuple(c, d->scratch[1], &m->u.insert.newtup, err, errlen);
     }
-    if (m->type == PGO_DELETE) {
+    if (m->type == RELAY_PGOUTPUT_DELETE) {
         m->u.del.relid = relid;
         m->u.del.old_kind = kind;
         if (kind != 'K' && kind != 'O')
@@ -224,7 +228,7 @@ static int decode_change(pgo_decoder *d, relay_cursor *c, pgo_msg *m, char *err,
 /* Truncate:
  *   Byte1 'T', [Int32 xid], Int32 number of relations, Int8 flags
  *   (1 cascade, 2 restart identity), then that many Int32 relation oids. */
-static int decode_truncate(relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
+static int decode_truncate(relay_cursor *c, relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     uint32_t n = relay_read_u32(c);
     uint8_t flags = relay_read_u8(c);
@@ -245,7 +249,7 @@ static int decode_truncate(relay_cursor *c, pgo_msg *m, char *err, size_t errlen
  * A transactional message sits between its transaction's Begin and Commit
  * (or in its stream block) at its place in the WAL: a staging purge emits
  * prefix "userstream.purge" before its deletes (relay_emit_message). */
-static int decode_message(relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
+static int decode_message(relay_cursor *c, relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     m->u.message.flags = relay_read_u8(c);
     m->u.message.lsn = relay_read_u64(c);
@@ -267,31 +271,32 @@ static int decode_message(relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
  *   'c' Stream Commit: Int32 xid, Int8 flags (0), Int64 commit LSN, Int64 end LSN,
  *                      Int64 commit time
  *   'A' Stream Abort:  Int32 xid, Int32 subtransaction xid (== xid: whole txn) */
-static int decode_control(pgo_decoder *d, relay_cursor *c, pgo_msg *m, char *err, size_t errlen)
+static int decode_control(relay_pgoutput_decoder *d, relay_cursor *c, relay_pgoutput_msg *m,
+                          char *err, size_t errlen)
 {
     switch (m->type) {
-    case PGO_BEGIN:
+    case RELAY_PGOUTPUT_BEGIN:
         m->u.begin.final_lsn = relay_read_u64(c);
         m->u.begin.commit_ts = (int64_t)relay_read_u64(c);
         m->u.begin.xid = relay_read_u32(c);
         break;
-    case PGO_COMMIT:
+    case RELAY_PGOUTPUT_COMMIT:
         m->u.commit.flags = relay_read_u8(c);
         m->u.commit.commit_lsn = relay_read_u64(c);
         m->u.commit.end_lsn = relay_read_u64(c);
         m->u.commit.commit_ts = (int64_t)relay_read_u64(c);
         break;
-    case PGO_ORIGIN:
+    case RELAY_PGOUTPUT_ORIGIN:
         m->u.origin.lsn = relay_read_u64(c);
         m->u.origin.name = relay_read_cstr(c, NULL);
         break;
-    case PGO_TYPE:
+    case RELAY_PGOUTPUT_TYPE:
         read_stream_xid(d, c, m);
         m->u.type.oid = relay_read_u32(c);
         m->u.type.nspname = relay_read_cstr(c, NULL);
         m->u.type.name = relay_read_cstr(c, NULL);
         break;
-    case PGO_STREAM_START:
+    case RELAY_PGOUTPUT_STREAM_START:
         if (d->in_stream)
             return fail(err, errlen, "stream start inside a stream block");
         m->u.stream_start.xid = relay_read_u32(c);
@@ -299,19 +304,19 @@ static int decode_control(pgo_decoder *d, relay_cursor *c, pgo_msg *m, char *err
         if (!c->bad)
             d->in_stream = true;
         break;
-    case PGO_STREAM_STOP:
+    case RELAY_PGOUTPUT_STREAM_STOP:
         if (!d->in_stream)
             return fail(err, errlen, "stream stop outside a stream block");
         d->in_stream = false;
         break;
-    case PGO_STREAM_COMMIT:
+    case RELAY_PGOUTPUT_STREAM_COMMIT:
         m->u.stream_commit.xid = relay_read_u32(c);
         m->u.stream_commit.flags = relay_read_u8(c);
         m->u.stream_commit.commit_lsn = relay_read_u64(c);
         m->u.stream_commit.end_lsn = relay_read_u64(c);
         m->u.stream_commit.commit_ts = (int64_t)relay_read_u64(c);
         break;
-    case PGO_STREAM_ABORT:
+    case RELAY_PGOUTPUT_STREAM_ABORT:
         m->u.stream_abort.xid = relay_read_u32(c);
         m->u.stream_abort.subxid = relay_read_u32(c);
         break;
@@ -323,43 +328,43 @@ static int decode_control(pgo_decoder *d, relay_cursor *c, pgo_msg *m, char *err
     return 0;
 }
 
-int pgo_decode(pgo_decoder *d, const uint8_t *buf, size_t len, pgo_msg *out, size_t *consumed,
-               char *err, size_t errlen)
+int relay_pgoutput_decode(relay_pgoutput_decoder *d, const uint8_t *buf, size_t len,
+                          relay_pgoutput_msg *out, size_t *consumed, char *err, size_t errlen)
 {
     relay_cursor c;
     int rc;
     relay_cursor_init(&c, buf, len);
     memset(out, 0, sizeof *out);
-    out->type = (pgo_type)relay_read_u8(&c);
+    out->type = (relay_pgoutput_type)relay_read_u8(&c);
     if (c.bad)
         return fail(err, errlen, "empty message");
     switch (out->type) {
-    case PGO_RELATION:
+    case RELAY_PGOUTPUT_RELATION:
         read_stream_xid(d, &c, out);
         rc = decode_relation(&c, out, err, errlen);
         break;
-    case PGO_INSERT:
-    case PGO_UPDATE:
-    case PGO_DELETE:
+    case RELAY_PGOUTPUT_INSERT:
+    case RELAY_PGOUTPUT_UPDATE:
+    case RELAY_PGOUTPUT_DELETE:
         read_stream_xid(d, &c, out);
         rc = decode_change(d, &c, out, err, errlen);
         break;
-    case PGO_TRUNCATE:
+    case RELAY_PGOUTPUT_TRUNCATE:
         read_stream_xid(d, &c, out);
         rc = decode_truncate(&c, out, err, errlen);
         break;
-    case PGO_MESSAGE:
+    case RELAY_PGOUTPUT_MESSAGE:
         read_stream_xid(d, &c, out);
         rc = decode_message(&c, out, err, errlen);
         break;
-    case PGO_BEGIN:
-    case PGO_COMMIT:
-    case PGO_ORIGIN:
-    case PGO_TYPE:
-    case PGO_STREAM_START:
-    case PGO_STREAM_STOP:
-    case PGO_STREAM_COMMIT:
-    case PGO_STREAM_ABORT:
+    case RELAY_PGOUTPUT_BEGIN:
+    case RELAY_PGOUTPUT_COMMIT:
+    case RELAY_PGOUTPUT_ORIGIN:
+    case RELAY_PGOUTPUT_TYPE:
+    case RELAY_PGOUTPUT_STREAM_START:
+    case RELAY_PGOUTPUT_STREAM_STOP:
+    case RELAY_PGOUTPUT_STREAM_COMMIT:
+    case RELAY_PGOUTPUT_STREAM_ABORT:
         rc = decode_control(d, &c, out, err, errlen);
         break;
     default:
@@ -368,8 +373,8 @@ int pgo_decode(pgo_decoder *d, const uint8_t *buf, size_t len, pgo_msg *out, siz
     if (rc == 0 && c.bad)
         rc = fail(err, errlen, "'%c': truncated message", out->type);
     if (rc < 0) {
-        if (out->type == PGO_RELATION && out->u.relation) {
-            pgo_relation_free(out->u.relation);
+        if (out->type == RELAY_PGOUTPUT_RELATION && out->u.relation) {
+            relay_pgoutput_relation_free(out->u.relation);
             out->u.relation = NULL;
         }
         return -1;
@@ -378,23 +383,23 @@ int pgo_decode(pgo_decoder *d, const uint8_t *buf, size_t len, pgo_msg *out, siz
     return 0;
 }
 
-uint32_t pgo_truncate_relid(const pgo_msg *m, uint32_t i)
+uint32_t relay_pgoutput_truncate_relid(const relay_pgoutput_msg *m, uint32_t i)
 {
     relay_cursor c;
     relay_cursor_init(&c, m->u.truncate.relids + (size_t)i * 4, 4);
     return relay_read_u32(&c);
 }
 
-pgo_relation *pgo_relation_copy(const pgo_relation *r)
+relay_pgoutput_relation *relay_pgoutput_relation_copy(const relay_pgoutput_relation *r)
 {
-    pgo_relation *n = calloc(1, sizeof *n);
+    relay_pgoutput_relation *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     *n = *r;
     n->natts = 0;
     n->nspname = strdup(r->nspname);
     n->relname = strdup(r->relname);
-    n->cols = calloc(r->natts ? r->natts : 1, sizeof(pgo_column));
+    n->cols = calloc(r->natts ? r->natts : 1, sizeof(relay_pgoutput_column));
     if (!n->nspname || !n->relname || !n->cols)
         goto fail;
     for (; n->natts < r->natts; n->natts++) {
@@ -404,11 +409,11 @@ pgo_relation *pgo_relation_copy(const pgo_relation *r)
     }
     return n;
 fail:
-    pgo_relation_free(n);
+    relay_pgoutput_relation_free(n);
     return NULL;
 }
 
-void pgo_relation_free(pgo_relation *r)
+void relay_pgoutput_relation_free(relay_pgoutput_relation *r)
 {
     if (!r)
         return;

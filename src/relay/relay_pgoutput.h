@@ -3,12 +3,12 @@
  *
  * Zero-copy: tuple values point into the caller's message buffer and stay
  * valid until that buffer is released or the next decode. Relation messages
- * are copied out (pgo_relation_free) because the relay caches them.
+ * are copied out (relay_pgoutput_relation_free) because the relay caches them.
  *
  * The decoder is stateful in one way only: between Stream Start and Stream
  * Stop (protocol 2), data messages carry the transaction id of the streamed
  * transaction before their other fields. Spooled messages of a streamed
- * transaction are decoded later with pgo_decoder_set_streaming(d, true). */
+ * transaction are decoded later with relay_pgoutput_decoder_set_streaming(d, true). */
 #ifndef RELAY_PGOUTPUT_H
 #define RELAY_PGOUTPUT_H
 
@@ -18,54 +18,54 @@
 
 /* PostgreSQL's limit on columns per table (MaxTupleAttributeNumber is 1664,
  * MaxHeapAttributeNumber 1600): more is malformed input. */
-#define PGO_MAX_ATTS 1600
+#define RELAY_PGOUTPUT_MAX_ATTS 1600
 
 typedef enum {
-    PGO_BEGIN = 'B',
-    PGO_COMMIT = 'C',
-    PGO_ORIGIN = 'O',
-    PGO_RELATION = 'R',
-    PGO_TYPE = 'Y',
-    PGO_INSERT = 'I',
-    PGO_UPDATE = 'U',
-    PGO_DELETE = 'D',
-    PGO_TRUNCATE = 'T',
-    PGO_MESSAGE = 'M',
-    PGO_STREAM_START = 'S',
-    PGO_STREAM_STOP = 'E',
-    PGO_STREAM_COMMIT = 'c',
-    PGO_STREAM_ABORT = 'A',
-} pgo_type;
+    RELAY_PGOUTPUT_BEGIN = 'B',
+    RELAY_PGOUTPUT_COMMIT = 'C',
+    RELAY_PGOUTPUT_ORIGIN = 'O',
+    RELAY_PGOUTPUT_RELATION = 'R',
+    RELAY_PGOUTPUT_TYPE = 'Y',
+    RELAY_PGOUTPUT_INSERT = 'I',
+    RELAY_PGOUTPUT_UPDATE = 'U',
+    RELAY_PGOUTPUT_DELETE = 'D',
+    RELAY_PGOUTPUT_TRUNCATE = 'T',
+    RELAY_PGOUTPUT_MESSAGE = 'M',
+    RELAY_PGOUTPUT_STREAM_START = 'S',
+    RELAY_PGOUTPUT_STREAM_STOP = 'E',
+    RELAY_PGOUTPUT_STREAM_COMMIT = 'c',
+    RELAY_PGOUTPUT_STREAM_ABORT = 'A',
+} relay_pgoutput_type;
 
-typedef struct pgo_value {
+typedef struct relay_pgoutput_value {
     char kind; /* 'n' null, 'u' unchanged TOAST (no value sent), 't' text, 'b' binary */
     uint32_t len;
     const uint8_t *data; /* not NUL-terminated */
-} pgo_value;
+} relay_pgoutput_value;
 
-typedef struct pgo_tuple {
+typedef struct relay_pgoutput_tuple {
     uint16_t natts;
-    pgo_value *vals;
-} pgo_tuple;
+    relay_pgoutput_value *vals;
+} relay_pgoutput_tuple;
 
-typedef struct pgo_column {
+typedef struct relay_pgoutput_column {
     bool key; /* part of the replica identity */
     char *name;
     uint32_t type_oid;
     int32_t typmod;
-} pgo_column;
+} relay_pgoutput_column;
 
-typedef struct pgo_relation {
+typedef struct relay_pgoutput_relation {
     uint32_t oid;
     char *nspname; /* "" means pg_catalog on the wire; kept as sent */
     char *relname;
     char replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
     uint16_t natts;
-    pgo_column *cols;
-} pgo_relation;
+    relay_pgoutput_column *cols;
+} relay_pgoutput_relation;
 
-typedef struct pgo_msg {
-    pgo_type type;
+typedef struct relay_pgoutput_msg {
+    relay_pgoutput_type type;
     bool has_xid; /* the message carried a streamed transaction's id */
     uint32_t xid;
     union {
@@ -83,24 +83,24 @@ typedef struct pgo_msg {
             uint64_t lsn;
             const char *name;
         } origin;
-        pgo_relation *relation; /* owned by the caller after decode */
+        relay_pgoutput_relation *relation; /* owned by the caller after decode */
         struct {
             uint32_t oid;
             const char *nspname, *name;
         } type;
         struct {
             uint32_t relid;
-            pgo_tuple newtup;
+            relay_pgoutput_tuple newtup;
         } insert;
         struct {
             uint32_t relid;
             char old_kind; /* 0 none, 'K' key only, 'O' whole old row */
-            pgo_tuple oldtup, newtup;
+            relay_pgoutput_tuple oldtup, newtup;
         } update;
         struct {
             uint32_t relid;
             char old_kind;
-            pgo_tuple oldtup;
+            relay_pgoutput_tuple oldtup;
         } del;
         struct {
             uint32_t nrelids;
@@ -128,26 +128,26 @@ typedef struct pgo_msg {
             uint32_t xid, subxid;
         } stream_abort;
     } u;
-} pgo_msg;
+} relay_pgoutput_msg;
 
-typedef struct pgo_decoder pgo_decoder;
+typedef struct relay_pgoutput_decoder relay_pgoutput_decoder;
 
-pgo_decoder *pgo_decoder_new(void);
-void pgo_decoder_free(pgo_decoder *d);
-void pgo_decoder_set_streaming(pgo_decoder *d, bool in_stream);
-bool pgo_decoder_in_stream(const pgo_decoder *d);
+relay_pgoutput_decoder *relay_pgoutput_decoder_new(void);
+void relay_pgoutput_decoder_free(relay_pgoutput_decoder *d);
+void relay_pgoutput_decoder_set_streaming(relay_pgoutput_decoder *d, bool in_stream);
+bool relay_pgoutput_decoder_in_stream(const relay_pgoutput_decoder *d);
 
 /* Decodes one message from buf[0..len). On success returns 0 and sets
  * *consumed to the bytes it used; a caller holding exactly one message checks
  * *consumed == len. On malformed input returns -1 with a reason in err;
  * nothing is allocated then. */
-int pgo_decode(pgo_decoder *d, const uint8_t *buf, size_t len, pgo_msg *out, size_t *consumed,
-               char *err, size_t errlen);
+int relay_pgoutput_decode(relay_pgoutput_decoder *d, const uint8_t *buf, size_t len,
+                          relay_pgoutput_msg *out, size_t *consumed, char *err, size_t errlen);
 
 /* The i-th relation id of a Truncate message. */
-uint32_t pgo_truncate_relid(const pgo_msg *m, uint32_t i);
+uint32_t relay_pgoutput_truncate_relid(const relay_pgoutput_msg *m, uint32_t i);
 
-pgo_relation *pgo_relation_copy(const pgo_relation *r);
-void pgo_relation_free(pgo_relation *r);
+relay_pgoutput_relation *relay_pgoutput_relation_copy(const relay_pgoutput_relation *r);
+void relay_pgoutput_relation_free(relay_pgoutput_relation *r);
 
 #endif

@@ -19,7 +19,8 @@ static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
     return rc;
 }
 
-pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, size_t errlen)
+relay_pgoutput_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err,
+                                                 size_t errlen)
 {
     const char *p[] = {table};
     PGresult *r = PQexecParams(
@@ -34,21 +35,23 @@ pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, s
         "AND a.attgenerated = '' "
         "ORDER BY a.attnum",
         1, NULL, p, NULL, NULL, 0);
-    pgo_relation *rel = NULL;
+    relay_pgoutput_relation *rel = NULL;
     int n = PQntuples(r);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || n < 1 || n > PGO_MAX_ATTS || PQnfields(r) != 8) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || n < 1 || n > RELAY_PGOUTPUT_MAX_ATTS ||
+        PQnfields(r) != 8) {
         snprintf(err, errlen, "columns of %s: %s", table,
                  PQresultStatus(r) == PGRES_TUPLES_OK ? "unexpected shape" : PQerrorMessage(c));
         goto out;
     }
-    if (!(rel = calloc(1, sizeof *rel)) || !(rel->cols = calloc((size_t)n, sizeof(pgo_column))) ||
+    if (!(rel = calloc(1, sizeof *rel)) ||
+        !(rel->cols = calloc((size_t)n, sizeof(relay_pgoutput_column))) ||
         !(rel->nspname = strdup(PQgetvalue(r, 0, 1))) ||
         !(rel->relname = strdup(PQgetvalue(r, 0, 2))))
         goto oom;
     rel->oid = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
     rel->replident = PQgetvalue(r, 0, 3)[0];
     for (int i = 0; i < n; i++, rel->natts++) {
-        pgo_column *col = &rel->cols[i];
+        relay_pgoutput_column *col = &rel->cols[i];
         if (!(col->name = strdup(PQgetvalue(r, i, 4))))
             goto oom;
         col->type_oid = (uint32_t)strtoul(PQgetvalue(r, i, 5), NULL, 10);
@@ -58,7 +61,7 @@ pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, s
     goto out;
 oom:
     snprintf(err, errlen, "out of memory");
-    pgo_relation_free(rel);
+    relay_pgoutput_relation_free(rel);
     rel = NULL;
 out:
     PQclear(r);
@@ -66,7 +69,7 @@ out:
 }
 
 /* SELECT col, col, ... FROM ONLY table: the relation's column order. */
-static char *select_list(PGconn *c, const pgo_relation *rel, const char *table)
+static char *select_list(PGconn *c, const relay_pgoutput_relation *rel, const char *table)
 {
     size_t cap = 64 + strlen(table);
     for (uint16_t i = 0; i < rel->natts; i++)
@@ -84,16 +87,18 @@ static char *select_list(PGconn *c, const pgo_relation *rel, const char *table)
     return sql;
 }
 
-static int send_rows(PGresult *r, relay_emit *e, pgo_value *vals, char *err, size_t errlen)
+static int send_rows(PGresult *r, relay_emit *e, relay_pgoutput_value *vals, char *err,
+                     size_t errlen)
 {
     int nf = PQnfields(r);
-    pgo_tuple t = {.natts = (uint16_t)nf, .vals = vals};
+    relay_pgoutput_tuple t = {.natts = (uint16_t)nf, .vals = vals};
     for (int row = 0; row < PQntuples(r); row++) {
         for (int f = 0; f < nf; f++) {
             bool null = PQgetisnull(r, row, f);
-            vals[f] = (pgo_value){.kind = null ? 'n' : 't',
-                                  .len = null ? 0 : (uint32_t)PQgetlength(r, row, f),
-                                  .data = null ? NULL : (const uint8_t *)PQgetvalue(r, row, f)};
+            vals[f] = (relay_pgoutput_value){.kind = null ? 'n' : 't',
+                                             .len = null ? 0 : (uint32_t)PQgetlength(r, row, f),
+                                             .data = null ? NULL
+                                                          : (const uint8_t *)PQgetvalue(r, row, f)};
         }
         int rc = relay_emit_snapshot_row(e, &t, err, errlen);
         if (rc != RELAY_EMIT_OK)
@@ -107,8 +112,8 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
 {
     char sql[256];
     char *decl = NULL;
-    pgo_value *vals = NULL;
-    pgo_relation *rel = NULL;
+    relay_pgoutput_value *vals = NULL;
+    relay_pgoutput_relation *rel = NULL;
     int rc = RELAY_EMIT_ERROR;
     char *lit = PQescapeLiteral(c, snapshot, strlen(snapshot));
     snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
@@ -158,7 +163,7 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
 out:
     if (rc != RELAY_EMIT_OK)
         PQclear(PQexec(c, "ROLLBACK"));
-    pgo_relation_free(rel);
+    relay_pgoutput_relation_free(rel);
     free(decl);
     free(vals);
     return rc;

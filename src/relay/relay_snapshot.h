@@ -11,7 +11,8 @@
 
 /* Reads the relation's columns from the catalog in the pgoutput shape
  * (generated columns left out, key flags by replica identity). */
-pgo_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err, size_t errlen);
+relay_pgoutput_relation *relay_snapshot_relation(PGconn *c, const char *table, char *err,
+                                                 size_t errlen);
 
 /* Sends every row of table, as of snapshot, as op 'r' records of one
  * pseudo-transaction at lsn. Returns a RELAY_EMIT_* code. */

@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *s = malloc(n + 1);
         memcpy(s, buf, n);
         s[n] = '\0';
-        pgo_relation *r = relay_avro_relation_from_schema(s, err, sizeof err);
+        relay_pgoutput_relation *r = relay_avro_relation_from_schema(s, err, sizeof err);
         if (r) {
             char *js = relay_avro_schema_json(r, err, sizeof err);
             free(js);
-            pgo_relation_free(r);
+            relay_pgoutput_relation_free(r);
         }
         free(s);
     }

@@ -9,13 +9,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static pgo_decoder *d;
+    static relay_pgoutput_decoder *d;
     char err[256];
     if (!d)
-        d = pgo_decoder_new();
+        d = relay_pgoutput_decoder_new();
     if (size < 1)
         return 0;
-    pgo_decoder_set_streaming(d, data[0] & 1);
+    relay_pgoutput_decoder_set_streaming(d, data[0] & 1);
     data++;
     size--;
     /* Copy so a read one past the end is caught by ASan. */
@@ -23,19 +23,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     size_t at = 0;
     while (at < size) {
-        pgo_msg m;
+        relay_pgoutput_msg m;
         size_t used;
-        if (pgo_decode(d, buf + at, size - at, &m, &used, err, sizeof err) < 0)
+        if (relay_pgoutput_decode(d, buf + at, size - at, &m, &used, err, sizeof err) < 0)
             break;
-        if (m.type == PGO_RELATION) {
-            pgo_relation *c = pgo_relation_copy(m.u.relation);
-            pgo_relation_free(c);
-            pgo_relation_free(m.u.relation);
+        if (m.type == RELAY_PGOUTPUT_RELATION) {
+            relay_pgoutput_relation *c = relay_pgoutput_relation_copy(m.u.relation);
+            relay_pgoutput_relation_free(c);
+            relay_pgoutput_relation_free(m.u.relation);
         }
-        if (m.type == PGO_TRUNCATE)
+        if (m.type == RELAY_PGOUTPUT_TRUNCATE)
             for (uint32_t i = 0; i < m.u.truncate.nrelids; i++)
-                (void)pgo_truncate_relid(&m, i);
-        if (m.type == PGO_INSERT)
+                (void)relay_pgoutput_truncate_relid(&m, i);
+        if (m.type == RELAY_PGOUTPUT_INSERT)
             for (uint16_t i = 0; i < m.u.insert.newtup.natts; i++)
                 if (m.u.insert.newtup.vals[i].len)
                     (void)m.u.insert.newtup.vals[i].data[m.u.insert.newtup.vals[i].len - 1];

@@ -19,4 +19,4 @@ us_fuzz_target(fuzz_relay_avro fuzz_relay_avro.c
   ${_relay}/relay_avro.c ${_relay}/relay_pgoutput.c ${_relay}/relay_wire.c ${_relay}/relay_registry.c)
 target_include_directories(fuzz_relay_avro PRIVATE ${_relay} ${PROJECT_SOURCE_DIR}/src/common)
 pkg_check_modules(RELAY_FUZZ_CURL REQUIRED IMPORTED_TARGET libcurl)
-target_link_libraries(fuzz_relay_avro PRIVATE PkgConfig::RELAY_FUZZ_DEPS PkgConfig::RELAY_FUZZ_CURL m)
+target_link_libraries(fuzz_relay_avro PRIVATE us_common PkgConfig::RELAY_FUZZ_DEPS PkgConfig::RELAY_FUZZ_CURL m)

@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int dump_row(const pgo_relation *rel, const char *schema, const pgo_tuple *t)
+static int dump_row(const relay_pgoutput_relation *rel, const char *schema,
+                    const relay_pgoutput_tuple *t)
 {
     relay_buf b = {0};
     char err[256], op = 'c';
     json_t *texts = json_array();
     for (uint16_t i = 0; i < t->natts; i++) {
-        const pgo_value *v = &t->vals[i];
+        const relay_pgoutput_value *v = &t->vals[i];
         if (v->kind == 't') {
             if (relay_avro_put_text(&b, relay_avro_kind_of(rel->cols[i].type_oid), v->data, v->len,
                                     err, sizeof err) < 0) {
@@ -61,32 +62,32 @@ int main(int argc, char **argv)
     if (fread(buf, 1, len, f) != len)
         return 2;
     fclose(f);
-    pgo_decoder *d = pgo_decoder_new();
-    pgo_relation *rel = NULL;
+    relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
+    relay_pgoutput_relation *rel = NULL;
     char *schema = NULL, err[256];
     int rc = 0;
     while (at < len && rc == 0) {
-        pgo_msg m;
+        relay_pgoutput_msg m;
         size_t used;
-        if (pgo_decode(d, buf + at, len - at, &m, &used, err, sizeof err) < 0) {
+        if (relay_pgoutput_decode(d, buf + at, len - at, &m, &used, err, sizeof err) < 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
-        if (m.type == PGO_RELATION) {
-            pgo_relation_free(rel);
+        if (m.type == RELAY_PGOUTPUT_RELATION) {
+            relay_pgoutput_relation_free(rel);
             free(schema);
             rel = m.u.relation;
             schema = relay_avro_schema_json(rel, err, sizeof err);
-        } else if (m.type == PGO_INSERT) {
+        } else if (m.type == RELAY_PGOUTPUT_INSERT) {
             rc = dump_row(rel, schema, &m.u.insert.newtup);
-        } else if (m.type == PGO_UPDATE) {
+        } else if (m.type == RELAY_PGOUTPUT_UPDATE) {
             rc = dump_row(rel, schema, &m.u.update.newtup);
         }
         at += used + 1;
     }
-    pgo_relation_free(rel);
+    relay_pgoutput_relation_free(rel);
     free(schema);
-    pgo_decoder_free(d);
+    relay_pgoutput_decoder_free(d);
     free(buf);
     return rc ? 1 : 0;
 }

@@ -261,10 +261,10 @@ static void test_relay_roundtrip(void **state)
                           "1999-12-31",
                           "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
                           "h\xc3\xa9llo"};
-    pgo_relation rel = {.relname = "t", .nspname = "s", .natts = 10};
-    pgo_column cols[10];
+    relay_pgoutput_relation rel = {.relname = "t", .nspname = "s", .natts = 10};
+    relay_pgoutput_column cols[10];
     for (int i = 0; i < 10; i++)
-        cols[i] = (pgo_column){.name = (char *)names[i], .type_oid = oids[i]};
+        cols[i] = (relay_pgoutput_column){.name = (char *)names[i], .type_oid = oids[i]};
     rel.cols = cols;
     char *schema = relay_avro_schema_json(&rel, err, sizeof(err));
     assert_non_null(schema);

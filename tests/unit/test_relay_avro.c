@@ -110,15 +110,15 @@ static void test_put_text(void **state)
     relay_buf_free(&b);
 }
 
-static pgo_relation *rel(int n, const char **names, const uint32_t *oids)
+static relay_pgoutput_relation *rel(int n, const char **names, const uint32_t *oids)
 {
-    pgo_relation *r = calloc(1, sizeof *r);
+    relay_pgoutput_relation *r = calloc(1, sizeof *r);
     r->nspname = strdup("staging");
     r->relname = strdup("users");
-    r->cols = calloc((size_t)n, sizeof(pgo_column));
+    r->cols = calloc((size_t)n, sizeof(relay_pgoutput_column));
     for (int i = 0; i < n; i++)
         r->cols[r->natts++] =
-            (pgo_column){.key = i == 0, .name = strdup(names[i]), .type_oid = oids[i]};
+            (relay_pgoutput_column){.key = i == 0, .name = strdup(names[i]), .type_oid = oids[i]};
     return r;
 }
 
@@ -127,8 +127,8 @@ static void test_schema_and_changes(void **state)
     char err[256];
     const char *n2[] = {"user_id", "age"}, *n3[] = {"user_id", "age", "score"}, *n1[] = {"user_id"};
     const uint32_t o2[] = {2950, 23}, o3[] = {2950, 23, 20}, o2t[] = {2950, 25}, o1[] = {2950};
-    pgo_relation *a = rel(2, n2, o2), *b = rel(3, n3, o3), *c = rel(2, n2, o2t),
-                 *d = rel(1, n1, o1);
+    relay_pgoutput_relation *a = rel(2, n2, o2), *b = rel(3, n3, o3), *c = rel(2, n2, o2t),
+                            *d = rel(1, n1, o1);
     char *js = relay_avro_schema_json(a, err, sizeof err);
     assert_non_null(js);
     assert_string_equal(
@@ -141,7 +141,7 @@ static void test_schema_and_changes(void **state)
             "{\"name\":\"__seq\",\"type\":\"int\"},"
             "{\"name\":\"__commit_ts\","
             "\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}");
-    pgo_relation *back = relay_avro_relation_from_schema(js, err, sizeof err);
+    relay_pgoutput_relation *back = relay_avro_relation_from_schema(js, err, sizeof err);
     assert_non_null(back);
     assert_int_equal(back->natts, 2);
     assert_int_equal(relay_avro_check_change(back, a, err, sizeof err), 0);
@@ -152,11 +152,11 @@ static void test_schema_and_changes(void **state)
     assert_int_equal(relay_avro_check_change(a, c, err, sizeof err), -1); /* retyped */
     assert_null(relay_avro_relation_from_schema("{\"x\":1}", err, sizeof err));
     free(js);
-    pgo_relation_free(a);
-    pgo_relation_free(b);
-    pgo_relation_free(c);
-    pgo_relation_free(d);
-    pgo_relation_free(back);
+    relay_pgoutput_relation_free(a);
+    relay_pgoutput_relation_free(b);
+    relay_pgoutput_relation_free(c);
+    relay_pgoutput_relation_free(d);
+    relay_pgoutput_relation_free(back);
 }
 
 static void test_field_names(void **state)

@@ -44,7 +44,7 @@ static uint8_t *load(const char *name, size_t *len)
     return b;
 }
 
-static void tally_message(tally *t, const pgo_msg *m)
+static void tally_message(tally *t, const relay_pgoutput_msg *m)
 {
     if (m->has_xid)
         t->msgs_in_stream++;
@@ -67,33 +67,33 @@ static void walk(const char *file, tally *t)
 {
     size_t len, at = 0;
     uint8_t *b = load(file, &len);
-    pgo_decoder *d = pgo_decoder_new();
+    relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
     char err[256];
     memset(t, 0, sizeof *t);
     while (at < len) {
-        pgo_msg m;
+        relay_pgoutput_msg m;
         size_t used;
-        int rc = pgo_decode(d, b + at, len - at, &m, &used, err, sizeof err);
+        int rc = relay_pgoutput_decode(d, b + at, len - at, &m, &used, err, sizeof err);
         if (rc != 0)
             fail_msg("%s at offset %zu: %s", file, at, err);
         assert_true(at + used < len);
         assert_int_equal(b[at + used], '\n');
         t->count[(uint8_t)m.type]++;
-        if (m.type == PGO_RELATION) {
+        if (m.type == RELAY_PGOUTPUT_RELATION) {
             assert_string_equal(m.u.relation->nspname, "staging");
             assert_string_equal(m.u.relation->relname, "users");
             assert_true(m.u.relation->cols[0].key);
             assert_string_equal(m.u.relation->cols[0].name, "user_id");
             assert_int_equal(m.u.relation->cols[0].type_oid, 2950);
             t->relid = m.u.relation->oid;
-            pgo_relation_free(m.u.relation);
+            relay_pgoutput_relation_free(m.u.relation);
         }
-        if (m.type == PGO_INSERT) {
+        if (m.type == RELAY_PGOUTPUT_INSERT) {
             assert_int_equal(m.u.insert.relid, t->relid);
             if (m.has_xid)
                 t->inserts_in_stream++;
             if (!t->first_key[0]) {
-                pgo_value *v = &m.u.insert.newtup.vals[0];
+                relay_pgoutput_value *v = &m.u.insert.newtup.vals[0];
                 snprintf(t->first_key, sizeof t->first_key, "%.*s", (int)v->len,
                          (const char *)v->data);
                 v = &m.u.insert.newtup.vals[3];
@@ -101,14 +101,14 @@ static void walk(const char *file, tally *t)
                          (const char *)v->data);
             }
         }
-        if (m.type == PGO_UPDATE && m.u.update.old_kind == 'K')
+        if (m.type == RELAY_PGOUTPUT_UPDATE && m.u.update.old_kind == 'K')
             t->key_updates++;
-        if (m.type == PGO_MESSAGE)
+        if (m.type == RELAY_PGOUTPUT_MESSAGE)
             tally_message(t, &m);
         at += used + 1;
     }
     assert_int_equal(at, len);
-    pgo_decoder_free(d);
+    relay_pgoutput_decoder_free(d);
     free(b);
 }
 
@@ -165,15 +165,15 @@ static void test_v2_lifecycle_fixture(void **state)
 
 static int decode_bytes(const uint8_t *b, size_t n, bool stream)
 {
-    pgo_decoder *d = pgo_decoder_new();
-    pgo_msg m;
+    relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
+    relay_pgoutput_msg m;
     size_t used;
     char err[256];
-    pgo_decoder_set_streaming(d, stream);
-    int rc = pgo_decode(d, b, n, &m, &used, err, sizeof err);
-    if (rc == 0 && m.type == PGO_RELATION)
-        pgo_relation_free(m.u.relation);
-    pgo_decoder_free(d);
+    relay_pgoutput_decoder_set_streaming(d, stream);
+    int rc = relay_pgoutput_decode(d, b, n, &m, &used, err, sizeof err);
+    if (rc == 0 && m.type == RELAY_PGOUTPUT_RELATION)
+        relay_pgoutput_relation_free(m.u.relation);
+    relay_pgoutput_decoder_free(d);
     return rc;
 }
 
@@ -212,15 +212,15 @@ static void test_truncation(void **state)
 {
     size_t len;
     uint8_t *b = load("pgoutput_v1.bin", &len);
-    pgo_decoder *d = pgo_decoder_new();
+    relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
     size_t at = 0;
     for (int k = 0; k < 40 && at < len; k++) {
-        pgo_msg m;
+        relay_pgoutput_msg m;
         size_t used;
         char err[256];
-        assert_int_equal(pgo_decode(d, b + at, len - at, &m, &used, err, sizeof err), 0);
-        if (m.type == PGO_RELATION)
-            pgo_relation_free(m.u.relation);
+        assert_int_equal(relay_pgoutput_decode(d, b + at, len - at, &m, &used, err, sizeof err), 0);
+        if (m.type == RELAY_PGOUTPUT_RELATION)
+            relay_pgoutput_relation_free(m.u.relation);
         for (size_t cut = 0; cut < used; cut++) {
             uint8_t *copy = malloc(cut ? cut : 1);
             memcpy(copy, b + at, cut);
@@ -229,7 +229,7 @@ static void test_truncation(void **state)
         }
         at += used + 1;
     }
-    pgo_decoder_free(d);
+    relay_pgoutput_decoder_free(d);
     free(b);
 }
 
