@@ -5,6 +5,7 @@
  * listed in src/relay/README.md and in --help. */
 #include "relay_loop.h"
 #include "relay_repl.h"
+#include "relay_slot.h"
 #include "relay_snapshot.h"
 #include "relay_wire.h"
 #include "us_config.h"
@@ -359,41 +360,20 @@ static PGconn *connect_retry(relay_run *r, bool replication)
     return c;
 }
 
-/* One relay per slot: the slot's advisory lock, held on r->sql for the
- * relay's life. A few tries: a relay that has just died may still hold it
- * for a moment. */
-static int take_slot_lock(relay_run *r)
+/* relay_slot_verdict -> the exit code to stop with, or GO_ON. */
+static int slot_exit(relay_slot_verdict v)
 {
-    bool held = false;
-    int orphan = 0, last = 0, streak = 0;
-    for (int a = 0;; a++) {
-        if (relay_slot_lock(r->sql, r->s.slot, &held, r->err, sizeof r->err) < 0)
-            return RELAY_EXIT_ERROR;
-        if (held)
-            return GO_ON;
-        if (relay_slot_lock_orphan(r->sql, r->s.slot, &orphan, r->err, sizeof r->err) < 0)
-            return RELAY_EXIT_ERROR;
-        streak = orphan && orphan == last ? streak + 1 : orphan ? 1 : 0;
-        last = orphan;
-        if (a >= 3 && streak > a) { /* the same orphan on every look */
-            /* Idle holder, slot unused on every look for seconds: a relay whose
-             * link died silently (the server keeps its session until TCP
-             * keepalives give up). Its slot is not in use, so nothing is lost. */
-            us_warn("the slot's lock is held by PID %d, idle, while slot \"%s\" is not in use: a "
-                    "relay that "
-                    "lost its connection; ending that session",
-                    orphan, r->s.slot);
-            if (relay_backend_terminate(r->sql, orphan, r->err, sizeof r->err) < 0)
-                return RELAY_EXIT_ERROR;
-        } else if (a >= 3) {
-            relay_slot_lock(r->sql, r->s.slot, &held, r->err,
-                            sizeof r->err); /* err: who holds it */
-            return held ? GO_ON : RELAY_EXIT_SLOT_BUSY;
-        }
-        if (a >= 5)
-            return RELAY_EXIT_SLOT_BUSY;
-        if (sleep_backoff(a) < 0)
-            return RELAY_EXIT_OK;
+    switch (v) {
+    case RELAY_SLOT_GO:
+        return GO_ON;
+    case RELAY_SLOT_BUSY:
+        return RELAY_EXIT_SLOT_BUSY;
+    case RELAY_SLOT_IS_LOST:
+        return RELAY_EXIT_SLOT_LOST;
+    case RELAY_SLOT_STOPPED:
+        return RELAY_EXIT_OK;
+    default:
+        return RELAY_EXIT_ERROR;
     }
 }
 
@@ -418,44 +398,18 @@ static int setup_slot(relay_run *r, relay_slot_info *info, bool *fresh, uint64_t
                       size_t snaplen)
 {
     relay_settings *s = &r->s;
-    bool done = true;
     int rc;
     if (!(r->sql = connect_retry(r, false)))
         return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_ERROR;
-    if ((rc = take_slot_lock(r)) != GO_ON)
+    if ((rc = slot_exit(
+             relay_slot_acquire(r->sql, s->slot, sleep_backoff, r->err, sizeof r->err))) != GO_ON)
         return rc;
     set_receive_timeout(r);
-    if (relay_publication_ensure(r->sql, s->pub, s->table, r->err, sizeof r->err) < 0 ||
-        relay_slot_inspect(r->sql, s->slot, info, r->err, sizeof r->err) < 0)
+    if (relay_publication_ensure(r->sql, s->pub, s->table, r->err, sizeof r->err) < 0)
         return RELAY_EXIT_ERROR;
-    if (info->state == RELAY_SLOT_LOST) {
-        snprintf(
-            r->err, sizeof r->err,
-            "replication slot \"%s\" is lost (wal_status=%s): the WAL it needed is gone, so "
-            "changes were missed. A re-snapshot is needed: drop the slot deliberately "
-            "(pg_drop_replication_slot) and restart the relay; it is never re-created silently",
-            s->slot, info->wal_status[0] ? info->wal_status : "invalidated");
-        return RELAY_EXIT_SLOT_LOST;
-    }
-    if (info->state == RELAY_SLOT_OK && s->snapshot &&
-        relay_snapshot_done_get(r->sql, s->slot, &done, r->err, sizeof r->err) < 0)
-        return RELAY_EXIT_ERROR;
-    if (info->state == RELAY_SLOT_OK && !done && info->active_pid) {
-        snprintf(r->err, sizeof r->err,
-                 "slot \"%s\" has no finished snapshot and is in use by PID %d: not dropping it",
-                 s->slot, info->active_pid);
-        return RELAY_EXIT_SLOT_BUSY;
-    }
-    if (info->state == RELAY_SLOT_OK && !done) {
-        /* We marked it pending, created it and died before its snapshot
-         * finished: it was never confirmed past its creation, so re-creating
-         * it loses nothing. */
-        us_warn("slot \"%s\" has no finished initial snapshot; re-creating it and the snapshot",
-                s->slot);
-        if (relay_slot_drop(r->sql, s->slot, r->err, sizeof r->err) < 0)
-            return RELAY_EXIT_ERROR;
-        info->state = RELAY_SLOT_MISSING;
-    }
+    if ((rc = slot_exit(
+             relay_slot_check(r->sql, s->slot, s->snapshot, info, r->err, sizeof r->err))) != GO_ON)
+        return rc;
     if (!(r->repl = connect_retry(r, true)))
         return stop_requested ? RELAY_EXIT_OK : RELAY_EXIT_ERROR;
     *fresh = info->state == RELAY_SLOT_MISSING;

@@ -1,6 +1,6 @@
-/* relay_repl: the replication side of PostgreSQL: slot inspection and
- * creation, the publication, START_REPLICATION, CopyData frames and standby
- * status updates (the model is pg_recvlogical).
+/* relay_repl: the replication side of PostgreSQL: the connections,
+ * START_REPLICATION, CopyData frames and standby status updates (the model
+ * is pg_recvlogical). The slot itself is relay_slot.
  *
  * Two connections: a replication=database one for the protocol, and a plain
  * one for catalog queries and the initial snapshot. Both run with
@@ -18,58 +18,6 @@
 #define RELAY_PG_OPTIONS "-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3"
 
 PGconn *relay_pg_connect(const char *conninfo, bool replication, char *err, size_t errlen);
-
-typedef enum {
-    RELAY_SLOT_MISSING = 0,
-    RELAY_SLOT_OK,
-    RELAY_SLOT_LOST, /* wal_status lost, or invalidated: never recreate silently */
-} relay_slot_state;
-
-typedef struct relay_slot_info {
-    relay_slot_state state;
-    uint64_t confirmed_flush;
-    uint64_t restart_lsn;
-    int active_pid; /* 0: not in use */
-    char wal_status[16];
-} relay_slot_info;
-
-/* Looks the slot up in pg_replication_slots and checks it is a pgoutput
- * logical slot of this database. */
-int relay_slot_inspect(PGconn *c, const char *slot, relay_slot_info *info, char *err,
-                       size_t errlen);
-int relay_slot_drop(PGconn *c, const char *slot, char *err, size_t errlen);
-
-/* One relay per slot: a session advisory lock keyed on the slot's name, held
- * on connection c for the relay's life (released when it ends, also by a
- * crash). *held is false when another session holds it; who is then named
- * in err. */
-int relay_slot_lock(PGconn *c, const char *slot, bool *held, char *err, size_t errlen);
-
-/* The session holding the slot's lock when it looks like a relay that lost
- * its connection (a silent partition: the server has not noticed yet): the
- * holder is plain idle (not in a transaction, so not snapshotting) and the
- * slot is not in use by any walsender. *pid is that session, or 0. */
-int relay_slot_lock_orphan(PGconn *c, const char *slot, int *pid, char *err, size_t errlen);
-int relay_backend_terminate(PGconn *c, int pid, char *err, size_t errlen);
-
-/* Creates the publication FOR TABLE table when missing, and checks the
- * table is in it and has a usable replica identity (deletes need a key). */
-int relay_publication_ensure(PGconn *c, const char *pub, const char *table, char *err,
-                             size_t errlen);
-
-/* Snapshot bookkeeping in ops.relay_slots (stack/sql/020_relay.sql): the row
- * is marked pending before the slot is created and done once Kafka has the
- * whole snapshot; a slot whose row is still pending must be re-created, not
- * resumed. */
-int relay_snapshot_done_get(PGconn *c, const char *slot, bool *done, char *err, size_t errlen);
-int relay_snapshot_pending_set(PGconn *c, const char *slot, char *err, size_t errlen);
-int relay_snapshot_done_set(PGconn *c, const char *slot, uint64_t lsn, char *err, size_t errlen);
-
-/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput EXPORT_SNAPSHOT on a
- * replication connection; the exported snapshot stays valid until the next
- * command on that connection. */
-int relay_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn, char *snapshot,
-                      size_t snaplen, char *err, size_t errlen);
 
 /* START_REPLICATION SLOT slot LOGICAL 0/0 (proto_version, publication_names,
  * streaming when proto >= 2). 0/0 lets the server resume at the slot's
