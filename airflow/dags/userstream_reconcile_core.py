@@ -21,10 +21,12 @@ staging by retention: they stay in Cassandra), plus dead letters. One run:
    those ranges only).
 3. Candidates: missing = staged (in the cut), absent from Cassandra; ghost = in Cassandra
    (in the cut), absent from the snapshot altogether.
-4. Re-check after the snapshot is closed: a missing candidate that is now in Cassandra,
-   or no longer in staging, was in flight; a ghost candidate that is now in staging (a new
-   insert), or whose erasure is pending (ops.erasures without cassandra_clean_at), or that
-   has left Cassandra, was in flight. What remains is reported.
+4. Re-check after the snapshot is closed (on a busy pipeline, once the job has written a
+   change committed after the snapshot began, at most RECHECK_WAIT_S later): a missing
+   candidate that is now in Cassandra, or no longer in staging, was in flight; a ghost
+   candidate that is now in staging (a new insert), or whose erasure is pending
+   (ops.erasures without cassandra_clean_at), or that has left Cassandra, was in flight.
+   What remains is reported.
 5. Repair (when asked): a missing user is re-emitted through CDC by a no-op UPDATE of its
    staging row (ops.reconcile_reemit): the job writes it USING TIMESTAMP that update's LSN,
    as every change. A ghost is deleted from users and its two index rows USING TIMESTAMP
@@ -46,6 +48,7 @@ from cassandra.murmur3 import murmur3
 MIN_TOKEN = -(1 << 63)
 MAX_TOKEN = (1 << 63) - 1
 CHUNK = 500  # ids per IN (...) / ANY(...) in the re-check and repairs
+RECHECK_WAIT_S = 120  # at most this long for a busy job to pass the snapshot (re-check)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -238,8 +241,8 @@ def compare(db, reader, n, log=print) -> dict:
     stmt.fetch_size = 5000
     with db.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cur.execute("SELECT pg_current_wal_lsn()::text")
-        out["snapshot_lsn"] = cur.fetchone()[0]
+        cur.execute("SELECT pg_current_wal_lsn()::text, now()")
+        out["snapshot_lsn"], out["snapshot_ts"] = cur.fetchone()
     t0 = time.monotonic()
     pg = Digests(n, key)
     out["staged"], _ = staging_pass(db, cut, bounds, pg)
@@ -261,10 +264,26 @@ def compare(db, reader, n, log=print) -> dict:
     return out
 
 
-def recheck(db, reader, out) -> int:
+def wait_for_progress(db, out, timeout_s: float) -> None:
+    """A busy pipeline (the job wrote more since the cut) may still be writing a loader
+    transaction that started before the job's last change and committed after it: wait
+    (bounded) until the job has written a change committed after the snapshot began.
+    A quiet pipeline has nothing in flight and is not waited for."""
+    cut, deadline = out["cut"], time.monotonic() + timeout_s
+    while True:
+        now = read_cut(db)
+        if now["lsn"] == cut["lsn"] or (now["ts"] and now["ts"] >= out["snapshot_ts"]):
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(2)
+
+
+def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
     """Step 4: drops the candidates that were in flight; returns how many."""
     before = len(out["missing"]) + len(out["ghosts"])
     if out["missing"]:
+        wait_for_progress(db, out, wait_s)
         out["missing"] -= cassandra_present(reader, out["missing"])
     with db.cursor() as cur:
         if out["missing"]:
