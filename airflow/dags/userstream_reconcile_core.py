@@ -25,7 +25,8 @@ staging by retention: they stay in Cassandra), plus dead letters. One run:
    change committed after the snapshot began, at most RECHECK_WAIT_S later): a missing
    candidate that is now in Cassandra, or no longer in staging, was in flight; a ghost
    candidate that is now in staging (a new insert), or whose erasure is pending
-   (ops.erasures without cassandra_clean_at), or that has left Cassandra, was in flight.
+   (ops.erasures without cassandra_clean_at), or that has left Cassandra, was in flight;
+   one fetched before a purge cutoff newer than the cut's was retired meanwhile.
    What remains is reported.
 5. Repair (when asked): a missing user is re-emitted through CDC by a no-op UPDATE of its
    staging row (ops.reconcile_reemit): the job writes it USING TIMESTAMP that update's LSN,
@@ -170,12 +171,18 @@ def _chunks(xs, n=CHUNK):
         yield xs[k:k + n]
 
 
-def cassandra_present(session, ids) -> set:
-    stmt = "SELECT user_id FROM users WHERE user_id IN ({})"
-    found = set()
+def cassandra_fetched(session, ids) -> dict:
+    """{user_id: fetched_at (tz-aware or None)} of the ids present in Cassandra."""
+    stmt = "SELECT user_id, fetched_at FROM users WHERE user_id IN ({})"
+    found = {}
     for part in _chunks(ids):
-        found.update(r.user_id for r in session.execute(stmt.format(",".join(["%s"] * len(part))), part))
+        for r in session.execute(stmt.format(",".join(["%s"] * len(part))), part):
+            found[r.user_id] = _utc(r.fetched_at)
     return found
+
+
+def cassandra_present(session, ids) -> set:
+    return set(cassandra_fetched(session, ids))
 
 
 def ghost_row(session, meta_cols, uid):
@@ -297,7 +304,11 @@ def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
             out["ghosts"] -= {_as_uuid(r[0]) for r in cur.fetchall()}
     db.commit()
     if out["ghosts"]:
-        out["ghosts"] &= cassandra_present(reader, out["ghosts"])
+        # a purge since the cut retired more rows: those are not ghosts either
+        retired = read_cut(db)["retired"]
+        fetched = cassandra_fetched(reader, out["ghosts"])
+        out["ghosts"] = {u for u, f in fetched.items() if u in out["ghosts"]
+                         and (retired is None or f is None or f >= retired)}
     return before - len(out["missing"]) - len(out["ghosts"])
 
 
