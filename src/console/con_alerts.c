@@ -108,6 +108,26 @@ static void wal_limit(json_t *list, const con_alerts_conf *conf, con_sample *s)
     rule(list, s, "wal_limit", msg);
 }
 
+/* "reconcile": the newest reconciliation found differences between staging and
+ * Cassandra (detail "reconcile", ops.reconcile_runs), or could not compare. */
+static void reconcile(json_t *list, con_sample *s)
+{
+    char msg[512] = "";
+    json_t *rc = json_object_get(s->detail, "reconcile");
+    json_int_t missing = json_integer_value(json_object_get(rc, "missing"));
+    json_int_t ghosts = json_integer_value(json_object_get(rc, "ghosts"));
+    const char *problems = json_string_value(json_object_get(rc, "problems"));
+    if (missing > 0 || ghosts > 0 || (problems && problems[0]))
+        snprintf(msg, sizeof msg,
+                 "reconciliation %lld at %s: %lld user(s) missing in Cassandra, %lld ghost(s) in "
+                 "Cassandra, %lld repaired%s%s",
+                 (long long)json_integer_value(json_object_get(rc, "reconcile_id")),
+                 json_string_value(json_object_get(rc, "finished_at")) ?: "?", (long long)missing,
+                 (long long)ghosts, (long long)json_integer_value(json_object_get(rc, "repaired")),
+                 problems && problems[0] ? "; " : "", problems ? problems : "");
+    rule(list, s, "reconcile", msg);
+}
+
 json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
 {
     static const char *const lags[][2] = {
@@ -148,5 +168,6 @@ json_t *con_alerts_eval(const con_alerts_conf *conf, con_sample *s)
                  conf->spark_trigger_ms);
     rule(list, s, "spark_slow", msg);
     stopped(list, s);
+    reconcile(list, s);
     return list;
 }

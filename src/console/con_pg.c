@@ -312,6 +312,24 @@ static int collect_lifecycle(con_pg *p, con_sample *s)
     return 0;
 }
 
+/* The newest finished reconciliation (ops.reconcile_runs, DAG userstream_reconcile):
+ * the detail "reconcile" for the alert rule of that name; null before the first. */
+static int collect_reconcile(con_pg *p, con_sample *s)
+{
+    PGresult *r = query(p, s,
+                        "SELECT row_to_json(q)::text FROM (SELECT reconcile_id, finished_at, "
+                        "missing, ghosts, in_flight, repaired, repair, "
+                        "array_to_string(problems, '; ') AS problems FROM ops.reconcile_runs "
+                        "WHERE finished_at IS NOT NULL ORDER BY reconcile_id DESC LIMIT 1) q",
+                        0, NULL, 1);
+    if (!r)
+        return -1;
+    json_t *q = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    con_sample_detail(s, "reconcile", q);
+    PQclear(r);
+    return 0;
+}
+
 int con_pg_collect(con_pg *p, con_sample *s)
 {
     if (connect_if_needed(p, s) < 0)
@@ -324,6 +342,7 @@ int con_pg_collect(con_pg *p, con_sample *s)
     rc |= collect_quality(p, s);
     rc |= collect_stops(p, s);
     rc |= collect_lifecycle(p, s);
+    rc |= collect_reconcile(p, s);
     if (PQstatus(p->c) != CONNECTION_OK) {
         PQfinish(p->c);
         p->c = NULL;

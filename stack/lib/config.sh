@@ -131,6 +131,7 @@ us_config_load() {
     us_derive US_CASSANDRA_ADMIN_CREDENTIALS "$US_SECRETS_DIR/cassandra-admin.credentials"
     us_derive US_CASSANDRA_WRITER_CREDENTIALS "$US_SECRETS_DIR/cassandra-writer.credentials"
     us_derive US_CASSANDRA_READER_CREDENTIALS "$US_SECRETS_DIR/cassandra-reader.credentials"
+    us_derive US_CASSANDRA_RECONCILER_CREDENTIALS "$US_SECRETS_DIR/cassandra-reconciler.credentials"
     us_derive US_ROOT "$US_ROOT"
     # The Spark job's paths and role follow the values above.
     us_derive US_SPARK_PII_KEY_FILE "$US_SECRETS_DIR/pii_hmac_key"

@@ -10,7 +10,9 @@
 # start the default cassandra/cassandra superuser creates the generated admin
 # role, which then drops `cassandra`. Roles: us_admin (superuser: `up`,
 # migrations, ./userstream cqlsh, tests), spark_writer (SELECT+MODIFY on the
-# keyspace: the Spark job), console_reader (SELECT: console, checks). Each has
+# keyspace: the Spark job), console_reader (SELECT: console, checks),
+# reconciler (SELECT+MODIFY on users and its two index tables only: the
+# reconciliation's repair deletes ghost rows). Each has
 # a cqlsh credentials file (US_CASSANDRA_<R>_CREDENTIALS, mode 0600), read by
 # cqlsh --credentials and by the Python/Spark clients. Statements that carry a
 # password go to cqlsh on stdin, never on its command line.
@@ -50,6 +52,7 @@ us_cassandra_roles() {
     echo "us_admin $US_CASSANDRA_ADMIN_CREDENTIALS cassandra-admin"
     echo "spark_writer $US_CASSANDRA_WRITER_CREDENTIALS cassandra-writer"
     echo "console_reader $US_CASSANDRA_READER_CREDENTIALS cassandra-reader"
+    echo "reconciler $US_CASSANDRA_RECONCILER_CREDENTIALS cassandra-reconciler"
 }
 
 # cqlsh's credentials format ([plain_text_auth]), also read by the job and tests.
@@ -257,7 +260,7 @@ us_cassandra_roles_apply() {
         echo "ALTER ROLE $role WITH LOGIN = true AND PASSWORD = '$(us_secret "$secret")';" |
             us_cql_stdin "setting the password of $role"
     done < <(us_cassandra_roles)
-    us_ok "Cassandra roles: us_admin, spark_writer, console_reader (default superuser dropped)"
+    us_ok "Cassandra roles: us_admin, spark_writer, console_reader, reconciler (default superuser dropped)"
 }
 
 # Least privilege on the pipeline's keyspace (granting twice is a no-op).
@@ -265,8 +268,14 @@ us_cassandra_grants_apply() {
     local ks=$US_CASSANDRA_KEYSPACE
     printf '%s\n' "GRANT SELECT ON KEYSPACE \"$ks\" TO spark_writer;" \
         "GRANT MODIFY ON KEYSPACE \"$ks\" TO spark_writer;" \
-        "GRANT SELECT ON KEYSPACE \"$ks\" TO console_reader;" | us_cql_stdin "granting on $ks"
-    us_ok "Cassandra grants: spark_writer SELECT+MODIFY, console_reader SELECT on $ks"
+        "GRANT SELECT ON KEYSPACE \"$ks\" TO console_reader;" \
+        "GRANT SELECT ON TABLE \"$ks\".users TO reconciler;" \
+        "GRANT MODIFY ON TABLE \"$ks\".users TO reconciler;" \
+        "GRANT SELECT ON TABLE \"$ks\".users_by_email_hash TO reconciler;" \
+        "GRANT MODIFY ON TABLE \"$ks\".users_by_email_hash TO reconciler;" \
+        "GRANT SELECT ON TABLE \"$ks\".users_by_country TO reconciler;" \
+        "GRANT MODIFY ON TABLE \"$ks\".users_by_country TO reconciler;" | us_cql_stdin "granting on $ks"
+    us_ok "Cassandra grants: spark_writer SELECT+MODIFY, console_reader SELECT on $ks; reconciler SELECT+MODIFY on its users tables"
 }
 
 # The keyspace, then stack/cql/*.cql in name order, each once, run with the

@@ -101,7 +101,9 @@ svc_airflow_api_server_init() {
 # The DAGs' credentials are Airflow Connections (stored encrypted with the
 # Fernet key in the metadata database), made here from the generated secrets:
 # userstream_pg_loader (the loader's role), userstream_pg_ops (the quality
-# checks' role), userstream_source (the API, no secret). They go in through
+# checks' role), userstream_cassandra_reader / _repair (the reconciliation's
+# Cassandra logins: console_reader, reconciler), userstream_source (the API,
+# no secret). They go in through
 # `airflow connections import` of a 0600 file deleted right after, so no
 # password is on a command line; AIRFLOW_CONN_* variables were not used: they
 # would sit in the environment of every Airflow process. Imported again only
@@ -110,15 +112,22 @@ svc_airflow_api_server_post_start() { us_airflow_connections_apply; }
 
 us_airflow_connections_json() {
     US_LOADER_PW=$(us_secret "pg-$US_PG_LOADER_USER") US_OPS_PW=$(us_secret "pg-$US_PG_OPS_USER") \
+        US_CASS_READER_PW=$(us_secret cassandra-reader) US_CASS_RECONCILER_PW=$(us_secret cassandra-reconciler) \
         "$US_VENV/bin/python" -c '
 import json, os
 e = os.environ
 pg = {"conn_type": "postgres", "host": e["US_PG_HOST"], "port": int(e["US_PG_PORT"]), "schema": e["US_PG_DATABASE"]}
+cql = {"conn_type": "generic", "host": e["US_CASSANDRA_HOST"], "port": int(e["US_CASSANDRA_PORT"]),
+       "schema": e["US_CASSANDRA_KEYSPACE"]}
 print(json.dumps({
     "userstream_pg_loader": dict(pg, login=e["US_PG_LOADER_USER"], password=e["US_LOADER_PW"],
                                  description="userstream-load: staging writes (loader role)"),
     "userstream_pg_ops": dict(pg, login=e["US_PG_OPS_USER"], password=e["US_OPS_PW"],
                               description="quality checks: reads staging, reads/writes ops (ops role)"),
+    "userstream_cassandra_reader": dict(cql, login="console_reader", password=e["US_CASS_READER_PW"],
+                                        description="reconciliation: reads the users tables (SELECT)"),
+    "userstream_cassandra_repair": dict(cql, login="reconciler", password=e["US_CASS_RECONCILER_PW"],
+                                        description="reconciliation repair: deletes ghost rows (users tables)"),
     "userstream_source": {"conn_type": "http", "host": e["US_SOURCE_URL"],
                           "description": "the randomuser.me-compatible API the loader fetches"},
 }, indent=1))'
@@ -131,14 +140,14 @@ us_airflow_connections_apply() {
     digest=$(sha256sum "$f" | cut -c1-64)
     if [[ -f $mark && $(cat "$mark") == "$digest" ]]; then
         rm -f "$f"
-        us_ok "Airflow connections unchanged (userstream_pg_loader, userstream_pg_ops, userstream_source)"
+        us_ok "Airflow connections unchanged (userstream_pg_*, userstream_cassandra_*, userstream_source)"
         return 0
     fi
     us_airflow connections import --overwrite "$f" >"$log" 2>&1 ||
         { rm -f "$f"; us_fail_with_log "could not import the Airflow connections" "$log"; }
     rm -f "$f"
     echo "$digest" >"$mark"
-    us_ok "Airflow connections: userstream_pg_loader, userstream_pg_ops, userstream_source"
+    us_ok "Airflow connections: userstream_pg_loader, userstream_pg_ops, userstream_cassandra_reader, userstream_cassandra_repair, userstream_source"
 }
 
 svc_airflow_api_server_run() {

@@ -274,11 +274,20 @@ static void alert_rules(void **state)
                       json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", "relay", "state", "down",
                                 "detail", "connection refused", "name", "kafka", "state", "up",
                                 "detail", "ok"));
+    con_sample_detail(&s, "reconcile",
+                      json_pack("{s:i,s:s,s:i,s:i,s:i,s:s}", "reconcile_id", 12, "finished_at",
+                                "2026-12-05T03:00:00+00:00", "missing", 1, "ghosts", 2, "repaired",
+                                0, "problems", ""));
     json_t *a = con_alerts_eval(&cf, &s);
     assert_true(has_alert(a, "lag_growing") && has_alert(a, "dead_letters") &&
                 has_alert(a, "wal_retained") && has_alert(a, "service_down") &&
-                has_alert(a, "spark_slow") && has_alert(a, "stopped") && has_alert(a, "wal_limit"));
-    assert_int_equal(json_array_size(a), 7);
+                has_alert(a, "spark_slow") && has_alert(a, "stopped") &&
+                has_alert(a, "wal_limit") && has_alert(a, "reconcile"));
+    assert_int_equal(json_array_size(a), 8);
+    assert_true(con_sample_get(&s, "alert.reconcile") == 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(a, 7), "message")),
+                           "reconciliation 12 at 2026-12-05T03:00:00+00:00: 1 user(s) missing in "
+                           "Cassandra, 2 ghost(s) in Cassandra, 0 repaired"));
     assert_true(con_sample_get(&s, "alert.wal_limit") == 1);
     assert_true(con_sample_get(&s, "alert.lag_growing") == 1);
     assert_true(con_sample_get(&s, "alert.stopped") == 1);
@@ -299,8 +308,13 @@ static void alert_rules(void **state)
     con_sample_put(&s, "slot.safe_wal_bytes", 1e9);
     con_sample_put(&s, "spark.batch_ms", 100);
     con_sample_detail(&s, "health", json_array());
+    con_sample_detail(&s, "reconcile",
+                      json_pack("{s:i,s:s,s:i,s:i,s:i,s:s}", "reconcile_id", 13, "finished_at",
+                                "2026-12-05T04:00:00+00:00", "missing", 0, "ghosts", 0, "repaired",
+                                0, "problems", ""));
     a = con_alerts_eval(&cf, &s);
     assert_int_equal(json_array_size(a), 0);
+    assert_true(con_sample_get(&s, "alert.reconcile") == 0);
     assert_true(con_sample_get(&s, "alert.service_down") == 0);
     assert_true(con_sample_get(&s, "alert.stopped") == 0);
     assert_true(con_sample_get(&s, "alert.wal_limit") == 0);

@@ -1,0 +1,399 @@
+"""The reconciliation of staging.users with Cassandra's users table (docs/lifecycle.md,
+"Reconciliation"); the DAG userstream_reconcile runs it. No Airflow here: the DAG hands in
+a DB-API connection (ops role) and cassandra-driver sessions, so it is testable alone.
+
+Invariant: Cassandra's users = staging.users, plus in flight, plus retired (purged from
+staging by retention: they stay in Cassandra), plus dead letters. One run:
+
+1. The cut. H = the Spark job's progress (max_commit_lsn, max_commit_ts of query
+   'users': every change up to H is in Cassandra). R = the newest purge cutoff
+   (ops.staging_purges): a row fetched before R may have been purged from staging, so
+   rows fetched before R are compared on neither side. A staging row takes part when
+   loaded_at <= H.ts (its transaction started no later than the last change the job
+   wrote; a later one has not reached Cassandra); a Cassandra row when its commit_lsn
+   <= H.lsn. Same cut on both sides, so a quiet or a busy pipeline gives equal digests.
+2. Digests. The Murmur3 token ring (Cassandra's partitioner) is split into N equal
+   ranges. Staging: one pass over the ids in one REPEATABLE READ snapshot; the token of
+   each id is computed here (PostgreSQL has no Murmur3), digest = (count, XOR of a keyed
+   BLAKE2b of the id; the key is new each run, so no id set can be made to collide on
+   purpose). Cassandra: per range, SELECT ... WHERE token(user_id) > ? AND <= ?, the same
+   digest. Only ranges whose digests differ are compared id by id (a second pass over
+   those ranges only).
+3. Candidates: missing = staged (in the cut), absent from Cassandra; ghost = in Cassandra
+   (in the cut), absent from the snapshot altogether.
+4. Re-check after the snapshot is closed (on a busy pipeline, once the job has written a
+   change committed after the snapshot began, at most RECHECK_WAIT_S later): a missing
+   candidate that is now in Cassandra, or no longer in staging, was in flight; a ghost
+   candidate that is now in staging (a new insert), or whose erasure is pending
+   (ops.erasures without cassandra_clean_at), or that has left Cassandra, was in flight;
+   one fetched before a purge cutoff newer than the cut's was retired meanwhile.
+   What remains is reported.
+5. Repair (when asked): a missing user is re-emitted through CDC by a no-op UPDATE of its
+   staging row (ops.reconcile_reemit): the job writes it USING TIMESTAMP that update's LSN,
+   as every change. A ghost is deleted from users and its two index rows USING TIMESTAMP
+   the newest write time of the row's cells: that removes every cell of it, and any later
+   change of the id (a higher LSN) still wins.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import secrets
+import time
+import uuid
+
+from cassandra.murmur3 import murmur3
+
+MIN_TOKEN = -(1 << 63)
+MAX_TOKEN = (1 << 63) - 1
+CHUNK = 500  # ids per IN (...) / ANY(...) in the re-check and repairs
+RECHECK_WAIT_S = 120  # at most this long for a busy job to pass the snapshot (re-check)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def boundaries(n: int) -> list[int]:
+    """n+1 tokens; range i is (b[i], b[i+1]]. Murmur3Partitioner never gives MIN_TOKEN."""
+    if n < 1 or n > 65536:
+        raise ValueError(f"ranges must be 1..65536, not {n}")
+    span = MAX_TOKEN - MIN_TOKEN
+    return [MIN_TOKEN + (span * i) // n for i in range(n)] + [MAX_TOKEN]
+
+
+def token(u: uuid.UUID) -> int:
+    """Cassandra's token of a uuid partition key (Murmur3Partitioner: MIN maps to MAX)."""
+    h = murmur3(u.bytes)
+    return MAX_TOKEN if h == MIN_TOKEN else h
+
+
+def range_of(tok: int, bounds: list[int]) -> int:
+    return max(bisect.bisect_left(bounds, tok) - 1, 0)
+
+
+class Digests:
+    """(count, XOR of keyed hashes) per range."""
+
+    def __init__(self, n: int, key: bytes):
+        self.key = key
+        self.count = [0] * n
+        self.xor = [0] * n
+
+    def add(self, i: int, u: uuid.UUID) -> None:
+        h = hashlib.blake2b(u.bytes, digest_size=8, key=self.key).digest()
+        self.count[i] += 1
+        self.xor[i] ^= int.from_bytes(h, "big")
+
+    def differing(self, other: "Digests") -> list[int]:
+        return [i for i in range(len(self.count))
+                if (self.count[i], self.xor[i]) != (other.count[i], other.xor[i])]
+
+
+def _utc(t):
+    """A Cassandra timestamp (naive UTC) or a PostgreSQL timestamptz, tz-aware."""
+    if t is None:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _as_uuid(v) -> uuid.UUID:
+    return v if isinstance(v, uuid.UUID) else uuid.UUID(str(v))
+
+
+# --- PostgreSQL -------------------------------------------------------------------------
+
+PROGRESS = """SELECT max(max_commit_lsn), max(max_commit_ts) FROM ops.stream_progress
+               WHERE query_name = 'users'"""
+RETIRED = "SELECT max(cutoff) FROM ops.staging_purges WHERE users > 0"
+STAGED_IDS = """SELECT user_id, loaded_at <= %s AND (%s::timestamptz IS NULL OR fetched_at >= %s)
+                  FROM staging.users"""
+
+
+def staging_pass(db, cut, bounds, digests, want=None):
+    """One pass over staging's ids in the open snapshot. Digests of the ids in the cut;
+    with want (a set of range indexes): also {range: (ids in the cut, all ids)}."""
+    n_cut = 0
+    sets = {i: (set(), set()) for i in want} if want else {}
+    with db.cursor(name=f"reconcile_{secrets.token_hex(4)}") as cur:
+        cur.itersize = 20000
+        cur.execute(STAGED_IDS, (cut["ts"], cut["retired"], cut["retired"]))
+        for uid, in_cut in cur:
+            u = _as_uuid(uid)
+            i = range_of(token(u), bounds)
+            if in_cut:
+                n_cut += 1
+                if digests is not None:
+                    digests.add(i, u)
+            if i in sets:
+                sets[i][1].add(u)
+                if in_cut:
+                    sets[i][0].add(u)
+    return n_cut, sets
+
+
+# --- Cassandra --------------------------------------------------------------------------
+
+RANGE_CQL = ("SELECT user_id, commit_lsn, fetched_at FROM users "
+             "WHERE token(user_id) > ? AND token(user_id) <= ?")
+
+
+def cassandra_in_cut(row, cut) -> bool:
+    lsn_ok = row.commit_lsn is None or row.commit_lsn <= cut["lsn"]
+    fetched = _utc(row.fetched_at)
+    return lsn_ok and (cut["retired"] is None or fetched is None or fetched >= cut["retired"])
+
+
+def cassandra_range(session, stmt, bounds, i, cut):
+    """(ids in the cut, all ids) of range i."""
+    in_cut, every = set(), set()
+    for row in session.execute(stmt, (bounds[i], bounds[i + 1])):
+        every.add(row.user_id)
+        if cassandra_in_cut(row, cut):
+            in_cut.add(row.user_id)
+    return in_cut, every
+
+
+def cassandra_pass(session, stmt, bounds, cut, key):
+    """Digests of every range, from the rows in the cut."""
+    d = Digests(len(bounds) - 1, key)
+    total = 0
+    for i in range(len(bounds) - 1):
+        for row in session.execute(stmt, (bounds[i], bounds[i + 1])):
+            if cassandra_in_cut(row, cut):
+                d.add(i, row.user_id)
+                total += 1
+    return d, total
+
+
+def _chunks(xs, n=CHUNK):
+    xs = sorted(xs)
+    for k in range(0, len(xs), n):
+        yield xs[k:k + n]
+
+
+def cassandra_fetched(session, ids) -> dict:
+    """{user_id: fetched_at (tz-aware or None)} of the ids present in Cassandra."""
+    stmt = "SELECT user_id, fetched_at FROM users WHERE user_id IN ({})"
+    found = {}
+    for part in _chunks(ids):
+        for r in session.execute(stmt.format(",".join(["%s"] * len(part))), part):
+            found[r.user_id] = _utc(r.fetched_at)
+    return found
+
+
+def cassandra_present(session, ids) -> set:
+    return set(cassandra_fetched(session, ids))
+
+
+def ghost_row(session, meta_cols, uid):
+    """(email_hmac, country_code, newest write time of the row's cells) or None if gone."""
+    cols = ", ".join(f"writetime({c})" for c in meta_cols)
+    row = session.execute(f"SELECT email_hmac, country_code, {cols} FROM users WHERE user_id = %s", (uid,)).one()
+    if row is None:
+        return None
+    times = [t for t in list(row)[2:] if t is not None]
+    return row[0], row[1], (max(times) if times else None)
+
+
+def index_writetime(session, table, cols, where, params):
+    w = ", ".join(f"writetime({c})" for c in cols)
+    row = session.execute(f"SELECT {w} FROM {table} WHERE {where}", params).one()
+    if row is None:
+        return None
+    times = [t for t in row if t is not None]
+    return max(times) if times else 0
+
+
+def delete_ghost(reader, writer, uid, email_hmac, country, wt) -> None:
+    """The users row and its two index rows, each USING TIMESTAMP its newest cell's."""
+    writer.execute("DELETE FROM users USING TIMESTAMP %s WHERE user_id = %s", (wt, uid))
+    if email_hmac is not None:
+        t = index_writetime(reader, "users_by_email_hash", ("full_name", "country_code", "email_domain", "registered_at"),
+                            "email_hmac = %s AND user_id = %s", (email_hmac, uid))
+        if t is not None:
+            writer.execute("DELETE FROM users_by_email_hash USING TIMESTAMP %s WHERE email_hmac = %s AND user_id = %s",
+                           (max(t, wt), email_hmac, uid))
+    if country is not None:
+        bucket = int(str(uid)[0], 16) % 16
+        t = index_writetime(reader, "users_by_country", ("full_name", "city", "email_domain", "registered_at"),
+                            "country_code = %s AND bucket = %s AND user_id = %s", (country, bucket, uid))
+        if t is not None:
+            writer.execute("DELETE FROM users_by_country USING TIMESTAMP %s "
+                           "WHERE country_code = %s AND bucket = %s AND user_id = %s",
+                           (max(t, wt), country, bucket, uid))
+
+
+# --- One run ----------------------------------------------------------------------------
+
+def read_cut(db) -> dict:
+    with db.cursor() as cur:
+        cur.execute(PROGRESS)
+        lsn, ts = cur.fetchone()
+        cur.execute(RETIRED)
+        retired = cur.fetchone()[0]
+    db.commit()
+    return {"lsn": int(lsn) if lsn is not None else None, "ts": ts, "retired": retired}
+
+
+def compare(db, reader, n, log=print) -> dict:
+    """Steps 1-3: the cut, the digests, the candidates of the differing ranges."""
+    cut = read_cut(db)
+    out = {"cut": cut, "ranges_differing": 0, "staged": 0, "cassandra": 0, "missing": set(), "ghosts": set()}
+    if cut["lsn"] is None:
+        out["problems"] = ["the Spark job has written no progress for query 'users' yet: nothing to compare"]
+        return out
+    bounds = boundaries(n)
+    key = secrets.token_bytes(16)
+    stmt = reader.prepare(RANGE_CQL)
+    stmt.fetch_size = 5000
+    with db.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SELECT pg_current_wal_lsn()::text, now()")
+        out["snapshot_lsn"], out["snapshot_ts"] = cur.fetchone()
+    t0 = time.monotonic()
+    pg = Digests(n, key)
+    out["staged"], _ = staging_pass(db, cut, bounds, pg)
+    t1 = time.monotonic()
+    cd, out["cassandra"] = cassandra_pass(reader, stmt, bounds, cut, key)
+    t2 = time.monotonic()
+    diff = pg.differing(cd)
+    out["ranges_differing"] = len(diff)
+    log(f"digests: staging {out['staged']} ids in {t1 - t0:.1f} s, Cassandra {out['cassandra']} ids "
+        f"in {t2 - t1:.1f} s; {len(diff)} of {n} ranges differ")
+    if diff:
+        _, sets = staging_pass(db, cut, bounds, None, want=set(diff))
+        for i in diff:
+            c_cut, c_all = cassandra_range(reader, stmt, bounds, i, cut)
+            p_cut, p_all = sets[i]
+            out["missing"] |= p_cut - c_all
+            out["ghosts"] |= c_cut - p_all
+    db.commit()  # the snapshot ends here
+    return out
+
+
+def wait_for_progress(db, out, timeout_s: float) -> None:
+    """A busy pipeline (the job wrote more since the cut) may still be writing a loader
+    transaction that started before the job's last change and committed after it: wait
+    (bounded) until the job has written a change committed after the snapshot began.
+    A quiet pipeline has nothing in flight and is not waited for."""
+    cut, deadline = out["cut"], time.monotonic() + timeout_s
+    while True:
+        now = read_cut(db)
+        if now["lsn"] == cut["lsn"] or (now["ts"] and now["ts"] >= out["snapshot_ts"]):
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(2)
+
+
+def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
+    """Step 4: drops the candidates that were in flight; returns how many."""
+    before = len(out["missing"]) + len(out["ghosts"])
+    if out["missing"]:
+        wait_for_progress(db, out, wait_s)
+        out["missing"] -= cassandra_present(reader, out["missing"])
+    with db.cursor() as cur:
+        if out["missing"]:
+            cur.execute("SELECT user_id FROM staging.users WHERE user_id = ANY(%s)", (list(out["missing"]),))
+            out["missing"] &= {_as_uuid(r[0]) for r in cur.fetchall()}
+        if out["ghosts"]:
+            ids = list(out["ghosts"])
+            cur.execute("SELECT user_id FROM staging.users WHERE user_id = ANY(%s) UNION "
+                        "SELECT user_id FROM ops.erasures WHERE cassandra_clean_at IS NULL AND user_id = ANY(%s)",
+                        (ids, ids))
+            out["ghosts"] -= {_as_uuid(r[0]) for r in cur.fetchall()}
+    db.commit()
+    if out["ghosts"]:
+        # a purge since the cut retired more rows: those are not ghosts either
+        retired = read_cut(db)["retired"]
+        fetched = cassandra_fetched(reader, out["ghosts"])
+        out["ghosts"] = {u for u, f in fetched.items() if u in out["ghosts"]
+                         and (retired is None or f is None or f >= retired)}
+    return before - len(out["missing"]) - len(out["ghosts"])
+
+
+STILL_MISSING = """SELECT DISTINCT user_id FROM ops.reconcile_diffs
+                    WHERE kind = 'missing' AND repaired_at IS NOT NULL AND user_id = ANY(%s)"""
+
+
+def repair(db, reader, writer, out, log=print) -> dict:
+    """Step 5: {user_id: write time used (ghost) or None (missing re-emitted)}. A user
+    that an earlier run re-emitted and that is still missing is not re-emitted again: a
+    tombstone newer than any of its versions shadows it (a delete with a wall-clock
+    timestamp, cqlsh's default), which no change through the pipeline can outrank."""
+    done = {}
+    with db.cursor() as cur:
+        again = set()
+        if out["missing"]:
+            cur.execute(STILL_MISSING, (list(out["missing"]),))
+            again = {_as_uuid(r[0]) for r in cur.fetchall()}
+        if again:
+            out.setdefault("problems", []).append(
+                f"{len(again)} user(s) re-emitted by an earlier run are still missing (e.g. {min(again)}): "
+                "a tombstone newer than their versions shadows them; not re-emitted again")
+        for part in _chunks(out["missing"] - again, 10000):
+            cur.execute("SELECT ops.reconcile_reemit(%s::uuid[])", (part,))
+            if cur.fetchone()[0] == len(part):
+                done.update((u, None) for u in part)
+    db.commit()
+    cols = [c for c in reader.cluster.metadata.keyspaces[reader.keyspace].tables["users"].columns
+            if c != "user_id"]
+    for uid in sorted(out["ghosts"]):
+        g = ghost_row(reader, cols, uid)
+        if g is None:
+            continue
+        email_hmac, country, wt = g
+        if wt is None:
+            log(f"ghost {uid}: no cell has a write time; not deleted")
+            continue
+        delete_ghost(reader, writer, uid, email_hmac, country, wt)
+        done[uid] = wt
+    return done
+
+
+def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> dict:
+    """A whole run, recorded in ops.reconcile_runs / ops.reconcile_diffs. writer may be None
+    unless do_repair."""
+    started = time.monotonic()
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO ops.reconcile_runs (run_by, repair, ranges) VALUES (%s, %s, %s) "
+                    "RETURNING reconcile_id", (run_by, do_repair, n))
+        rid = cur.fetchone()[0]
+    db.commit()
+    out = compare(db, reader, n, log)
+    in_flight = recheck(db, reader, out) if "problems" not in out else 0
+    wts = {}
+    if do_repair and (out["missing"] or out["ghosts"]):
+        wts = repair(db, reader, writer, out, log)
+    ghost_wt = {}
+    if out["ghosts"] and not do_repair:
+        cols = [c for c in reader.cluster.metadata.keyspaces[reader.keyspace].tables["users"].columns
+                if c != "user_id"]
+        for u in out["ghosts"]:
+            g = ghost_row(reader, cols, u)
+            ghost_wt[u] = g[2] if g else None
+    cut = out["cut"]
+    with db.cursor() as cur:
+        for kind, ids in (("missing", out["missing"]), ("ghost", out["ghosts"])):
+            for u in sorted(ids):
+                cur.execute("INSERT INTO ops.reconcile_diffs (reconcile_id, user_id, kind, token, writetime, repaired_at) "
+                            "VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)",
+                            (rid, u, kind, token(u), wts.get(u, ghost_wt.get(u)), u in wts))
+        cur.execute(
+            """UPDATE ops.reconcile_runs SET finished_at = now(), ranges_differing = %s, staged = %s,
+                   cassandra = %s, missing = %s, ghosts = %s, in_flight = %s, repaired = %s,
+                   snapshot_lsn = %s::pg_lsn, progress_lsn = %s, progress_ts = %s, retired_before = %s,
+                   duration_ms = %s, problems = %s
+             WHERE reconcile_id = %s""",
+            (out["ranges_differing"], out["staged"], out["cassandra"], len(out["missing"]), len(out["ghosts"]),
+             in_flight, len(wts), out.get("snapshot_lsn"), cut["lsn"], cut["ts"], cut["retired"],
+             int((time.monotonic() - started) * 1000), out.get("problems", []), rid))
+    db.commit()
+    report = {"reconcile_id": rid, "ranges": n, "ranges_differing": out["ranges_differing"],
+              "staged": out["staged"], "cassandra": out["cassandra"],
+              "missing": len(out["missing"]), "ghosts": len(out["ghosts"]),
+              "first_missing": sorted(str(u) for u in out["missing"])[:20],
+              "first_ghosts": sorted(str(u) for u in out["ghosts"])[:20],
+              "in_flight": in_flight, "repaired": len(wts), "problems": out.get("problems", []),
+              "seconds": round(time.monotonic() - started, 2)}
+    return report

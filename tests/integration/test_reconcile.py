@@ -1,0 +1,178 @@
+"""Whole-pipeline reconciliation (DAG userstream_reconcile, docs/lifecycle.md
+"Reconciliation") on the session's real stack with the relay and the Spark job running:
+a user lost from Cassandra and a ghost row put there by hand are reported, exactly, and
+repaired; the next run finds nothing.
+
+The DAG runs in the stack's own Airflow (`./userstream airflow dags test`), so it logs in
+through the Connections `up` made. Waits are bounded only so that a stuck pipeline fails
+with its state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+
+import pytest
+
+from loadtest_support import ingest_for, unique
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLOW_TIMEOUT = 900  # a loaded CI machine's Spark batches take minutes
+PIPELINE = ("relay", "spark_job")
+GHOST = uuid.UUID("6a05e000-0000-4000-8000-00000000c0de")
+
+
+def wait_until(what, fn, timeout=FLOW_TIMEOUT, every=3.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not reached after {timeout}s")
+        time.sleep(every)
+
+
+def running(stack, name: str) -> bool:
+    out = stack.us("status", check=False).stdout
+    return any(line.split()[:1] == [name] and " RUNNING" in line for line in out.splitlines())
+
+
+@pytest.fixture(scope="module")
+def session(stack):
+    from cassandra.cluster import Cluster
+    from cassandra.policies import RoundRobinPolicy
+
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                      auth_provider=stack.cassandra_auth(), load_balancing_policy=RoundRobinPolicy())
+    s = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
+    s.default_timeout = 120
+    yield s
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def flowing(stack, session):
+    """Relay and Spark job running (started here if they were not), 200 fresh users in
+    Cassandra."""
+    started = [s for s in PIPELINE if not running(stack, s)]
+    for svc in started:
+        stack.us("restart", svc, timeout=900)
+    try:
+        with ingest_for(stack) as ing:
+            run = unique("reconcile")
+            rc, _, err = ing.load("--seed", run, "--pages", "2", "--results", "100", "--run-id", run)
+            assert rc == 0, err
+            ids = {uuid.UUID(r[0]) for r in ing.sql(f"SELECT user_id FROM staging.users WHERE run_id = '{run}'")}
+            assert len(ids) == 200
+            wait_until("the loaded users reach Cassandra", lambda: ids <= present(session, ids))
+            yield stack, ing, ids
+    finally:
+        if started:
+            stack.us("stop", *started, check=False)
+
+
+def present(session, ids) -> set:
+    q = "SELECT user_id FROM users WHERE user_id IN ({})"
+    out = set()
+    xs = sorted(ids)
+    for k in range(0, len(xs), 100):
+        part = xs[k:k + 100]
+        out |= {r.user_id for r in session.execute(q.format(",".join(["%s"] * len(part))), part)}
+    return out
+
+
+def differences(ing, rid) -> set:
+    return {(uuid.UUID(u), kind) for u, kind in
+            ing.sql(f"SELECT user_id, kind FROM ops.reconcile_diffs WHERE reconcile_id = {rid}")}
+
+
+def reconcile(stack, ing, repair: bool) -> int:
+    """One DAG run; its reconcile_id (its exit code is not the point: the rows are)."""
+    before = int(ing.one("SELECT coalesce(max(reconcile_id), 0) FROM ops.reconcile_runs"))
+    p = stack.us("airflow", "dags", "test", "userstream_reconcile", "-c", json.dumps({"repair": repair}),
+                 check=False, timeout=900)
+    rid = int(ing.one(f"SELECT coalesce(max(reconcile_id), 0) FROM ops.reconcile_runs WHERE reconcile_id > {before}"))
+    assert rid > before, f"no reconciliation recorded\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    assert ing.one(f"SELECT finished_at IS NOT NULL FROM ops.reconcile_runs WHERE reconcile_id = {rid}") == "t", \
+        f"the run did not finish\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+    return rid
+
+
+def baseline(stack) -> set:
+    """Differences the session stack already had (other tests' doings), by the same code
+    the DAG runs, without recording or repairing anything."""
+    import psycopg
+    from cassandra.cluster import Cluster
+    from cassandra.policies import RoundRobinPolicy
+
+    sys.path.insert(0, os.path.join(ROOT, "airflow", "dags"))
+    import userstream_reconcile_core as core
+
+    role = stack["US_PG_OPS_USER"]
+    with open(os.path.join(stack["US_SECRETS_DIR"], f"pg-{role}"), encoding="utf-8") as f:
+        pw = f.read().strip()
+    db = psycopg.connect(host=stack["US_PG_HOST"], port=stack["US_PG_PORT"], dbname=stack["US_PG_DATABASE"],
+                         user=role, password=pw)
+    cluster = Cluster([stack["US_CASSANDRA_HOST"]], port=int(stack["US_CASSANDRA_PORT"]),
+                      auth_provider=stack.cassandra_auth("READER"), load_balancing_policy=RoundRobinPolicy())
+    try:
+        reader = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
+        out = core.compare(db, reader, 64, log=lambda *_: None)
+        core.recheck(db, reader, out)
+        return {(u, "missing") for u in out["missing"]} | {(u, "ghost") for u in out["ghosts"]}
+    finally:
+        db.close()
+        cluster.shutdown()
+
+
+def test_reconcile_reports_and_repairs_a_lost_row_and_a_ghost(flowing, session):
+    stack, ing, ids = flowing
+    before = baseline(stack)
+    lost = min(ids)
+    # A lost write: the row's cells deleted at their own write time (a later version of
+    # the user still wins, as for any change the pipeline replays).
+    row = session.execute("SELECT email_hmac, country_code, writetime(first_name) AS wt FROM users "
+                          "WHERE user_id = %s", (lost,)).one()
+    session.execute("DELETE FROM users USING TIMESTAMP %s WHERE user_id = %s", (row.wt, lost))
+    # A ghost: a user staging never had, with its index rows, as a missed delete leaves.
+    session.execute("INSERT INTO users (user_id, first_name, full_name, country_code, email_hmac, commit_lsn, "
+                    "fetched_at) VALUES (%s, 'Ghost', 'Ghost Row', 'FR', 'ghost-hmac', 1, toTimestamp(now())) "
+                    "USING TIMESTAMP 1000", (GHOST,))
+    session.execute("INSERT INTO users_by_country (country_code, bucket, user_id, full_name) "
+                    "VALUES ('FR', 6, %s, 'Ghost Row') USING TIMESTAMP 1000", (GHOST,))
+    session.execute("INSERT INTO users_by_email_hash (email_hmac, user_id, full_name) "
+                    "VALUES ('ghost-hmac', %s, 'Ghost Row') USING TIMESTAMP 1000", (GHOST,))
+
+    first = reconcile(stack, ing, repair=True)
+    found = differences(ing, first)
+    assert found - before == {(lost, "missing"), (GHOST, "ghost")}
+    assert found <= before | {(lost, "missing"), (GHOST, "ghost")}
+    assert ing.one(f"SELECT count(*) FROM ops.reconcile_diffs WHERE reconcile_id = {first} "
+                   f"AND user_id IN ('{lost}', '{GHOST}') AND repaired_at IS NOT NULL") == "2"
+    assert ing.one(f"SELECT writetime FROM ops.reconcile_diffs WHERE reconcile_id = {first} "
+                   f"AND user_id = '{GHOST}'") == "1000"
+
+    # The ghost is gone from users and both index tables at once; the lost user comes back
+    # through the relay and the Spark job.
+    assert not present(session, {GHOST})
+    assert session.execute("SELECT * FROM users_by_country WHERE country_code = 'FR' AND bucket = 6 "
+                           "AND user_id = %s", (GHOST,)).one() is None
+    assert session.execute("SELECT * FROM users_by_email_hash WHERE email_hmac = 'ghost-hmac' "
+                           "AND user_id = %s", (GHOST,)).one() is None
+    wait_until("the re-emitted user is back in Cassandra", lambda: lost in present(session, {lost}))
+    back = session.execute("SELECT email_hmac, country_code, writetime(first_name) AS wt FROM users "
+                           "WHERE user_id = %s", (lost,)).one()
+    assert (back.email_hmac, back.country_code) == (row.email_hmac, row.country_code)
+    assert back.wt > row.wt  # the re-emit's LSN: a newer version of the same image
+
+    second = reconcile(stack, ing, repair=False)
+    left = differences(ing, second)
+    assert not left & {(lost, "missing"), (GHOST, "ghost")}
+    assert left <= before
+    if not before:
+        assert ing.one(f"SELECT missing + ghosts FROM ops.reconcile_runs WHERE reconcile_id = {second}") == "0"
