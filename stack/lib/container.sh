@@ -73,6 +73,12 @@ us_container_setup() {
     us_setup_venv
     local f
     for f in "${US_SERVICE_FILES[@]}"; do
+        # No Prometheus container (docs/containers.md): only the JMX exporter
+        # agent that its setup fetches for Kafka and Cassandra.
+        if [[ $(us_service_name "$f") == prometheus ]]; then
+            us_jmx_exporter_setup
+            continue
+        fi
         "svc_$(us_service_name "$f")_setup"
     done
 }
