@@ -201,7 +201,7 @@ us_docker_cache_stage() {
     local c=$US_ROOT/.docker-cache d
     rm -rf "$c"
     mkdir -p "$c/engines"
-    for d in kafka cassandra apicurio spark-jars; do
+    for d in kafka cassandra apicurio spark-jars jmx-exporter; do
         local e
         e=$(us_engine_dir "$d") || continue
         [[ -f $e/.complete ]] && cp -al "$e" "$c/engines/"
