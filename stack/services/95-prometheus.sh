@@ -127,11 +127,12 @@ EOF
     [[ $US_KAFKA_METRICS_PORT == 0 ]] || us_prometheus_job kafka kafka "$b" "$US_KAFKA_METRICS_PORT" /metrics
     [[ $US_CASSANDRA_METRICS_PORT == 0 ]] ||
         us_prometheus_job cassandra cassandra "$b" "$US_CASSANDRA_METRICS_PORT" /metrics
-    us_prometheus_job spark_master spark_master "$b" "$US_SPARK_MASTER_UI_PORT" /metrics/master/prometheus
+    # The servlets' paths end in '/': without it Spark's UI answers 302.
+    us_prometheus_job spark_master spark_master "$b" "$US_SPARK_MASTER_UI_PORT" /metrics/master/prometheus/
     us_prometheus_job spark_applications spark_master "$b" "$US_SPARK_MASTER_UI_PORT" \
-        /metrics/applications/prometheus
-    us_prometheus_job spark_worker spark_worker "$b" "$US_SPARK_WORKER_UI_PORT" /metrics/prometheus
-    us_prometheus_job spark_driver spark_job "$b" "$US_SPARK_DRIVER_UI_PORT" /metrics/prometheus
+        /metrics/applications/prometheus/
+    us_prometheus_job spark_worker spark_worker "$b" "$US_SPARK_WORKER_UI_PORT" /metrics/prometheus/
+    us_prometheus_job spark_driver spark_job "$b" "$US_SPARK_DRIVER_UI_PORT" /metrics/prometheus/
     us_prometheus_job spark_executors spark_job "$b" "$US_SPARK_DRIVER_UI_PORT" /metrics/executors/prometheus
 }
 

@@ -84,16 +84,20 @@ def test_every_scraped_process_has_a_target_healthy_while_its_service_runs(prom,
     poll("targets", check)
 
 
-def test_each_target_brings_its_own_numbers(prom):
+def test_each_target_brings_its_own_numbers(prom, stack):
     """The console's pipeline numbers (so its Bearer token was accepted), the
-    relay's, and MBeans of Kafka and Cassandra read by the JMX exporter agent."""
+    relay's, MBeans of Kafka and Cassandra read by the JMX exporter agent, Spark's
+    (with the streaming query's own when the job runs)."""
     queries = {
         "console": 'count(userstream_console_value{service="console"})',
         "relay": 'count({service="relay",__name__=~"userstream_relay_.+"})',
         "kafka": 'count({service="kafka",__name__=~"kafka_server_.+"})',
         "cassandra": 'count({service="cassandra",__name__=~"org_apache_cassandra_metrics_.+"})',
         "spark_master": 'count({job="spark_master",__name__=~"metrics_master_.+"})',
+        "spark_worker": 'count({job="spark_worker",__name__=~"metrics_worker_.+"})',
     }
+    if "spark_job" in running(stack):
+        queries["spark_job"] = 'count({job="spark_driver",__name__=~"metrics_.+_driver_spark_streaming_.+"})'
 
     def check():
         counts = {}
