@@ -74,6 +74,12 @@ us_container_setup() {
     us_setup_venv
     local f
     for f in "${US_SERVICE_FILES[@]}"; do
+        # No Prometheus container (docs/containers.md): only the JMX exporter
+        # agent that its setup fetches for Kafka and Cassandra.
+        if [[ $(us_service_name "$f") == prometheus ]]; then
+            us_jmx_exporter_setup
+            continue
+        fi
         "svc_$(us_service_name "$f")_setup"
     done
 }
@@ -196,7 +202,7 @@ us_docker_cache_stage() {
     local c=$US_ROOT/.docker-cache d
     rm -rf "$c"
     mkdir -p "$c/engines"
-    for d in kafka cassandra apicurio spark-jars; do
+    for d in kafka cassandra apicurio spark-jars jmx-exporter; do
         local e
         e=$(us_engine_dir "$d") || continue
         [[ -f $e/.complete ]] && cp -al "$e" "$c/engines/"

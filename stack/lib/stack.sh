@@ -52,6 +52,7 @@ us_check_ports() {
     declare -A seen=()
     for key in $(compgen -e | grep -E '^US_[A-Z0-9_]+_PORT$'); do
         local p=${!key}
+        [[ $p == 0 ]] && continue # off (US_RELAY_METRICS_PORT, US_*_METRICS_PORT)
         [[ -n ${seen[$p]:-} ]] && us_die "$key and ${seen[$p]} are both port $p: every service needs its own"
         seen[$p]=$key
     done

@@ -29,7 +29,7 @@ US_KAFKA_DIR=$US_HOME/kafka
 
 svc_kafka_group() { echo engine; }
 svc_kafka_address() { echo "$US_KAFKA_BOOTSTRAP"; }
-svc_kafka_ports() { echo "$US_KAFKA_PORT $US_KAFKA_CONTROLLER_PORT"; }
+svc_kafka_ports() { echo "$US_KAFKA_PORT $US_KAFKA_CONTROLLER_PORT $(us_nonzero "$US_KAFKA_METRICS_PORT")"; }
 svc_kafka_timeout() { echo 120; }
 svc_kafka_version() { echo "$KAFKA_VERSION"; }
 
@@ -78,6 +78,7 @@ svc_kafka_init() {
     mkdir -p "$US_KAFKA_DIR/config" "$US_KAFKA_DIR/data"
     us_kafka_write_credentials
     us_kafka_write_config
+    us_jmx_exporter_config kafka >"$US_KAFKA_DIR/config/jmx-exporter.yaml"
     if [[ ! -s $US_KAFKA_DIR/cluster.id ]]; then
         us_kafka_tool kafka.tools.StorageTool random-uuid >"$US_KAFKA_DIR/cluster.id.tmp" &&
             mv "$US_KAFKA_DIR/cluster.id.tmp" "$US_KAFKA_DIR/cluster.id" ||
@@ -162,8 +163,12 @@ rootLogger.appenderRef.err.ref = STDERR
 EOF
 }
 
+# The Prometheus JMX exporter agent (stack/services/95-prometheus.sh) serves
+# the broker's MBeans on US_KAFKA_METRICS_PORT (0: no agent).
 svc_kafka_run() {
-    exec "$JAVA_HOME/bin/java" -Xms"$US_KAFKA_HEAP" -Xmx"$US_KAFKA_HEAP" -server \
+    local agent
+    agent=$(us_jmx_exporter_opt "$US_KAFKA_METRICS_PORT" "$US_KAFKA_DIR/config/jmx-exporter.yaml")
+    exec "$JAVA_HOME/bin/java" -Xms"$US_KAFKA_HEAP" -Xmx"$US_KAFKA_HEAP" -server ${agent:+"$agent"} \
         -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
         -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
         -Dkafka.logs.dir="$US_LOG_DIR" \

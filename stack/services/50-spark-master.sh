@@ -46,8 +46,26 @@ us_spark_write_defaults() {
         "spark.authenticate true" \
         "spark.authenticate.secret $(us_secret spark-auth)" \
         "spark.ui.killEnabled false" \
-        "spark.redaction.regex (?i)secret|password|token|access[.]key|jaas" |
+        "spark.redaction.regex (?i)secret|password|token|access[.]key|jaas" \
+        "$(us_spark_prometheus_conf)" |
         us_secret_write "$SPARK_CONF_DIR/spark-defaults.conf"
+}
+
+# Spark's PrometheusServlet on every UI (master: /metrics/master/prometheus and
+# /metrics/applications/prometheus; worker and driver: /metrics/prometheus; the
+# driver's executors: /metrics/executors/prometheus), scraped by the stack's
+# Prometheus (stack/services/95-prometheus.sh). Driver metrics are named by the
+# application's name, not its id, so a restarted job keeps its series; the
+# streaming queries report theirs (spark.sql.streaming.metricsEnabled).
+us_spark_prometheus_conf() {
+    local m=spark.metrics.conf
+    printf '%s\n' "$m.*.sink.prometheusServlet.class org.apache.spark.metrics.sink.PrometheusServlet" \
+        "$m.*.sink.prometheusServlet.path /metrics/prometheus" \
+        "$m.master.sink.prometheusServlet.path /metrics/master/prometheus" \
+        "$m.applications.sink.prometheusServlet.path /metrics/applications/prometheus" \
+        "spark.ui.prometheus.enabled true" \
+        "spark.metrics.namespace \${spark.app.name}" \
+        "spark.sql.streaming.metricsEnabled true"
 }
 
 # --- the connector jars --------------------------------------------------------

@@ -5,7 +5,8 @@ import socket
 
 # Every engine service `up` starts (stack/services/, in start order).
 ENGINES = ("postgres", "kafka", "registry", "cassandra", "spark_master", "spark_worker",
-           "airflow_api_server", "airflow_scheduler", "airflow_dag_processor", "airflow_triggerer")
+           "airflow_api_server", "airflow_scheduler", "airflow_dag_processor", "airflow_triggerer",
+           "prometheus")
 
 
 def test_status_shows_every_engine_ready(stack):
@@ -32,7 +33,8 @@ def test_env_is_consistent_and_ports_are_distinct(stack):
     # engines listen on the loopback address only
     for key in ("US_PG_PORT", "US_KAFKA_PORT", "US_REGISTRY_PORT", "US_CASSANDRA_PORT",
                 "US_SPARK_MASTER_PORT", "US_SPARK_MASTER_UI_PORT", "US_SPARK_WORKER_PORT",
-                "US_SPARK_WORKER_UI_PORT", "US_AIRFLOW_PORT"):
+                "US_SPARK_WORKER_UI_PORT", "US_AIRFLOW_PORT", "US_PROMETHEUS_PORT", "US_KAFKA_METRICS_PORT",
+                "US_CASSANDRA_METRICS_PORT"):
         with socket.create_connection((cfg["US_BIND"], ports[key]), timeout=10):
             pass
 
