@@ -41,7 +41,7 @@ from pyspark.sql.types import StringType
 
 from . import config as config_mod
 from . import decode as dec
-from . import auth, jvm_lookups, pii, sinks, transform
+from . import auth, jvm_lookups, lsn_checks, pii, sinks, transform
 from .registry import Registry
 
 log = logging.getLogger("userstream.spark")
@@ -162,21 +162,41 @@ class UsersBatch:
         self.deleter = sinks.CassandraDeleter(spark, cfg.keyspace)
         creds = auth.cassandra_credentials(cfg.cassandra_credentials) if cfg.cassandra_credentials else None
         self.signups = sinks.SignupCounts(cfg.cassandra_host, cfg.cassandra_port, cfg.keyspace, creds)
+        self.wal = sinks.WalPosition(cfg.pg_conninfo)
+
+    def _lsn_limit(self, batch_id: int) -> Optional[int]:
+        """The batch's us.lsn upper bound (lsn_checks.py), read now: every
+        record of the batch was in Kafka before this batch's offsets were
+        fixed, so before PostgreSQL's position is read."""
+        pos, why = self.wal.read()
+        if pos is None:
+            log.warning("users batch %d: PostgreSQL's WAL position is unknown (%s): the us.lsn upper bound is "
+                        "not checked in this batch (the per-key order check is)", batch_id, why)  # fmt: skip
+        return lsn_checks.lsn_limit(pos, self.cfg.lsn_margin_bytes)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = datetime.now(timezone.utc)
         steps = Steps(time.monotonic())
         env = dec.parse_envelope(batch)
-        classified = transform.classify(dec.decode(env, self.registry.known()))
+        limit = self._lsn_limit(batch_id)
+        inverted: tuple = ()
+        classified = transform.classify(dec.decode(env, self.registry.known()), limit)
         steps.mark("plan")
         classified = classified.persist()
         try:
             st = _users_stats(classified)
             steps.mark("decode")
-            if st["unknown_ids"] and self._fetch(st["unknown_ids"]):
-                # A schema registered since we last looked: decode again with it.
+            redo = bool(st["unknown_ids"]) and self._fetch(st["unknown_ids"])  # a schema registered since we looked
+            if st["inverted"]:
+                # Records the per-key order check refuses (rare: a relay restart
+                # cut by the batch's end, or a forged or buggy LSN).
+                inverted = tuple((int(r["src_partition"]), int(r["src_offset"])) for r in st["inverted"])
+                log.warning("users batch %d: %d record(s) refused, us.lsn not monotonic per key (partition/offset: "
+                            "%s)", batch_id, len(inverted), ", ".join(f"{p}/{o}" for p, o in inverted[:20]))  # fmt: skip
+                redo = True
+            if redo:
                 classified.unpersist()
-                classified = transform.classify(dec.decode(env, self.registry.known())).persist()
+                classified = transform.classify(dec.decode(env, self.registry.known()), limit, inverted).persist()
                 st = _users_stats(classified)
                 steps.mark("redecode")
             if st["n"]:
@@ -393,10 +413,22 @@ class UsersBatch:
 
 
 def _users_stats(classified: DataFrame):
-    """One pass over the batch: counts, schema ids nobody knew, and the
+    """One pass over the batch: counts, schema ids nobody knew, the
     commit-time percentiles from which latencies follow (latency is
-    decreasing in commit time: p99 latency = written - p1 commit time)."""
-    return classified.agg(*_users_stats_columns()).collect()[0]
+    decreasing in commit time: p99 latency = written - p1 commit time), and
+    the records the per-key us.lsn order check refuses (`inverted`: a window
+    per (partition, key) over the few columns this pass reads; its offsets
+    become a rule of classify)."""
+    narrow = classified.select(*_users_stats_inputs())  # what crosses the window's shuffle: no `rec`, no bytes
+    checked = lsn_checks.with_order_check(narrow, "_inverted")
+    return checked.agg(*_users_stats_columns()).collect()[0]
+
+
+@jvm_lookups.cached_columns
+def _users_stats_inputs() -> tuple:
+    cols = ("src_partition", "src_offset", "key_text", "lsn", "op", "unchanged", "version", "commit_ts",
+            "schema_id", "decode_error", "reject_reason")  # fmt: skip
+    return (*[F.col(c) for c in cols], transform.signup_window_key().alias("_signup_key"))
 
 
 @jvm_lookups.cached_columns
@@ -418,7 +450,8 @@ def _users_stats_columns() -> tuple:
         F.min(us).alias("min_us"),
         F.max(us).alias("max_us"),
         F.max(F.when(ok, F.col("lsn"))).alias("max_lsn"),
-        F.collect_set(F.when(ok, transform.signup_window_key())).alias("signup_windows"),
+        F.collect_set(F.when(ok, F.col("_signup_key"))).alias("signup_windows"),
+        F.collect_list(F.when(F.col("_inverted"), F.struct("src_partition", "src_offset"))).alias("inverted"),
     )
 
 

@@ -400,6 +400,54 @@ def record_stop(conninfo: str, query_name: str, exit_code: int, reason: str) -> 
     conn.close()
 
 
+class WalPosition:
+    """PostgreSQL's current WAL position (pg_current_wal_lsn(), callable by
+    any role: the job's own ops login, no grant), read once per micro-batch
+    for the us.lsn upper bound (lsn_checks.py). Keeps one connection.
+
+    Returns None when PostgreSQL cannot answer (down, unreachable, a standby
+    in recovery): the batch then goes without the upper bound, and that is
+    logged. Refusing every record instead would dead-letter a whole batch of
+    good changes for an outage of a database the job does not otherwise need
+    to read Kafka; while PostgreSQL is down it writes no WAL, so the relay
+    sends nothing new that the bound would have to judge, and the Kafka ACL
+    (only the relay writes the topic) and the per-key order check still hold."""
+
+    QUERY = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::numeric(20,0)"
+
+    def __init__(self, conninfo: str):
+        # a short statement timeout: a hung server must not hold the batch
+        self._conninfo = conninfo + " options='-c statement_timeout=10000'"
+        self._conn = None
+
+    def read(self) -> tuple[Optional[int], Optional[str]]:
+        """(position in bytes, None) or (None, why not, one line)."""
+        import psycopg2
+
+        for attempt in range(2):  # a connection dropped since the last batch: once more
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(self._conninfo)
+                    self._conn.autocommit = True
+                with self._conn.cursor() as cur:
+                    cur.execute(self.QUERY)
+                    return int(cur.fetchone()[0]), None
+            except psycopg2.Error as e:
+                self.close()
+                if attempt == 1:
+                    why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    return None, f"{type(e).__name__}: {why}"[:300]
+        return None, "unreachable"  # not reached
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection is being dropped
+                pass
+            self._conn = None
+
+
 class ProgressWriter:
     """Writes one ops.stream_progress row per batch (idempotent by batch id).
     Keeps one connection; reconnects after an error."""

@@ -12,11 +12,12 @@ timestamps):
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from . import lsn_checks
 from .decode import MAX_LSN, MAX_SEQ, SEQ_BITS, UUID_RE, VALID_OPS
 from .jvm_lookups import cached_columns
 
@@ -64,11 +65,23 @@ def unchanged(name: str) -> Column:
     return F.coalesce(F.array_contains(F.split(F.col("unchanged"), ","), F.lit(name)), F.lit(False))
 
 
-def classify(decoded: DataFrame) -> DataFrame:
+def classify(decoded: DataFrame, lsn_limit: Optional[int] = None, inverted: Iterable[tuple[int, int]] = ()) -> DataFrame:
     """Adds `uid` (the key as a lower-case uuid), `version`, and
     `reject_stage` / `reject_reason`: the first rule a record breaks, or NULL
-    for a good record. Reasons never contain field values (PII)."""
-    return decoded.withColumns(_classify_columns())
+    for a good record. Reasons never contain field values (PII).
+
+    The us.lsn checks (lsn_checks.py): lsn_limit is the highest us.lsn a
+    record may carry (PostgreSQL's WAL position + margin), None: not checked
+    (PostgreSQL could not be asked); inverted are the (partition, offset) of
+    the records the order rule refuses, found over the whole batch
+    (lsn_checks.with_order_check, in the job's stats pass)."""
+    checks = {lsn_checks.LIMIT_COL: lsn_checks.limit_literal(lsn_limit),
+              lsn_checks.ORDER_COL: lsn_checks.order_literal(inverted)}  # fmt: skip
+    return (
+        decoded.withColumns(checks)
+        .withColumns(_classify_columns())
+        .drop(lsn_checks.LIMIT_COL, lsn_checks.ORDER_COL)
+    )
 
 
 @cached_columns
@@ -89,6 +102,8 @@ def _classify_columns() -> dict:
     validate_rules = [
         ((op != "t") & ~key_ok, F.lit("key is not a user id (uuid text)")),
         (F.col("lsn") > F.lit(MAX_LSN), F.lit("us.lsn beyond the write-timestamp range (2^43)")),
+        (lsn_checks.limit_rule(), F.lit(lsn_checks.LIMIT_REASON)),
+        (F.col(lsn_checks.ORDER_COL), F.lit(lsn_checks.ORDER_REASON)),
     ]
     row_rules = [
         (rec["user_id"].isNull() | (F.lower(rec["user_id"]) != F.lower(F.col("key_text"))),

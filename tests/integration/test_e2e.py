@@ -265,3 +265,39 @@ def test_update_and_delete_in_postgresql_reach_cassandra(pipeline):
     wait_until("the deleted user gone from every index", lambda: gone not in set(cass.ids("users_by_email_hash"))
                and gone not in set(cass.ids("users_by_country")))  # fmt: skip
     wait_until("Cassandra users == staged users", lambda: converged(ing, cass), show=lambda: counts(stack))
+
+
+def test_a_forged_lsn_from_the_relay_principal_is_a_dead_letter_and_changes_nothing(pipeline):
+    """Issue 12 item 3: a tombstone whose us.lsn (2^43 - 1) would outrank every
+    later change of the user. From any other principal Kafka refuses it
+    (test_auth.py::test_only_the_relay_principal_may_write_the_users_topic);
+    from the relay's own, the job dead-letters it: the us.lsn is beyond
+    PostgreSQL's WAL position plus US_SPARK_LSN_MARGIN_BYTES. The user's row
+    stays as it was, with the same write time."""
+    from confluent_kafka import Producer
+
+    stack, ing, cass, _ = pipeline
+    quiesce(stack)
+    victim = ing.one("SELECT user_id FROM staging.users ORDER BY user_id DESC LIMIT 1")
+    q = "SELECT full_name, writetime(full_name) AS wt FROM users WHERE user_id = %s"
+    before = wait_until("the user in Cassandra", lambda: cass.s.execute(q, (uuid.UUID(victim),)).one())
+    p = Producer({**stack.kafka_conf("relay"), "partitioner": "murmur2_random"})  # the relay's partitioner
+    sent = []
+    p.produce(stack["US_KAFKA_TOPIC_USERS"], key=victim.encode(), value=None,
+              headers=[("us.op", b"d"), ("us.lsn", str(2**43 - 1).encode()), ("us.seq", b"0"),
+                       ("us.commit_ts", str(int(time.time() * 1e6)).encode())],
+              on_delivery=lambda e, m: sent.append(e or f"{m.topic()}/{m.partition()}/{m.offset()}"))  # fmt: skip
+    assert p.flush(60) == 0 and len(sent) == 1 and isinstance(sent[0], str), sent  # the ACL lets the relay write
+    try:
+        dlq = wait_until("the forged tombstone in the dead-letter topic", lambda: (
+            lambda d: d if sent[0] in d else None)(dead_letters(stack)), timeout=300)  # fmt: skip
+        assert dlq[sent[0]] == "us.lsn beyond PostgreSQL's WAL position plus US_SPARK_LSN_MARGIN_BYTES"
+        after = cass.s.execute(q, (uuid.UUID(victim),)).one()
+        assert after is not None and (after.full_name, after.wt) == (before.full_name, before.wt)
+        assert victim in set(cass.ids("users_by_email_hash"))
+    finally:
+        # The users topic is compacted: a real change of the user after the forged
+        # tombstone keeps compaction (and a later rebuild) from ending the key with it.
+        stack.psql(stack["US_PG_ADMIN_USER"], f"UPDATE staging.users SET city = city WHERE user_id = '{victim}'")
+        wait_until("the repairing update in Cassandra", lambda: (
+            lambda r: r is not None and r.wt > before.wt)(cass.s.execute(q, (uuid.UUID(victim),)).one()))  # fmt: skip

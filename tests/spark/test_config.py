@@ -35,6 +35,7 @@ def test_file_values_and_derivations(tmp_path):
     assert job.dlq_topic == "userstream.users.dlq" and job.subject == "userstream.users-value"
     assert job.pii_mode == "hmac" and "port=5433" in job.pg_conninfo and "user=ops" in job.pg_conninfo
     assert job.max_offsets_per_trigger == 200000
+    assert job.lsn_margin_bytes == 16 << 20  # one WAL segment (userstream.conf)
 
 
 def test_port_offset_and_environment(tmp_path):
@@ -69,6 +70,8 @@ def test_errors(tmp_path):
     conf = load(tmp_path, US_SPARK_PII_MODE="plain")
     with pytest.raises(c.ConfigError, match="hmac or raw"):
         c.JobConfig.from_conf(conf)
+    with pytest.raises(c.ConfigError, match="US_SPARK_LSN_MARGIN_BYTES must be a number of bytes"):
+        c.JobConfig.from_conf(dict(conf, US_SPARK_PII_MODE="hmac", US_SPARK_LSN_MARGIN_BYTES="-1"))
     with pytest.raises(c.ConfigError, match="US_SPARK_TRIGGER_MS is not set"):
         c.JobConfig.from_conf({k: v for k, v in conf.items() if k != "US_SPARK_TRIGGER_MS"}
                               | {"US_SPARK_PII_MODE": "raw"})

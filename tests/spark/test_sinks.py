@@ -110,3 +110,17 @@ def test_erased_signup_cql_replaces_the_row_by_a_placeholder():
                 dict(delete_version=10 << 20), dict(lsn=2**43)]:  # fmt: skip
         with pytest.raises(ValueError):
             sinks.ErasedSignup(**{**e.__dict__, **bad}).erase_cql("ks")
+
+
+def test_wal_position_of_an_unreachable_postgresql_is_unknown_with_a_reason():
+    """The job then skips the us.lsn upper bound for that batch (and logs why):
+    nothing raises, no password or row value is in the reason."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    w = sinks.WalPosition(f"host=127.0.0.1 port={port} dbname=x user=ops connect_timeout=5")
+    pos, why = w.read()
+    assert pos is None and why.startswith("OperationalError: ") and "\n" not in why
+    w.close()
