@@ -107,7 +107,8 @@ def fill_topic(cfg, topic: str, n: int) -> int:
 def delete_topic(cfg, topic: str) -> None:
     from confluent_kafka.admin import AdminClient
 
-    for f in AdminClient(kafka_conf(cfg)).delete_topics([topic]).values():
+    admin = AdminClient(kafka_conf(cfg))  # keep a reference: the futures need it
+    for f in admin.delete_topics([topic]).values():
         try:
             f.result(60)
         except Exception as e:  # noqa: BLE001 - reported, not fatal
