@@ -18,7 +18,28 @@ latency     userstream-load --follow --rate R (R/10 users per page, 10 commits
             commit time the relay read from the WAL) and matched, by
             partition and offset, to the Spark batch that wrote it:
             latency = batch finished (Cassandra written) - commit time;
-            p50/p99/max over all records.
+            p50/p99/max over all records. Per hop, for the same records:
+              source_to_commit        fetched_at of the user's staging row (the
+                                      loader's clock when the page's HTTP
+                                      response had arrived) -> us.commit_ts
+              commit_to_kafka         us.commit_ts -> the record's Kafka
+                                      timestamp (its type, CreateTime or
+                                      LogAppendTime, is in the output: with
+                                      CreateTime it is the relay's produce call,
+                                      not the broker's ack)
+              kafka_to_batch_start    Kafka timestamp -> started_at of the batch
+                                      (when the job's foreachBatch function
+                                      began: Spark had fixed its offsets)
+              batch_start_to_written  started_at -> finished_at of that batch
+                                      (all its Cassandra writes acknowledged)
+
+            Both throughput and latency also report the CPU-seconds of every process of the stack, by service,
+over the run (loader start -> the last batch done) and per 100,000 users
+(bench/stack_cpu.py: /proc utime+stime, children excluded), with the Spark
+stage = spark_job (driver) + spark_executor + cassandra; a table goes to
+stderr, the numbers into the JSON line. userstream-load is the bench's own
+child and is reported beside them (loader_cpu_s_per_100k).
+
 seed        the seed project's design on the same engines, our code: one
             HTTP request per user to userstream-source (a new connection each,
             like requests.get), the flattened JSON straight to Kafka, a Spark
@@ -42,6 +63,9 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "spark"))
 from userstream_spark import auth  # noqa: E402 - the credentials readers of the job
+
+sys.path.insert(0, HERE)
+import stack_cpu  # noqa: E402 - CPU-seconds per process group of the stack
 
 
 def kafka_conf(cfg) -> dict:
@@ -103,12 +127,35 @@ def wait_offsets(cfg, batch, timeout=60):
 
 
 def load(cfg, *args) -> dict:
+    """Runs userstream-load; its summary line + "cpu_s", its own CPU time
+    (rusage of the reaped child: the bench's psql polls are other children)."""
+    import tempfile
+
     env = dict(os.environ, **{k: v for k, v in cfg.items() if k.startswith("US_") or k == "PGPASSFILE"})
-    p = subprocess.run([LOADER, *args], env=env, capture_output=True, text=True)
-    lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen([LOADER, *args], env=env, stdout=out, stderr=err, text=True)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = [x for x in stdout.splitlines() if x.startswith("{")]
     if p.returncode != 0 or not lines:
-        raise SystemExit(f"userstream-load exited {p.returncode}: {p.stderr[-2000:]}")
-    return json.loads(lines[-1])
+        raise SystemExit(f"userstream-load exited {p.returncode}: {stderr[-2000:]}")
+    return dict(json.loads(lines[-1]), cpu_s=ru.ru_utime + ru.ru_stime)
+
+
+def cpu_report(cpu: stack_cpu.StackCpu, users: int, loader_cpu: float, title: str) -> dict:
+    """Stops the sampler; prints the table to stderr; the JSON fields of the result."""
+    used = cpu.stop()
+    print(stack_cpu.table(title, used, users, cpu.wall), file=sys.stderr, flush=True)
+    per = stack_cpu.per_100k(used, users)
+    print(f"  (userstream-load, the bench's child: {loader_cpu:.1f} CPU s, "
+          f"{loader_cpu * 100000 / max(1, users):.1f} per 100k)", file=sys.stderr, flush=True)  # fmt: skip
+    return {"cpu_s": {g: round(v, 2) for g, v in used.items()}, "cpu_s_per_100k": per,
+            "spark_stage_cpu_ms_per_user": round(per["spark_stage"] / 100.0, 3),
+            "loader_cpu_s_per_100k": round(loader_cpu * 100000 / max(1, users), 2),
+            "cpu_window_s": round(cpu.wall, 1)}  # fmt: skip
 
 
 def cmd_throughput(cfg, a):
@@ -116,10 +163,12 @@ def cmd_throughput(cfg, a):
         before = last_batch(cfg)
         pages = max(1, a.users // 5000)
         n = pages * 5000
+        cpu = stack_cpu.StackCpu(cfg).start()
         t0 = time.time()
         s = load(cfg, "--seed", f"bench-e2e-{uuid.uuid4().hex[:12]}", "--pages", str(pages), "--results", "5000",
                  "--run-id", f"bench-e2e-{run}")  # fmt: skip
         wait_processed(cfg, before, n)
+        cpu_fields = cpu_report(cpu, n, s["cpu_s"], f"throughput run {run + 1}")
         row = psql(cfg, "SELECT extract(epoch FROM max(finished_at)), extract(epoch FROM min(started_at)), count(*) "
                         f"FROM ops.stream_progress WHERE query_name = 'users' AND batch_id > {before} "
                         "AND input_rows > 0").strip().split("|")  # fmt: skip
@@ -128,7 +177,8 @@ def cmd_throughput(cfg, a):
                           "batches": batches, "seconds": round(end - t0, 1),
                           "users_per_s": round(n / (end - t0)),
                           "loader_users_per_s": round(s["users_per_second"]),
-                          "spark_stage_users_per_s": round(n / (end - first_start))}), flush=True)  # fmt: skip
+                          "spark_stage_users_per_s": round(n / (end - first_start)), **cpu_fields}),
+              flush=True)  # fmt: skip
 
 
 def kafka_marks(cfg) -> dict[int, int]:
@@ -143,8 +193,9 @@ def kafka_marks(cfg) -> dict[int, int]:
         c.close()
 
 
-def commit_times(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple[int, int, int]]:
-    """(partition, offset, us.commit_ts in microseconds) of every record in [start, end)."""
+def kafka_records(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple]:
+    """(partition, offset, us.commit_ts in microseconds, Kafka timestamp type,
+    Kafka timestamp in ms, key) of every record in [start, end)."""
     from confluent_kafka import Consumer, TopicPartition
 
     topic = cfg["US_KAFKA_TOPIC_USERS"]
@@ -163,7 +214,9 @@ def commit_times(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple[
                     continue
                 h = dict(m.headers() or [])
                 if h.get("us.commit_ts"):
-                    out.append((m.partition(), m.offset(), int(h["us.commit_ts"])))
+                    ts_type, ts_ms = m.timestamp()
+                    key = m.key().decode() if m.key() else None
+                    out.append((m.partition(), m.offset(), int(h["us.commit_ts"]), ts_type, ts_ms, key))
                 if m.offset() + 1 >= end[m.partition()]:
                     left.discard(m.partition())
         return out
@@ -171,37 +224,87 @@ def commit_times(cfg, start: dict[int, int], end: dict[int, int]) -> list[tuple[
         c.close()
 
 
+def topic_timestamp_type(cfg) -> str:
+    """message.timestamp.type of the users topic (CreateTime: the producer's
+    clock when the relay handed the record to librdkafka; LogAppendTime: the
+    broker's when it appended it)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient(kafka_conf(cfg))
+    res = ConfigResource(ConfigResource.Type.TOPIC, cfg["US_KAFKA_TOPIC_USERS"])
+    for f in admin.describe_configs([res]).values():
+        return f.result(30)["message.timestamp.type"].value
+    return "unknown"
+
+
+def fetch_times(cfg, seed: str) -> dict[str, int]:
+    """user_id -> fetched_at (microseconds) of the users a run staged: the wall
+    time at which userstream-load had received the page from the source."""
+    rows = psql(cfg, "SELECT user_id, (extract(epoch FROM fetched_at) * 1000000)::bigint FROM staging.users "
+                     f"WHERE source_seed = '{seed}'")  # fmt: skip
+    out = {}
+    for line in rows.splitlines():
+        uid, us = line.split("|")
+        out[uid] = int(us)
+    return out
+
+
+def pcts(values: list[float]) -> dict:
+    """p50/p99/max in milliseconds (nearest rank) and the count."""
+    v = sorted(values)
+
+    def pct(q):
+        return round(v[min(len(v) - 1, int(q * len(v)))]) if v else None
+
+    return {"n": len(v), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)}
+
+
 def cmd_latency(cfg, a):
     before_batch = last_batch(cfg)
     start = kafka_marks(cfg)
     per_page = max(1, a.rate // 10)
     pages = a.seconds * 10
-    s = load(cfg, "--seed", f"lat-{uuid.uuid4().hex[:12]}", "--follow", "--rate", str(a.rate), "--results",
+    seed = f"lat-{uuid.uuid4().hex[:12]}"
+    cpu = stack_cpu.StackCpu(cfg).start()
+    s = load(cfg, "--seed", seed, "--follow", "--rate", str(a.rate), "--results",
              str(per_page), "--max-pages", str(pages), "--concurrency", "2", "--run-id", "bench-latency")  # fmt: skip
     wait_processed(cfg, before_batch, s["staged"])
+    cpu_fields = cpu_report(cpu, s["staged"], s["cpu_s"], f"latency {a.rate} users/s for {a.seconds} s")
     wait_offsets(cfg, before_batch)
     end = kafka_marks(cfg)
-    recs = commit_times(cfg, start, end)
-    rows = psql(cfg, "SELECT start_offsets, end_offsets, extract(epoch FROM finished_at) FROM ops.stream_progress "
+    recs = kafka_records(cfg, start, end)
+    rows = psql(cfg, "SELECT start_offsets, end_offsets, extract(epoch FROM started_at), "
+                     "extract(epoch FROM finished_at) FROM ops.stream_progress "
                      f"WHERE query_name = 'users' AND batch_id > {before_batch} AND end_offsets IS NOT NULL")  # fmt: skip
     batches = []
     for line in rows.splitlines():
-        so, eo, fin = line.split("|")
-        batches.append((json.loads(so), json.loads(eo), float(fin)))
-    lat = []
-    for p, off, us in recs:
-        for so, eo, fin in batches:
+        so, eo, sta, fin = line.split("|")
+        batches.append((json.loads(so), json.loads(eo), float(sta), float(fin)))
+    fetched = fetch_times(cfg, seed)
+    ts_type = topic_timestamp_type(cfg)
+    hops = {"source_to_commit": [], "commit_to_kafka": [], "kafka_to_batch_start": [],
+            "batch_start_to_written": [], "commit_to_written": []}  # fmt: skip
+    for p, off, us, _, ts_ms, key in recs:
+        for so, eo, sta, fin in batches:
             if int(so.get(str(p), -1)) <= off < int(eo.get(str(p), -1)):
-                lat.append(fin * 1000 - us / 1000)
+                hops["commit_to_written"].append(fin * 1000 - us / 1000)
+                hops["commit_to_kafka"].append(ts_ms - us / 1000)
+                hops["kafka_to_batch_start"].append(sta * 1000 - ts_ms)
+                hops["batch_start_to_written"].append((fin - sta) * 1000)
+                if key in fetched:
+                    hops["source_to_commit"].append((us - fetched[key]) / 1000)
                 break
-    lat.sort()
-
-    def pct(q):
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))]) if lat else None
-
+    total = pcts(hops["commit_to_written"])
+    print(f"  per hop (ms; Kafka timestamps are {ts_type}):", file=sys.stderr)
+    for name, v in hops.items():
+        q = pcts(v)
+        print(f"  {name:<24} n={q['n']:<7} p50={q['p50_ms']} p99={q['p99_ms']} max={q['max_ms']}",
+              file=sys.stderr, flush=True)  # fmt: skip
     print(json.dumps({"bench": "latency", "rate": a.rate, "seconds": a.seconds, "staged": s["staged"],
-                      "records": len(recs), "matched": len(lat), "batches": len(batches),
-                      "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0)}))  # fmt: skip
+                      "records": len(recs), "matched": total["n"], "batches": len(batches),
+                      "p50_ms": total["p50_ms"], "p99_ms": total["p99_ms"], "max_ms": total["max_ms"],
+                      "kafka_timestamp_type": ts_type,
+                      "hops": {k: pcts(v) for k, v in hops.items()}, **cpu_fields}), flush=True)  # fmt: skip
 
 
 def cmd_seed(cfg, a):

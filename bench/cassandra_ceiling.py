@@ -1,0 +1,151 @@
+"""bench/cassandra_ceiling.py: the Cassandra ceiling of the Spark stage (issue 13).
+
+    eval "$(./userstream env | sed 's/^/export /')"
+    ./userstream stop spark_job          # the pipeline idle: nothing else writes
+    $US_VENV/bin/python bench/cassandra_ceiling.py [--users 100000] [--warmup 20000]
+                                                   [--in-flight 128] [--tables 3] [--runs 1] [--keep]
+
+Cassandra alone, writing per user the rows the Spark job writes (the users row
+with all its columns, users_by_email_hash, users_by_country; --tables 4 adds the
+signup_events row the job also writes) with prepared statements, USING TIMESTAMP,
+at LOCAL_QUORUM, asynchronously with at most --in-flight requests outstanding:
+bench/cassandra_ceiling/CassandraCeiling.java, on the DataStax Java driver 4.x
+that the Spark Cassandra Connector brings (the stack's Spark jars), compiled
+here with the stack's JDK into build/bench/cassandra-ceiling/. It logs in as the
+admin role (US_CASSANDRA_ADMIN_CREDENTIALS) into its own keyspace
+bench_ceiling_<hex>, made with US_CASSANDRA_REPLICATION from every
+stack/cql/0*.cql migration as `up` applies them, dropped at the end (--keep
+keeps it).
+
+Reports users/s (measured users / the time from the first write after the
+warm-up to the last acknowledgement) and CPU-seconds per 100,000 users of
+Cassandra and of the client JVM over the same window (bench/stack_cpu.py), and
+of every other process of the stack. One JSON line per run on stdout, a table
+on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "stack", "lib"))
+
+import stack_cpu  # noqa: E402
+import us_config  # noqa: E402
+
+SRC = os.path.join(HERE, "cassandra_ceiling", "CassandraCeiling.java")
+OUT = os.path.join(ROOT, "build", "bench", "cassandra-ceiling")
+
+
+def stack_paths(cfg) -> dict:
+    """JAVA_HOME of the stack (its JDK 17), the Spark jars directory and SPARK_HOME,
+    from the stack's own shell functions (what stack/spark/submit uses)."""
+    script = ('set -e; for f in util config setup supervisor stack; do source "$US_ROOT/stack/lib/$f.sh"; done; '
+              'us_config_load; us_services_load; echo "$JAVA_HOME_17"; us_spark_jars_dir; us_spark_home')  # fmt: skip
+    p = subprocess.run(["bash", "-c", script], env=dict(os.environ, US_ROOT=ROOT), capture_output=True, text=True)
+    lines = p.stdout.split()
+    if p.returncode != 0 or len(lines) != 3:
+        raise SystemExit(f"could not locate the stack's JDK and jars: {p.stderr[-1000:]}")
+    return {"java_home": lines[0], "jars": os.path.join(lines[1], "lib"), "spark_home": lines[2]}
+
+
+def classpath(paths) -> str:
+    jars = sorted(glob.glob(os.path.join(paths["jars"], "*.jar")))
+    # The driver logs through slf4j: the API from pyspark's jars, no binding (NOP).
+    jars += sorted(glob.glob(os.path.join(paths["spark_home"], "jars", "slf4j-api-*.jar")))
+    if not any("java-driver-core" in j for j in jars):
+        raise SystemExit(f"no DataStax Java driver in {paths['jars']} (./userstream setup)")
+    return ":".join(jars)
+
+
+def compile_tool(paths, cp) -> None:
+    cls = os.path.join(OUT, "CassandraCeiling.class")
+    if os.path.exists(cls) and os.path.getmtime(cls) >= os.path.getmtime(SRC):
+        return
+    os.makedirs(OUT, exist_ok=True)
+    javac = os.path.join(paths["java_home"], "bin", "javac")
+    p = subprocess.run([javac, "-d", OUT, "-cp", cp, SRC], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"javac failed:\n{p.stderr}")
+
+
+def cqlsh(cfg, *args, check=True):
+    cmd = [os.path.join(cfg["US_VENV"], "bin", "cqlsh"), cfg["US_CASSANDRA_HOST"], cfg["US_CASSANDRA_PORT"],
+           "--credentials", cfg["US_CASSANDRA_ADMIN_CREDENTIALS"], "--request-timeout", "60", *args]  # fmt: skip
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit(f"cqlsh {' '.join(args)[:200]} failed: {p.stderr[-1000:]}")
+    return p
+
+
+def make_keyspace(cfg, ks: str) -> None:
+    cqlsh(cfg, "-e", f"CREATE KEYSPACE {ks} WITH replication = {cfg['US_CASSANDRA_REPLICATION']}")
+    for f in sorted(glob.glob(os.path.join(ROOT, "stack", "cql", "0*.cql"))):
+        cqlsh(cfg, "-k", ks, "-f", f)
+
+
+def run_once(cfg, paths, cp, ks, a, run) -> dict:
+    java = os.path.join(paths["java_home"], "bin", "java")
+    cmd = [java, f"-Xmx{a.heap}", "-cp", f"{OUT}:{cp}", "CassandraCeiling", "--host", cfg["US_CASSANDRA_HOST"],
+           "--port", cfg["US_CASSANDRA_PORT"], "--credentials", cfg["US_CASSANDRA_ADMIN_CREDENTIALS"],
+           "--keyspace", ks, "--users", str(a.users), "--warmup", str(a.warmup), "--in-flight", str(a.in_flight),
+           "--tables", str(a.tables), "--seed", str(run)]  # fmt: skip
+    cpu = stack_cpu.StackCpu(cfg)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    cpu.add("ceiling_client", p.pid)
+    result, used = None, None
+    for line in p.stdout:
+        line = line.strip()
+        if line == "MEASURE-START":
+            cpu.start()
+        elif line == "MEASURE-END":
+            used = cpu.stop()
+        elif line.startswith("{"):
+            result = json.loads(line)
+    if p.wait() != 0 or result is None or used is None:
+        raise SystemExit(f"CassandraCeiling exited {p.returncode}")
+    print(stack_cpu.table(f"Cassandra ceiling run {run}", used, a.users, cpu.wall), file=sys.stderr, flush=True)
+    per = stack_cpu.per_100k(used, a.users)
+    return dict(result, run=run, keyspace=ks, cpu_s={g: round(v, 2) for g, v in used.items()},
+                cpu_s_per_100k=per, cassandra_cpu_s_per_100k=per.get("cassandra", 0.0),
+                client_cpu_s_per_100k=per.get("ceiling_client", 0.0))  # fmt: skip
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--users", type=int, default=100000, help="measured users per run")
+    ap.add_argument("--warmup", type=int, default=20000, help="users written first, not measured (JIT, connections)")
+    ap.add_argument("--in-flight", type=int, default=128, help="requests outstanding at most")
+    ap.add_argument("--tables", type=int, choices=(3, 4), default=3,
+                    help="3: users + the two lookup tables; 4: + signup_events, as the job writes")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--heap", default="256m", help="the client JVM's -Xmx")
+    ap.add_argument("--keep", action="store_true", help="keep the keyspace")
+    a = ap.parse_args()
+    if a.users < 1 or a.warmup < 0 or a.in_flight < 1:
+        ap.error("--users and --in-flight must be positive, --warmup not negative")
+    cfg = us_config.load()
+    paths = stack_paths(cfg)
+    cp = classpath(paths)
+    compile_tool(paths, cp)
+    ks = f"bench_ceiling_{uuid.uuid4().hex[:8]}"
+    make_keyspace(cfg, ks)
+    try:
+        for run in range(1, a.runs + 1):
+            print(json.dumps(run_once(cfg, paths, cp, ks, a, run)), flush=True)
+    finally:
+        if not a.keep:
+            cqlsh(cfg, "-e", f"DROP KEYSPACE IF EXISTS {ks}", check=False)
+
+
+if __name__ == "__main__":
+    main()
