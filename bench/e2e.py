@@ -328,7 +328,8 @@ def cmd_seed(cfg, a):
                                "username text, registered_date text, phone text, picture text);"],
                    check=True)  # fmt: skip
     port = a.source_port
-    src = subprocess.Popen([os.path.join(ROOT, "build", "src", "source", "userstream-source"), "--port", str(port)],
+    src = subprocess.Popen([os.path.join(ROOT, "build", "src", "source", "userstream-source"), "--port", str(port),
+                            "--metrics-port", "0"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     supervisorctl(cfg, "stop", "spark_job")  # same Spark resources for the seed job
     job = subprocess.Popen([os.path.join(ROOT, "stack", "spark", "submit"), "--name", "seed-design",

@@ -66,7 +66,7 @@ export PGPASSFILE=$WORK/pgpass US_PG_HOST=127.0.0.1 US_PG_PORT=$PG_PORT US_PG_DA
 if [[ -n ${BENCH_SOURCE_URL:-} ]]; then
     URL=$BENCH_SOURCE_URL
 else
-    "$SOURCE_BIN" --port "$SOURCE_PORT" --log-level warn > "$WORK/source.log" 2>&1 &
+    "$SOURCE_BIN" --port "$SOURCE_PORT" --metrics-port 0 --log-level warn > "$WORK/source.log" 2>&1 &
     SOURCE_PID=$!
     URL="http://127.0.0.1:$SOURCE_PORT/api/1.4/"
     for _ in $(seq 100); do curl -sf -o /dev/null "$URL?results=1" && break; sleep 0.1; done

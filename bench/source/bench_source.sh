@@ -23,7 +23,7 @@ URL="http://127.0.0.1:${PORT}/api/?results=5000&format=${FORMAT}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "no binary at $BIN (build first)" >&2; exit 2; }
 
-"$BIN" --port "$PORT" --threads "$THREADS" --now 2026-11-24 --log-level warn &
+"$BIN" --port "$PORT" --metrics-port 0 --threads "$THREADS" --now 2026-11-24 --log-level warn &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

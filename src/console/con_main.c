@@ -120,6 +120,12 @@ static const us_option options[] = {
     {"US_SOURCE_PORT", NULL, 0, US_OPT_INT, "8100", "PORT", "userstream-source port"},
     {"US_SOURCE_URL", NULL, 0, US_OPT_STRING, NULL, "URL",
      "the source API (default: http://US_BIND:US_SOURCE_PORT/api/1.4/)"},
+    {"US_SOURCE_METRICS_PORT", NULL, 0, US_OPT_INT, "8104", "PORT",
+     "the source's /metrics (0: none, the source stage shows no count)"},
+    {"US_SOURCE_HOST", NULL, 0, US_OPT_STRING, NULL, "HOST",
+     "host of the source's /metrics (default: US_BIND)"},
+    {"US_RELAY_HOST", NULL, 0, US_OPT_STRING, NULL, "HOST",
+     "host of the relay's /metrics and /health (default: US_BIND)"},
     {"US_RELAY_METRICS_PORT", NULL, 0, US_OPT_INT, "8102", "PORT",
      "the relay's /metrics and /health"},
     {"US_SPARK_MASTER_UI_PORT", NULL, 0, US_OPT_INT, "8090", "PORT", "Spark master UI (/json/)"},
@@ -148,7 +154,8 @@ typedef struct con_settings {
     long port, session_h, login_delay_ms, interval_ms, history_s, count_s, scan_s, max_seconds;
     char home[1024], secrets[1024], password_file[1200], token_file[1200], uplot[1200];
     char conninfo[1024], pg_address[256], bootstrap[512], registry[512], source[512];
-    char relay_metrics[256], relay_health[256], spark_master[256], spark_worker[128];
+    char relay_metrics[256], relay_health[256], source_metrics[256], spark_master[256],
+        spark_worker[128];
     char spark_driver[256], airflow_health[512], cass_host[256], checkpoint[1200];
     char airflow_url[512], airflow_pw[1200];
     const char *airflow_user;
@@ -265,7 +272,7 @@ static int read_numbers(us_config *c, con_settings *s, long ports[9], char *err,
 
 static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen)
 {
-    long p[9], air;
+    long p[9], air, smp;
     memset(s, 0, sizeof *s);
     if (read_numbers(c, s, p, err, errlen) < 0 ||
         get_num(c, "US_CONSOLE_ALERT_WAL_BYTES", 0, 0x7fffffffffffffffL, &s->alert_wal, err,
@@ -273,7 +280,8 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
         get_num(c, "US_CONSOLE_ALERT_WAL_LIMIT_PCT", 1, 100, &s->alert_wal_pct, err, errlen) < 0 ||
         get_num(c, "US_CONSOLE_ALERT_LAG_MINUTES", 1, 59, &s->alert_lag_min, err, errlen) < 0 ||
         get_num(c, "US_SPARK_TRIGGER_MS", 0, 86400000, &s->trigger_ms, err, errlen) < 0 ||
-        get_num(c, "US_AIRFLOW_PORT", 1, 65535, &air, err, errlen) < 0)
+        get_num(c, "US_AIRFLOW_PORT", 1, 65535, &air, err, errlen) < 0 ||
+        get_num(c, "US_SOURCE_METRICS_PORT", 0, 65535, &smp, err, errlen) < 0)
         return -1;
     s->bind = get_or(c, "US_BIND", "127.0.0.1");
     const char *home = get_or(c, "US_HOME", NULL);
@@ -310,8 +318,12 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
     snprintf(s->source, sizeof s->source, "%s", get_or(c, "US_SOURCE_URL", ""));
     if (!s->source[0])
         snprintf(s->source, sizeof s->source, "http://%s:%ld/api/1.4/", s->bind, p[4]);
-    snprintf(s->relay_metrics, sizeof s->relay_metrics, "http://%s:%ld/metrics", s->bind, p[5]);
-    snprintf(s->relay_health, sizeof s->relay_health, "http://%s:%ld/health", s->bind, p[5]);
+    const char *rh = get_or(c, "US_RELAY_HOST", s->bind),
+               *sh = get_or(c, "US_SOURCE_HOST", s->bind);
+    snprintf(s->relay_metrics, sizeof s->relay_metrics, "http://%s:%ld/metrics", rh, p[5]);
+    snprintf(s->relay_health, sizeof s->relay_health, "http://%s:%ld/health", rh, p[5]);
+    if (smp > 0)
+        snprintf(s->source_metrics, sizeof s->source_metrics, "http://%s:%ld/metrics", sh, smp);
     snprintf(s->spark_master, sizeof s->spark_master, "http://%s:%ld/json/", s->bind, p[6]);
     snprintf(s->spark_worker, sizeof s->spark_worker, "%s:%ld", s->bind, p[7]);
     snprintf(s->spark_driver, sizeof s->spark_driver, "http://%s:%ld/api/v1/applications", s->bind,
@@ -352,6 +364,7 @@ static void collect_conf(us_config *c, const con_settings *s, con_collect_conf *
     cc->up = (con_upstream_conf){s->bind,
                                  s->relay_metrics,
                                  s->relay_health,
+                                 s->source_metrics,
                                  s->source,
                                  s->registry,
                                  s->spark_master,

@@ -188,3 +188,32 @@ int con_upstream_relay(con_upstream *u, con_sample *s)
     }
     return 0;
 }
+
+static int on_source_sample(void *ud, const us_prom_sample_t *p)
+{
+    if (!strcmp(p->name, "userstream_source_users_total"))
+        con_sample_put(ud, "source.users", p->value);
+    return 0;
+}
+
+int con_upstream_source(con_upstream *u, con_sample *s)
+{
+    char err[256];
+    const char *url = u->conf.source_metrics_url;
+    con_sample_put(s, "source.users", NAN); /* unknown until the scrape says */
+    if (!url || !*url)
+        return 0; /* US_SOURCE_METRICS_PORT=0: the source keeps no public counters */
+    long st = con_fetch_get(url, u->conf.timeout_ms, NULL, &u->body, err, sizeof err);
+    if (st != 200) {
+        if (st > 0)
+            snprintf(err, sizeof err, "HTTP %ld", st);
+        con_sample_error(s, "source", "%s: %s", url, err);
+        return -1;
+    }
+    if (us_prom_parse(u->body.data, u->body.len, on_source_sample, s, err, sizeof err) != 0) {
+        con_sample_error(s, "source", "/metrics: %s", err);
+        con_sample_put(s, "source.users", NAN);
+        return -1;
+    }
+    return 0;
+}

@@ -1,5 +1,6 @@
 /* con_upstream: the console's view of the pipeline programs' own endpoints.
  *
+ *  - the source's /metrics -> source.users (users it generated)
  *  - the relay's /metrics (Prometheus text, parsed by us_prom_parse) ->
  *    relay.* numbers, and the commit -> Kafka ack latency p50/p99 over the
  *    last 5 minutes from the differences of its histogram buckets
@@ -24,11 +25,12 @@ typedef struct con_upstream_conf {
     const char *bind;
     const char *relay_metrics_url; /* http://host:port/metrics */
     const char *relay_health_url;
-    const char *source_url;       /* the API base; "?results=1&seed=ready" appended */
-    const char *registry_url;     /* ccompat base */
-    const char *spark_master_url; /* http://host:ui_port/json/ */
-    const char *spark_worker;     /* "host:port" the worker registers as */
-    const char *spark_driver_url; /* http://host:port/api/v1/applications */
+    const char *source_metrics_url; /* http://host:port/metrics; NULL or "": none */
+    const char *source_url;         /* the API base; "?results=1&seed=ready" appended */
+    const char *registry_url;       /* ccompat base */
+    const char *spark_master_url;   /* http://host:ui_port/json/ */
+    const char *spark_worker;       /* "host:port" the worker registers as */
+    const char *spark_driver_url;   /* http://host:port/api/v1/applications */
     const char *airflow_health_url;
     const char *cassandra_host;
     int cassandra_port;
@@ -41,6 +43,9 @@ typedef struct con_upstream con_upstream;
 con_upstream *con_upstream_new(const con_upstream_conf *conf);
 void con_upstream_free(con_upstream *u);
 
+/* Scrapes the source; source.users into s (unknown without a metrics URL).
+ * -1 when it did not answer. */
+int con_upstream_source(con_upstream *u, con_sample *s);
 /* Scrapes the relay; relay.* numbers into s. -1 when it did not answer. */
 int con_upstream_relay(con_upstream *u, con_sample *s);
 

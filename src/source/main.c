@@ -6,6 +6,7 @@
 #include "us_err.h"
 #include "src_counter.h"
 #include "src_http.h"
+#include "src_metrics.h"
 #include "src_nat.h"
 #include "us_config.h"
 #include "us_log.h"
@@ -28,6 +29,8 @@ static const us_option options[] = {
      "TCP port to listen on (0: any free port)"},
     {"US_SOURCE_BIND", "bind", 'b', US_OPT_STRING, "127.0.0.1", "ADDR",
      "numeric IPv4 or IPv6 address to listen on"},
+    {"US_SOURCE_METRICS_PORT", "metrics-port", 0, US_OPT_INT, "8104", "PORT",
+     "TCP port of GET /metrics and /health, on the same address (0: none)"},
     {"US_SOURCE_THREADS", "threads", 't', US_OPT_INT, "0", "N", "server threads (0: one per core)"},
     {"US_SOURCE_QUIRKS", "quirks", 0, US_OPT_STRING, "upstream", "MODE",
      "upstream: keep randomuser.me's output bugs (FI ids, CA/UA phones, ...); fixed: valid values"},
@@ -139,10 +142,12 @@ static int read_api_config(const us_config *cfg, src_api_config *ac, char *err, 
     return read_faults(cfg, ac, err, errlen);
 }
 
-static int read_http_config(const us_config *cfg, src_http_config *hc, char *err, size_t errlen)
+static int read_http_config(const us_config *cfg, src_http_config *hc, int *metrics_port, char *err,
+                            size_t errlen)
 {
-    long port, threads, max;
+    long port, threads, max, mport;
     if (us_config_get_int(cfg, "US_SOURCE_PORT", 0, 65535, &port, err, errlen) < 0 ||
+        us_config_get_int(cfg, "US_SOURCE_METRICS_PORT", 0, 65535, &mport, err, errlen) < 0 ||
         us_config_get_int(cfg, "US_SOURCE_THREADS", 0, 256, &threads, err, errlen) < 0 ||
         us_config_get_int(cfg, "US_SOURCE_MAX_REQUESTS", 0, 1L << 40, &max, err, errlen) < 0)
         return -1;
@@ -159,6 +164,7 @@ static int read_http_config(const us_config *cfg, src_http_config *hc, char *err
                        hc->bind ? hc->bind : "");
     }
     hc->port = (int)port;
+    *metrics_port = (int)mport;
     hc->threads = (int)threads;
     hc->max_requests = max;
     return 0;
@@ -196,9 +202,9 @@ static int serve(const us_config *cfg)
     src_api_config ac;
     src_http_config hc = {.on_done = on_max_requests};
     sigset_t set;
-    int sig = 0;
+    int sig = 0, metrics_port = 0;
     if (read_api_config(cfg, &ac, err, sizeof err) < 0 ||
-        read_http_config(cfg, &hc, err, sizeof err) < 0) {
+        read_http_config(cfg, &hc, &metrics_port, err, sizeof err) < 0) {
         us_error("%s", err);
         fprintf(stderr, "Try 'userstream-source --help' for more information.\n");
         return EXIT_USAGE;
@@ -216,11 +222,22 @@ static int serve(const us_config *cfg)
         src_api_free(api);
         return EXIT_RUNTIME;
     }
-    us_info("listening on http://%s%s%s:%d/api/ with %d threads (quirks %s)",
-            strchr(hc.bind, ':') ? "[" : "", hc.bind, strchr(hc.bind, ':') ? "]" : "",
+    const char *lb = strchr(hc.bind, ':') ? "[" : "", *rb = *lb ? "]" : "";
+    src_metrics *metrics = NULL;
+    if (metrics_port > 0 &&
+        !(metrics = src_metrics_start(http, hc.bind, metrics_port, err, sizeof err))) {
+        us_error("US_SOURCE_METRICS_PORT: %s", err);
+        src_http_stop(http);
+        src_api_free(api);
+        return EXIT_RUNTIME;
+    }
+    us_info("listening on http://%s%s%s:%d/api/ with %d threads (quirks %s)", lb, hc.bind, rb,
             src_http_port(http), hc.threads, ac.quirks ? "upstream" : "fixed");
+    if (metrics)
+        us_info("metrics on http://%s%s%s:%d/metrics", lb, hc.bind, rb, src_metrics_port(metrics));
     sigwait(&set, &sig);
     us_info("stopping (%s)", sig == SIGUSR1 ? "max requests answered" : strsignal(sig));
+    src_metrics_stop(metrics);
     src_http_stop(http);
     src_api_free(api);
     return EXIT_OK;

@@ -3,6 +3,7 @@
 #include "us_err.h"
 #include "us_http.h"
 #include "us_log.h"
+#include "us_metrics.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@ struct src_http {
     src_api *api;
     us_http_route route;
     void (*on_done)(void);
+    /* counters, updated with relaxed atomics by every server thread */
+    unsigned long long users, bytes, faults[SRC_FAULT_KINDS];
 };
 
 /* Upstream (Express with cors()) sends this on every answer. */
@@ -61,6 +64,35 @@ static void reply(us_http_req *r, src_response *resp)
     resp->body = NULL; /* us_http owns it now */
 }
 
+static void count(src_http *h, const src_response *resp)
+{
+    __atomic_add_fetch(&h->bytes, (unsigned long long)resp->body_len, __ATOMIC_RELAXED);
+    if (resp->users > 0)
+        __atomic_add_fetch(&h->users, (unsigned long long)resp->users, __ATOMIC_RELAXED);
+    if (resp->fault > SRC_FAULT_NONE && resp->fault < SRC_FAULT_KINDS)
+        __atomic_add_fetch(&h->faults[resp->fault], 1, __ATOMIC_RELAXED);
+}
+
+static double get(const unsigned long long *v)
+{
+    return (double)__atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+void src_http_write_metrics(const src_http *h, us_buf *b)
+{
+    us_prom_metric(b, "userstream_source_users_total", "counter",
+                   "Users generated in answers (every format, faults included).", get(&h->users));
+    us_prom_metric(b, "userstream_source_response_bytes_total", "counter",
+                   "Bytes of answer bodies.", get(&h->bytes));
+    us_prom_family(b, "userstream_source_faults_total", "counter",
+                   "Answers with an injected fault (US_SOURCE_FAULT_*), by kind.");
+    for (int f = SRC_FAULT_NONE + 1; f < SRC_FAULT_KINDS; f++) {
+        const char *labels[] = {"fault", src_fault_name((src_fault)f), NULL};
+        us_prom_sample(b, "userstream_source_faults_total", labels, get(&h->faults[f]));
+    }
+    us_http_write_metrics(h->server, b, "userstream_source");
+}
+
 /* The one route: every method and target goes to src_api. */
 static void on_api(us_http_req *r, void *ud)
 {
@@ -76,6 +108,7 @@ static void on_api(us_http_req *r, void *ud)
                             .forwarded = forwarded_for(r)};
     src_response resp;
     src_api_handle(h->api, &req, &resp);
+    count(h, &resp);
     us_debug("%s %.200s%s%.200s -> %d (%ld users, fault %s)", req.method, path, *query ? "?" : "",
              query, resp.status, resp.users, src_fault_name(resp.fault));
     reply(r, &resp);

@@ -101,6 +101,8 @@ us_config_load() {
     us_derive US_REGISTRY_SUBJECT "$US_KAFKA_TOPIC_USERS-value"
     us_derive US_CASSANDRA_HOST "$US_BIND"
     us_derive US_SOURCE_URL "http://$US_BIND:$US_SOURCE_PORT/api/1.4/"
+    us_derive US_SOURCE_HOST "$US_BIND"
+    us_derive US_RELAY_HOST "$US_BIND"
     us_derive US_SPARK_MASTER_URL "spark://$US_BIND:$US_SPARK_MASTER_PORT"
     us_derive US_AIRFLOW_URL "http://$US_BIND:$US_AIRFLOW_PORT"
     us_derive US_SECRETS_DIR "$US_HOME/secrets"

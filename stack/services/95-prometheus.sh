@@ -9,7 +9,9 @@
 # - the console's /metrics, with the console's metrics token as Bearer
 #   credentials read from $US_SECRETS_DIR/console-metrics-token (a file Prometheus
 #   reads; the token is on no command line and in no generated config);
-# - the relay's /metrics (US_RELAY_METRICS_PORT);
+# - the relay's /metrics (US_RELAY_METRICS_PORT) and the source's
+#   (US_SOURCE_METRICS_PORT: a port of its own, since the API port answers
+#   every path as randomuser.me does);
 # - Kafka and Cassandra through the Prometheus JMX exporter java agent in their
 #   JVMs (stack/maven/jmx-exporter.xml; US_KAFKA_METRICS_PORT,
 #   US_CASSANDRA_METRICS_PORT; 0 = no agent): it reads the MBeans in-process,
@@ -23,9 +25,6 @@
 # with the same thresholds (US_CONSOLE_ALERT_*, US_SPARK_TRIGGER_MS), computed
 # from the numbers the console exports; `init` checks config and rules with
 # promtool before every start.
-#
-# The source (userstream-source) is not scraped: it answers every path as
-# randomuser.me does and has no /metrics.
 
 svc_prometheus_group() { echo engine; }
 svc_prometheus_address() { echo "http://$US_BIND:$US_PROMETHEUS_PORT"; }
@@ -123,6 +122,7 @@ EOF
       type: Bearer
       credentials_file: $US_SECRETS_DIR/console-metrics-token
 EOF
+    [[ $US_SOURCE_METRICS_PORT == 0 ]] || us_prometheus_job source source "$b" "$US_SOURCE_METRICS_PORT" /metrics
     [[ $US_RELAY_METRICS_PORT == 0 ]] || us_prometheus_job relay relay "$b" "$US_RELAY_METRICS_PORT" /metrics
     [[ $US_KAFKA_METRICS_PORT == 0 ]] || us_prometheus_job kafka kafka "$b" "$US_KAFKA_METRICS_PORT" /metrics
     [[ $US_CASSANDRA_METRICS_PORT == 0 ]] ||

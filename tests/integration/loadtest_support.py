@@ -63,7 +63,7 @@ def run_source(env: dict[str, str], *flags: str):
     if not Path(binary).exists():
         pytest.skip(f"userstream-source is not built ({binary})")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--log-level", "warn", *flags],
+    proc = subprocess.Popen([binary, "--port", str(port), "--metrics-port", "0", "--log-level", "warn", *flags],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/api/1.4/"
     try:

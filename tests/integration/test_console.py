@@ -162,8 +162,12 @@ def test_counts_equal_what_psql_kafka_and_cassandra_report(console, stack):
 
 def test_pipeline_view_holds_every_stage_and_engine(console):
     doc = console.wait_round()
-    assert [s["id"] for s in doc["stages"]] == ["fetched", "staged", "rejected", "relay", "kafka", "spark",
-                                                "cassandra", "dlq"]  # fmt: skip
+    assert [s["id"] for s in doc["stages"]] == ["source", "fetched", "staged", "rejected", "relay", "kafka",
+                                                "spark", "cassandra", "dlq"]  # fmt: skip
+    # The source's own count, from its /metrics (US_SOURCE_METRICS_PORT): every
+    # user it generated, for the loader and anyone else.
+    source = doc["stages"][0]
+    assert isinstance(source["count"], int) and source["count"] >= 0, source
     names = {h["name"] for h in doc["health"]}
     assert {"postgres", "kafka", "registry", "cassandra", "spark_master", "spark_worker", "airflow_api_server",
             "airflow_scheduler", "airflow_dag_processor", "airflow_triggerer", "source", "relay",

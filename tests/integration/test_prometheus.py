@@ -1,11 +1,12 @@
 """The stack's Prometheus (stack/services/95-prometheus.sh, issue 9 part 5).
 
 Every scraped process has a target, and a target is healthy exactly when its
-service runs: the console (through its Bearer token), the relay, Kafka and
+service runs: the console (through its Bearer token), the source (its own
+metrics port), the relay, Kafka and
 Cassandra (the JMX exporter agent in their JVMs), Spark's master, worker and the
 job's driver (PrometheusServlet). The console's alert rules are loaded and
 evaluated, and "service down" fires for exactly the targets that are down.
-The relay and the console are started for the test when they are not running
+The source, the relay and the console are started for the test when they are not running
 (the session stack starts engines only) and stopped again afterwards.
 """
 
@@ -20,7 +21,7 @@ import urllib.request
 import pytest
 
 DEADLINE_S = 180
-JOBS = {"prometheus", "console", "relay", "kafka", "cassandra", "spark_master", "spark_applications",
+JOBS = {"prometheus", "console", "source", "relay", "kafka", "cassandra", "spark_master", "spark_applications",
         "spark_worker", "spark_driver", "spark_executors"}
 ALERTS = {"UserstreamWalRetained", "UserstreamWalLimit", "UserstreamLagGrowing", "UserstreamDeadLetters",
           "UserstreamServiceDown", "UserstreamSparkSlow", "UserstreamConsoleAlert"}
@@ -40,7 +41,7 @@ def prom(stack):
     try:
         up = running(stack)
         assert "prometheus" in up, "the prometheus service is not running"
-        for svc in ("relay", "console"):
+        for svc in ("source", "relay", "console"):
             if svc not in up:
                 stack.us("restart", svc, timeout=300)
                 started.append(svc)
@@ -72,7 +73,7 @@ def poll(what: str, fn):
 
 def test_every_scraped_process_has_a_target_healthy_while_its_service_runs(prom, stack):
     up = running(stack)
-    for svc in ("relay", "console", "kafka", "cassandra", "spark_master", "spark_worker"):
+    for svc in ("source", "relay", "console", "kafka", "cassandra", "spark_master", "spark_worker"):
         assert svc in up, f"{svc} is not running"
 
     def check():
@@ -90,6 +91,7 @@ def test_each_target_brings_its_own_numbers(prom, stack):
     (with the streaming query's own when the job runs)."""
     queries = {
         "console": 'count(userstream_console_value{service="console"})',
+        "source": 'count({service="source",__name__=~"userstream_source_.+"})',
         "relay": 'count({service="relay",__name__=~"userstream_relay_.+"})',
         "kafka": 'count({service="kafka",__name__=~"kafka_server_.+"})',
         "cassandra": 'count({service="cassandra",__name__=~"org_apache_cassandra_metrics_.+"})',

@@ -54,7 +54,7 @@ class Server:
         e.pop("US_CONFIG", None)
         e.update(env or {})
         self.proc = subprocess.Popen(
-            [binary(), "--port", str(self.port), "--now", NOW, *args],
+            [binary(), "--port", str(self.port), "--metrics-port", "0", "--now", NOW, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -146,10 +146,10 @@ function perSecond(v) {
 }
 
 async function drawCharts() {
-  const rates = ["loader.fetched", "postgres.staged", "relay.rows_acked", "kafka.end", "spark.processed"];
+  const rates = ["source.users", "loader.fetched", "postgres.staged", "relay.rows_acked", "kafka.end", "spark.processed"];
   const h = await api("/api/history?metric=" + rates.join(",") + "&seconds=" + CHART_S);
   const xs = h.series[rates[0]].map((_, i) => h.start + i);
-  const c1 = chart("chart-rates", ["fetched", "staged", "relay acked", "Kafka end", "Spark processed"]);
+  const c1 = chart("chart-rates", ["source generated", "fetched", "staged", "relay acked", "Kafka end", "Spark processed"]);
   if (c1) c1.setData([xs].concat(rates.map((m) => perSecond(h.series[m]))));
   const lags = ["spark.in_flight", "slot.lag_bytes"];
   const g = await api("/api/history?metric=" + lags.join(",") + "&seconds=" + CHART_S);

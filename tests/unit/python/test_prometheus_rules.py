@@ -81,7 +81,7 @@ def test_config_passes_promtool_check(tmp_path):
     (tmp_path / "console-metrics-token").write_text("t")
     env = {"US_HOME": str(tmp_path / "home"), "US_BIND": "127.0.0.1", "US_SECRETS_DIR": str(tmp_path),
            "US_PROMETHEUS_SCRAPE_INTERVAL": "15s", "US_PROMETHEUS_PORT": "9190", "US_CONSOLE_PORT": "8103",
-           "US_RELAY_METRICS_PORT": "8102", "US_KAFKA_METRICS_PORT": "9094", "US_CASSANDRA_METRICS_PORT": "0",
+           "US_SOURCE_METRICS_PORT": "8104", "US_RELAY_METRICS_PORT": "8102", "US_KAFKA_METRICS_PORT": "9094", "US_CASSANDRA_METRICS_PORT": "0",
            "US_SPARK_MASTER_UI_PORT": "8090", "US_SPARK_WORKER_UI_PORT": "8091", "US_SPARK_DRIVER_UI_PORT": "4040"}
     conf = tmp_path / "prometheus.yml"
     text = generate("us_prometheus_config", env)
@@ -90,6 +90,7 @@ def test_config_passes_promtool_check(tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     # a port of 0 (no JMX exporter agent) is no target
     assert "job_name: kafka" in text and "job_name: cassandra" not in text
+    assert "job_name: source" in text and "127.0.0.1:8104" in text
     assert f"credentials_file: {tmp_path}/console-metrics-token" in text
 
 
