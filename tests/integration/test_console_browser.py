@@ -91,7 +91,7 @@ def test_the_page_logs_in_shows_the_counts_and_browses_kafka(stack, browser, scr
     wd.type(wd.find("#password"), console.password)
     wd.click(wd.find("#login button"))
     wd.wait("the pipeline view", lambda: wd.url().rstrip("/") == console.url and
-            len(wd.find_all("#flow li[data-stage]")) == 8, timeout=300)  # fmt: skip
+            len(wd.find_all("#flow li[data-stage]")) == 9, timeout=300)  # fmt: skip
 
     # The numbers on the page equal `./userstream counts` once the pipeline
     # holds still between the two readings.
