@@ -238,23 +238,29 @@ static int collect_spark(con_pg *p, con_sample *s)
     return 0;
 }
 
+/* A query whose one row is JSON text built by the server, as the detail
+ * `name` (null when there is no row yet). */
+static int collect_json(con_pg *p, con_sample *s, const char *name, const char *sql)
+{
+    PGresult *r = query(p, s, sql, 0, NULL, 1);
+    if (!r)
+        return -1;
+    json_t *j = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    con_sample_detail(s, name, j);
+    PQclear(r);
+    return 0;
+}
+
 /* The quality DAG's last report (ops.ingest_quality), as JSON text built
  * by the server. */
 static int collect_quality(con_pg *p, con_sample *s)
 {
-    PGresult *r =
-        query(p, s,
-              "SELECT row_to_json(q)::text FROM (SELECT check_id, run_id, checked_at, ok, "
-              "load_runs, fetched, staged, duplicates, rejected, pages_rejected, staged_in_table, "
-              "rejected_in_table, freshness_seconds, problems FROM ops.ingest_quality "
-              "ORDER BY check_id DESC LIMIT 1) q",
-              0, NULL, 1);
-    if (!r)
-        return -1;
-    json_t *q = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
-    con_sample_detail(s, "quality", q);
-    PQclear(r);
-    return 0;
+    return collect_json(
+        p, s, "quality",
+        "SELECT row_to_json(q)::text FROM (SELECT check_id, run_id, checked_at, ok, "
+        "load_runs, fetched, staged, duplicates, rejected, pages_rejected, staged_in_table, "
+        "rejected_in_table, freshness_seconds, problems FROM ops.ingest_quality "
+        "ORDER BY check_id DESC LIMIT 1) q");
 }
 
 /* Programs that stopped for good and said why (ops.stream_stops of the Spark
@@ -287,47 +293,33 @@ static int collect_stops(con_pg *p, con_sample *s)
  * clean. The detail "lifecycle" of the retention panel. */
 static int collect_lifecycle(con_pg *p, con_sample *s)
 {
-    PGresult *r =
-        query(p, s,
-              "SELECT json_build_object("
-              "'last_purge_at', (SELECT max(purged_at) FROM ops.staging_purges), "
-              "'purged_users_24h', (SELECT coalesce(sum(users), 0) FROM ops.staging_purges "
-              " WHERE purged_at > now() - interval '1 day'), "
-              "'purged_rejects_24h', (SELECT coalesce(sum(rejects), 0) FROM ops.staging_purges "
-              " WHERE purged_at > now() - interval '1 day'), "
-              "'erasures', e.n, 'erasures_pending', e.pending, 'last_erasure_at', e.last, "
-              "'kafka_compacted_by', e.compacted_by, 'dlq_expired_by', e.dlq_by)::text "
-              "FROM (SELECT count(*) AS n, "
-              " count(*) FILTER (WHERE kafka_tombstone_at IS NULL OR cassandra_clean_at IS NULL "
-              "  OR spool_clean_at IS NULL) AS pending, max(requested_at) AS last, "
-              " max(kafka_compacted_by) FILTER (WHERE kafka_compacted_by > now()) AS compacted_by, "
-              " max(dlq_expired_by) FILTER (WHERE dlq_expired_by > now()) AS dlq_by "
-              " FROM ops.erasures) e",
-              0, NULL, 1);
-    if (!r)
-        return -1;
-    json_t *l = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
-    con_sample_detail(s, "lifecycle", l);
-    PQclear(r);
-    return 0;
+    return collect_json(
+        p, s, "lifecycle",
+        "SELECT json_build_object("
+        "'last_purge_at', (SELECT max(purged_at) FROM ops.staging_purges), "
+        "'purged_users_24h', (SELECT coalesce(sum(users), 0) FROM ops.staging_purges "
+        " WHERE purged_at > now() - interval '1 day'), "
+        "'purged_rejects_24h', (SELECT coalesce(sum(rejects), 0) FROM ops.staging_purges "
+        " WHERE purged_at > now() - interval '1 day'), "
+        "'erasures', e.n, 'erasures_pending', e.pending, 'last_erasure_at', e.last, "
+        "'kafka_compacted_by', e.compacted_by, 'dlq_expired_by', e.dlq_by)::text "
+        "FROM (SELECT count(*) AS n, "
+        " count(*) FILTER (WHERE kafka_tombstone_at IS NULL OR cassandra_clean_at IS NULL "
+        "  OR spool_clean_at IS NULL) AS pending, max(requested_at) AS last, "
+        " max(kafka_compacted_by) FILTER (WHERE kafka_compacted_by > now()) AS compacted_by, "
+        " max(dlq_expired_by) FILTER (WHERE dlq_expired_by > now()) AS dlq_by "
+        " FROM ops.erasures) e");
 }
 
 /* The newest finished reconciliation (ops.reconcile_runs, DAG userstream_reconcile):
  * the detail "reconcile" for the alert rule of that name; null before the first. */
 static int collect_reconcile(con_pg *p, con_sample *s)
 {
-    PGresult *r = query(p, s,
+    return collect_json(p, s, "reconcile",
                         "SELECT row_to_json(q)::text FROM (SELECT reconcile_id, finished_at, "
                         "missing, ghosts, in_flight, repaired, repair, "
                         "array_to_string(problems, '; ') AS problems FROM ops.reconcile_runs "
-                        "WHERE finished_at IS NOT NULL ORDER BY reconcile_id DESC LIMIT 1) q",
-                        0, NULL, 1);
-    if (!r)
-        return -1;
-    json_t *q = PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
-    con_sample_detail(s, "reconcile", q);
-    PQclear(r);
-    return 0;
+                        "WHERE finished_at IS NOT NULL ORDER BY reconcile_id DESC LIMIT 1) q");
 }
 
 int con_pg_collect(con_pg *p, con_sample *s)
