@@ -20,23 +20,10 @@ import uuid
 
 import pytest
 
+from flow_support import wait_until
 from loadtest_support import FAULTS, ingest_for, run_source, unique
 
 DAGS = ("userstream_ingest", "userstream_quality")
-FLOW_TIMEOUT = 900  # seconds a converging pipeline may take on a loaded CI machine
-
-
-def wait_until(what, fn, timeout=FLOW_TIMEOUT, every=3.0, show=None):
-    """Polls fn() until it returns a true value; on timeout fails with `what`
-    and show() (the state that did not converge)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached after {timeout}s; state: {show() if show else got}")
-        time.sleep(every)
 
 
 def counts(stack) -> dict:

@@ -15,26 +15,10 @@ import uuid
 
 import pytest
 
+from flow_support import FLOW_TIMEOUT, running, wait_until
 from loadtest_support import ingest_for, unique
 
-FLOW_TIMEOUT = 900  # a loaded CI machine's Spark batches take minutes
 PIPELINE = ("relay", "spark_job")
-
-
-def wait_until(what, fn, timeout=FLOW_TIMEOUT, every=3.0, show=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached after {timeout}s; state: {show() if show else got}")
-        time.sleep(every)
-
-
-def running(stack, name: str) -> bool:
-    out = stack.us("status", check=False).stdout
-    return any(line.split()[:1] == [name] and " RUNNING" in line for line in out.splitlines())
 
 
 def cass_ids(stack, table: str = "users", where: str = "") -> set[str]:

@@ -13,33 +13,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import uuid
 
 import pytest
 
+from flow_support import running, wait_until
 from loadtest_support import ingest_for, unique
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FLOW_TIMEOUT = 900  # a loaded CI machine's Spark batches take minutes
 PIPELINE = ("relay", "spark_job")
 GHOST = uuid.UUID("6a05e000-0000-4000-8000-00000000c0de")
-
-
-def wait_until(what, fn, timeout=FLOW_TIMEOUT, every=3.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached after {timeout}s")
-        time.sleep(every)
-
-
-def running(stack, name: str) -> bool:
-    out = stack.us("status", check=False).stdout
-    return any(line.split()[:1] == [name] and " RUNNING" in line for line in out.splitlines())
 
 
 @pytest.fixture(scope="module")
