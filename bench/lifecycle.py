@@ -20,33 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-US = str(REPO / "userstream")
+from bench_support import US, env, psql, stage_unpublished
 
 
-def env() -> dict[str, str]:
-    out = subprocess.run([US, "env"], capture_output=True, text=True, check=True).stdout
-    e = dict(os.environ)
-    for line in out.splitlines():
-        k, _, v = line.partition("=")
-        e[k] = v.strip("'\"")
-    return e
-
-
-def psql(e, sql: str, role: str | None = None) -> str:
-    return subprocess.run(
-        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", e["US_PG_HOST"], "-p", e["US_PG_PORT"],
-         "-U", role or e["US_PG_ADMIN_USER"], "-d", e["US_PG_DATABASE"], "-w", "-c", sql],
-        env=e, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def purged_total(e) -> float:
@@ -68,14 +51,7 @@ FROM generate_series({lo}, {hi}) g
 def purge(args) -> dict:
     e = env()
     slot = e.get("US_RELAY_SLOT", "userstream_relay")
-    pub = e.get("US_RELAY_PUBLICATION", "userstream_users")
-    psql(e, f"ALTER PUBLICATION {pub} DROP TABLE staging.users")
-    try:
-        for lo in range(1, args.rows + 1, 100_000):
-            psql(e, INSERT.format(lo=lo, hi=min(lo + 99_999, args.rows)))
-    finally:
-        psql(e, f"ALTER PUBLICATION {pub} ADD TABLE staging.users")
-    psql(e, "VACUUM ANALYZE staging.users")
+    stage_unpublished(e, INSERT, args.rows)
     lag_sql = (f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
                f"FROM pg_replication_slots WHERE slot_name = '{slot}'")
     lags: list[int] = []

@@ -25,15 +25,12 @@ import argparse
 import configparser
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-US = str(REPO / "userstream")
+from bench_support import US, env, psql, stage_unpublished
 RUN_ID = "bench-reconcile"
 
 INSERT = """
@@ -45,20 +42,6 @@ FROM generate_series({lo}, {hi}) g
 """
 
 
-def env() -> dict[str, str]:
-    out = subprocess.run([US, "env"], capture_output=True, text=True, check=True).stdout
-    e = dict(os.environ)
-    for line in out.splitlines():
-        k, _, v = line.partition("=")
-        e[k] = v.strip("'\"")
-    return e
-
-
-def psql(e, sql: str) -> str:
-    return subprocess.run(
-        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", e["US_PG_HOST"], "-p", e["US_PG_PORT"],
-         "-U", e["US_PG_ADMIN_USER"], "-d", e["US_PG_DATABASE"], "-w", "-c", sql],
-        env=e, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def cassandra(e):
@@ -81,15 +64,8 @@ def seed(args) -> dict:
     from cassandra.concurrent import execute_concurrent_with_args
 
     e = env()
-    pub = e.get("US_RELAY_PUBLICATION", "userstream_users")
     t0 = time.monotonic()
-    psql(e, f"ALTER PUBLICATION {pub} DROP TABLE staging.users")
-    try:
-        for lo in range(1, args.rows + 1, 100_000):
-            psql(e, INSERT.format(run=RUN_ID, lo=lo, hi=min(lo + 99_999, args.rows)))
-    finally:
-        psql(e, f"ALTER PUBLICATION {pub} ADD TABLE staging.users")
-    psql(e, "VACUUM ANALYZE staging.users")
+    stage_unpublished(e, INSERT, args.rows, run=RUN_ID)
     t1 = time.monotonic()
     ids = [uuid.UUID(x) for x in psql(e, f"SELECT user_id FROM staging.users WHERE run_id = '{RUN_ID}'").split()]
     cluster, s = cassandra(e)
