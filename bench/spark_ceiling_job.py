@@ -16,6 +16,7 @@ reads the CPU of the driver and the executors between the markers.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -25,10 +26,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "spark"))
 
-from userstream_spark import auth  # noqa: E402
 from userstream_spark import config as config_mod  # noqa: E402
 from userstream_spark import decode as dec  # noqa: E402
-from userstream_spark.job import build_session  # noqa: E402
+from userstream_spark.job import build_session, kafka_stream  # noqa: E402
 from userstream_spark.registry import Registry  # noqa: E402
 
 
@@ -44,22 +44,12 @@ def main():
     registry = Registry(cfg.registry_url)
     registry.subject_schema_ids(cfg.subject)
     schemas = registry.known()
-    kafka_opts = auth.kafka_java_options(conf.get("US_KAFKA_ADMIN_CLIENT_FILE", ""))
+    # The job's own Kafka source (its options: earliest, headers, failOnDataLoss,
+    # maxOffsetsPerTrigger, SASL), on the bench topic with the admin's login.
+    src_cfg = dataclasses.replace(cfg, topic=a.topic, kafka_client_file=conf.get("US_KAFKA_ADMIN_CLIENT_FILE", ""))
     chk = tempfile.mkdtemp(prefix="spark-ceiling-")
     for run in range(1, a.runs + 1):
-        reader = (
-            spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", cfg.kafka_bootstrap)
-            .option("subscribe", a.topic)
-            .option("startingOffsets", "earliest")
-            .option("includeHeaders", "true")
-            .option("failOnDataLoss", "true")
-        )
-        if cfg.max_offsets_per_trigger > 0:
-            reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
-        for k, v in kafka_opts.items():
-            reader = reader.option(k, v)
-        decoded = dec.decode(dec.parse_envelope(reader.load()), schemas)
+        decoded = dec.decode(dec.parse_envelope(kafka_stream(spark, src_cfg)), schemas)
         w = (
             decoded.writeStream.format("noop")
             .queryName(f"ceiling_{run}")
