@@ -112,6 +112,8 @@ us_where_to_look() {
     Airflow UI       $US_AIRFLOW_URL  (user admin, password in $US_SECRETS_DIR/airflow-passwords.json)
     Spark            master UI http://$US_BIND:$US_SPARK_MASTER_UI_PORT, the job's UI http://$US_BIND:$US_SPARK_DRIVER_UI_PORT
     relay metrics    http://$US_BIND:$US_RELAY_METRICS_PORT/metrics
+    source metrics   http://$US_BIND:$US_SOURCE_METRICS_PORT/metrics
+    Prometheus       http://$US_BIND:$US_PROMETHEUS_PORT  (every process above, and Kafka, Cassandra, Spark)
     source API       ${US_SOURCE_URL}?results=2&seed=demo
     Cassandra        ./userstream cqlsh -e "SELECT user_id, full_name, country_code, commit_ts FROM $US_CASSANDRA_KEYSPACE.users LIMIT 5"
     Kafka            ./userstream kcat -C -t $US_KAFKA_TOPIC_USERS -o -5 -e -f '%k %h\\n'
