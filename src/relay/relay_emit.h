@@ -9,7 +9,7 @@
 #define RELAY_EMIT_H
 
 #include "relay_kafka.h"
-#include "relay_metrics.h"
+#include "relay_stats.h"
 #include "relay_pgoutput.h"
 #include "relay_registry.h"
 #include "relay_ring.h"

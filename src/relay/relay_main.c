@@ -4,6 +4,7 @@
  * slot, initial snapshot), then relay_loop until a stop. The exit codes are
  * listed in src/relay/README.md and in --help. */
 #include "relay_loop.h"
+#include "relay_metrics.h"
 #include "relay_repl.h"
 #include "relay_slot.h"
 #include "relay_snapshot.h"
@@ -267,13 +268,13 @@ typedef struct relay_run {
     relay_spool *spool;
     relay_emit *e;
     relay_loop *loop;
-    relay_http *http;
+    relay_metrics *http;
     char err[1024];
 } relay_run;
 
 static void run_free(relay_run *r)
 {
-    relay_http_stop(r->http);
+    relay_metrics_stop(r->http);
     relay_loop_free(r->loop);
     relay_emit_free(r->e);
     relay_spool_free(r->spool);
@@ -563,7 +564,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r.stats.start_unix = us_wall_us() / 1000000;
-    r.http = relay_http_start(&r.stats, r.s.bind, (int)r.s.metrics_port, err, sizeof err);
+    r.http = relay_metrics_start(&r.stats, r.s.bind, (int)r.s.metrics_port, err, sizeof err);
     if (!r.http && r.s.metrics_port) {
         fprintf(stderr, "userstream-relay: %s\n", err);
         code = RELAY_EXIT_USAGE;
