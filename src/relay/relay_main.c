@@ -299,7 +299,7 @@ static int setup_outputs(relay_run *r)
 {
     relay_settings *s = &r->s;
     int32_t parts = 0;
-    if (!(r->k = relay_kafka_new(&s->kconf, relay_emit_on_delivery, NULL, r->err, sizeof r->err)))
+    if (!(r->k = relay_kafka_new(&s->kconf, r->err, sizeof r->err)))
         return RELAY_EXIT_USAGE;
     for (int a = 0; relay_kafka_partition_count(r->k, 5000, &parts, r->err, sizeof r->err) < 0;
          a++) {
@@ -330,13 +330,14 @@ static int setup_outputs(relay_run *r)
             return RELAY_EXIT_OK;
     }
     relay_emit_conf ec = {s->nsp, s->rel, s->subject, parts};
-    if (!(r->loop = relay_loop_new(&s->lopts, NULL, r->k, r->ring, r->spool, &r->stats,
-                                   &stop_requested)) ||
-        !(r->e = relay_emit_new(&ec, r->k, r->ring, r->reg, &r->stats, relay_loop_wait, r->loop)))
+    if (!(r->e = relay_emit_new(&ec, r->k, r->ring, r->reg, &r->stats)) ||
+        !(r->loop =
+              relay_loop_new(&s->lopts, r->e, r->k, r->ring, r->spool, &r->stats, &stop_requested)))
         return snprintf(r->err, sizeof r->err, "out of memory"), RELAY_EXIT_ERROR;
-    relay_loop_set_emit(r->loop, r->e);
-    relay_kafka_set_callback_ud(r->k, r->e);
-    int rc = relay_emit_load_registered(r->e, r->err, sizeof r->err);
+    int rc;
+    do
+        rc = relay_emit_load_registered(r->e, r->err, sizeof r->err);
+    while (relay_loop_retry(r->loop, &rc));
     return rc == RELAY_EMIT_OK     ? GO_ON
            : rc == RELAY_EMIT_STOP ? RELAY_EXIT_OK
                                    : RELAY_EXIT_REGISTRY;
@@ -430,8 +431,8 @@ static int run_snapshot(relay_run *r, uint64_t lsn, const char *snap)
 {
     relay_settings *s = &r->s;
     RELAY_STAT_SET(&r->stats, state, RELAY_STATE_SNAPSHOT);
-    int rc =
-        relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, s->fetch_rows, r->err, sizeof r->err);
+    int rc = relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, r->loop, s->fetch_rows, r->err,
+                                sizeof r->err);
     if (rc == RELAY_EMIT_STOP)
         return RELAY_EXIT_OK; /* the slot stays without a finished snapshot: redone next start */
     if (rc != RELAY_EMIT_OK)
@@ -467,7 +468,6 @@ static int start_streaming(relay_run *r)
     }
     us_info("streaming from slot \"%s\" (protocol %d%s) to %s", s->slot, proto,
             proto >= 2 ? ", streaming on" : "", s->topic);
-    relay_loop_set_repl(r->loop, r->repl);
     return GO_ON;
 }
 
@@ -531,7 +531,7 @@ static int run(relay_run *r)
     if ((rc = start_streaming(r)) != GO_ON)
         return rc;
     clear_stop(r);
-    rc = relay_loop_run(r->loop);
+    rc = relay_loop_run(r->loop, r->repl);
     return rc;
 }
 
