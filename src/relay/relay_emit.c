@@ -17,8 +17,6 @@ struct relay_emit {
     relay_ring *ring;
     relay_registry *reg;
     relay_stats *st;
-    relay_wait_fn wait;
-    void *ud;
     relay_pgoutput_relation *rel;        /* the table as of the last Relation */
     relay_pgoutput_relation *registered; /* columns of the registry's latest schema (startup) */
     relay_avro_kind *kinds;
@@ -32,11 +30,16 @@ struct relay_emit {
     bool purge_txn; /* the open transaction is a staging purge */
     uint64_t rows;
     bool warned_other;
+    /* The change being emitted, when an attempt returned RELAY_EMIT_FULL:
+     * its first queued_done records are in Kafka's queue already, and a
+     * repeat (retrying) skips them. queued_seen counts this attempt's. */
+    uint32_t queued_done, queued_seen;
+    bool retrying;
     relay_buf key, val, unchanged;
 };
 
 relay_emit *relay_emit_new(const relay_emit_conf *conf, relay_kafka *k, relay_ring *ring,
-                           relay_registry *reg, relay_stats *stats, relay_wait_fn wait, void *ud)
+                           relay_registry *reg, relay_stats *stats)
 {
     relay_emit *e = calloc(1, sizeof *e);
     if (!e)
@@ -46,8 +49,6 @@ relay_emit *relay_emit_new(const relay_emit_conf *conf, relay_kafka *k, relay_ri
     e->ring = ring;
     e->reg = reg;
     e->st = stats;
-    e->wait = wait;
-    e->ud = ud;
     return e;
 }
 
@@ -86,11 +87,10 @@ int relay_emit_load_registered(relay_emit *e, char *err, size_t errlen)
 {
     char *schema = NULL;
     int rc;
-    while ((rc = relay_registry_latest(e->reg, e->conf.subject, &schema, err, errlen)) ==
-           RELAY_REG_TRANSIENT) {
+    rc = relay_registry_latest(e->reg, e->conf.subject, &schema, err, errlen);
+    if (rc == RELAY_REG_TRANSIENT) {
         us_warn("schema registry: %s; retrying", err);
-        if (e->wait(e->ud, 1000) < 0)
-            return RELAY_EMIT_STOP;
+        return RELAY_EMIT_RETRY;
     }
     if (rc == RELAY_REG_NOT_FOUND)
         return RELAY_EMIT_OK;
@@ -123,7 +123,7 @@ static bool same_shape(const relay_pgoutput_relation *a, const relay_pgoutput_re
     return true;
 }
 
-/* Registers rel's schema, retrying while the registry is unreachable. */
+/* Registers rel's schema; RELAY_EMIT_RETRY while the registry is unreachable. */
 static int register_schema(relay_emit *e, const relay_pgoutput_relation *rel, char *err,
                            size_t errlen)
 {
@@ -132,15 +132,12 @@ static int register_schema(relay_emit *e, const relay_pgoutput_relation *rel, ch
     int rc;
     if (!json)
         return RELAY_EMIT_ERROR;
-    while ((rc = relay_registry_register(e->reg, e->conf.subject, json, &id, err, errlen)) ==
-           RELAY_REG_TRANSIENT) {
-        us_warn("schema registry: %s; retrying", err);
-        if (e->wait(e->ud, 1000) < 0) {
-            free(json);
-            return RELAY_EMIT_STOP;
-        }
-    }
+    rc = relay_registry_register(e->reg, e->conf.subject, json, &id, err, errlen);
     free(json);
+    if (rc == RELAY_REG_TRANSIENT) {
+        us_warn("schema registry: %s; retrying", err);
+        return RELAY_EMIT_RETRY;
+    }
     if (rc != RELAY_REG_OK) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "%s", err);
@@ -188,7 +185,8 @@ int relay_emit_relation(relay_emit *e, relay_pgoutput_relation *rel, char *err, 
         kinds[i] = relay_avro_kind_of(rel->cols[i].type_oid);
     if ((rc = register_schema(e, rel, err, errlen)) != RELAY_EMIT_OK) {
         free(kinds);
-        relay_pgoutput_relation_free(rel);
+        if (rc != RELAY_EMIT_RETRY) /* a retry comes back with rel */
+            relay_pgoutput_relation_free(rel);
         return rc;
     }
     relay_pgoutput_relation_free(e->rel);
@@ -207,9 +205,8 @@ int relay_emit_begin(relay_emit *e, uint64_t commit_lsn, int64_t commit_ts_pg, u
                  e->txn->xid);
         return RELAY_EMIT_ERROR;
     }
-    while (!(t = relay_ring_open(e->ring, commit_lsn, relay_pg_to_unix_us(commit_ts_pg), xid)))
-        if (e->wait(e->ud, 100) < 0)
-            return RELAY_EMIT_STOP;
+    if (!(t = relay_ring_open(e->ring, commit_lsn, relay_pg_to_unix_us(commit_ts_pg), xid)))
+        return RELAY_EMIT_FULL;
     e->txn = t;
     e->txn_id = t->id;
     e->seq = 0;
@@ -321,7 +318,28 @@ static int build_value(relay_emit *e, char op, const relay_pgoutput_tuple *t, ch
     return 0;
 }
 
-/* Hands one record to the producer, waiting while its queue is full. */
+/* Starts an attempt at one change (see queued_done). */
+static void attempt_start(relay_emit *e)
+{
+    e->queued_seen = 0;
+}
+
+/* Ends an attempt: a full queue keeps what is queued for the repeat. */
+static int attempt_end(relay_emit *e, int rc)
+{
+    e->retrying = rc == RELAY_EMIT_FULL;
+    if (!e->retrying)
+        e->queued_done = 0;
+    return rc;
+}
+
+/* True when the next record of the change was queued by an earlier attempt. */
+static bool queued_before(relay_emit *e)
+{
+    return e->queued_seen++ < e->queued_done;
+}
+
+/* Hands one record to the producer; RELAY_EMIT_FULL when its queue is full. */
 static int produce(relay_emit *e, char op, const void *key, size_t keylen, const void *val,
                    size_t vlen, int32_t partition, char *err, size_t errlen)
 {
@@ -337,16 +355,13 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
         h[5].value = (const char *)e->unchanged.data;
         nh = 6;
     }
-    for (;;) {
-        int rc = relay_kafka_produce(e->k, key, keylen, val, vlen, h, nh, partition, e->txn_id, err,
-                                     errlen);
-        if (rc == RELAY_KAFKA_QUEUED)
-            break;
-        if (rc == RELAY_KAFKA_ERROR || rc == RELAY_KAFKA_TOO_LARGE)
-            return rc == RELAY_KAFKA_ERROR ? RELAY_EMIT_ERROR : RELAY_EMIT_TOO_LARGE;
-        if (e->wait(e->ud, 100) < 0)
-            return RELAY_EMIT_STOP;
-    }
+    int rc =
+        relay_kafka_produce(e->k, key, keylen, val, vlen, h, nh, partition, e->txn_id, err, errlen);
+    if (rc == RELAY_KAFKA_FULL)
+        return RELAY_EMIT_FULL;
+    if (rc != RELAY_KAFKA_QUEUED)
+        return rc == RELAY_KAFKA_TOO_LARGE ? RELAY_EMIT_TOO_LARGE : RELAY_EMIT_ERROR;
+    e->queued_done++;
     relay_ring_sent(e->txn);
     e->rows++;
     RELAY_STAT_ADD(e->st, rows_total, 1);
@@ -355,21 +370,28 @@ static int produce(relay_emit *e, char op, const void *key, size_t keylen, const
     return RELAY_EMIT_OK;
 }
 
+/* A record takes the next us.seq once queued (a repeat keeps it). */
 static int emit_row(relay_emit *e, char op, const relay_pgoutput_tuple *t, char *err, size_t errlen)
 {
+    if (queued_before(e))
+        return RELAY_EMIT_OK;
     if (build_key(e, t, err, errlen) < 0 || build_value(e, op, t, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
     int rc = produce(e, op, e->key.data, e->key.len, e->val.data, e->val.len, -1, err, errlen);
-    e->seq++;
+    if (rc == RELAY_EMIT_OK)
+        e->seq++;
     return rc;
 }
 
 static int emit_tombstone(relay_emit *e, const relay_pgoutput_tuple *old, char *err, size_t errlen)
 {
+    if (queued_before(e))
+        return RELAY_EMIT_OK;
     if (build_key(e, old, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
     int rc = produce(e, 'd', e->key.data, e->key.len, NULL, 0, -1, err, errlen);
-    e->seq++;
+    if (rc == RELAY_EMIT_OK)
+        e->seq++;
     return rc;
 }
 
@@ -384,9 +406,12 @@ static int emit_truncate(relay_emit *e, const relay_pgoutput_msg *m, char *err, 
         ours |= e->rel && relay_pgoutput_truncate_relid(m, i) == e->rel->oid;
     if (!ours)
         return RELAY_EMIT_OK;
-    us_warn("TRUNCATE of %s.%s in xid %u: sending truncate markers to %d partitions",
-            e->rel->nspname, e->rel->relname, e->txn->xid, e->conf.partitions);
+    if (!e->retrying)
+        us_warn("TRUNCATE of %s.%s in xid %u: sending truncate markers to %d partitions",
+                e->rel->nspname, e->rel->relname, e->txn->xid, e->conf.partitions);
     for (int32_t p = 0; p < e->conf.partitions; p++) {
+        if (queued_before(e))
+            continue;
         int rc = produce(e, 't', "", 0, NULL, 0, p, err, errlen);
         if (rc != RELAY_EMIT_OK)
             return rc;
@@ -418,9 +443,13 @@ static int emit_forget(relay_emit *e, const relay_pgoutput_msg *m, char *err, si
                 RELAY_FORGET_PREFIX, n);
         return RELAY_EMIT_OK;
     }
-    us_info("xid %u: forget message, publishing a tombstone", e->txn->xid);
+    if (!e->retrying)
+        us_info("xid %u: forget message, publishing a tombstone", e->txn->xid);
+    if (queued_before(e))
+        return RELAY_EMIT_OK;
     int rc = produce(e, 'd', m->u.message.data, n, NULL, 0, -1, err, errlen);
-    e->seq++;
+    if (rc == RELAY_EMIT_OK)
+        e->seq++;
     return rc;
 }
 
@@ -428,8 +457,10 @@ int relay_emit_message(relay_emit *e, const relay_pgoutput_msg *m, char *err, si
 {
     if (m->type != RELAY_PGOUTPUT_MESSAGE || !(m->u.message.flags & 1) || !e->txn)
         return RELAY_EMIT_OK; /* non-transactional messages carry nothing for us */
-    if (strcmp(m->u.message.prefix, RELAY_FORGET_PREFIX) == 0)
-        return emit_forget(e, m, err, errlen);
+    if (strcmp(m->u.message.prefix, RELAY_FORGET_PREFIX) == 0) {
+        attempt_start(e);
+        return attempt_end(e, emit_forget(e, m, err, errlen));
+    }
     if (strcmp(m->u.message.prefix, RELAY_PURGE_PREFIX) != 0)
         return RELAY_EMIT_OK;
     if (!e->purge_txn)
@@ -438,7 +469,7 @@ int relay_emit_message(relay_emit *e, const relay_pgoutput_msg *m, char *err, si
     return RELAY_EMIT_OK;
 }
 
-int relay_emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
+static int emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
 {
     uint32_t relid = m->type == RELAY_PGOUTPUT_INSERT   ? m->u.insert.relid
                      : m->type == RELAY_PGOUTPUT_UPDATE ? m->u.update.relid
@@ -474,6 +505,12 @@ int relay_emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, siz
     }
 }
 
+int relay_emit_change(relay_emit *e, const relay_pgoutput_msg *m, char *err, size_t errlen)
+{
+    attempt_start(e);
+    return attempt_end(e, emit_change(e, m, err, errlen));
+}
+
 int relay_emit_snapshot_row(relay_emit *e, const relay_pgoutput_tuple *row, char *err,
                             size_t errlen)
 {
@@ -481,7 +518,8 @@ int relay_emit_snapshot_row(relay_emit *e, const relay_pgoutput_tuple *row, char
         snprintf(err, errlen, "snapshot row outside the snapshot");
         return RELAY_EMIT_ERROR;
     }
-    int rc = emit_row(e, 'r', row, err, errlen);
+    attempt_start(e);
+    int rc = attempt_end(e, emit_row(e, 'r', row, err, errlen));
     if (rc == RELAY_EMIT_OK)
         RELAY_STAT_ADD(e->st, snapshot_rows_total, 1);
     return rc;

@@ -21,7 +21,7 @@ struct relay_kafka {
     char *bootstrap;
     char *client_file;
     int pipefd[2];
-    relay_kafka_on_delivery cb;
+    relay_kafka_on_delivery cb; /* of the poll or flush in progress, NULL outside one */
     void *ud;
     bool fatal;
     char fatal_msg[512];
@@ -52,8 +52,9 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
               rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
     if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
         note_too_large(k, m->key, m->key_len, m->len, rd_kafka_err2str(m->err));
-    k->cb(k->ud, (uint64_t)(uintptr_t)m->_private, ok, m->len + m->key_len,
-          ok ? NULL : rd_kafka_err2str(m->err));
+    if (k->cb)
+        k->cb(k->ud, (uint64_t)(uintptr_t)m->_private, ok, m->len + m->key_len,
+              ok ? NULL : rd_kafka_err2str(m->err));
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -163,8 +164,7 @@ static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, c
     return c;
 }
 
-relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, relay_kafka_on_delivery cb, void *ud,
-                             char *err, size_t errlen)
+relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, char *err, size_t errlen)
 {
     char e[512];
     relay_kafka *k = calloc(1, sizeof *k);
@@ -180,8 +180,6 @@ relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, relay_kafka_on_delivery
         return NULL;
     }
     k->pipefd[0] = k->pipefd[1] = -1;
-    k->cb = cb;
-    k->ud = ud;
     rd_kafka_conf_t *c = build_conf(k, cf, err, errlen);
     if (!c)
         goto fail;
@@ -202,11 +200,6 @@ relay_kafka *relay_kafka_new(const relay_kafka_conf *cf, relay_kafka_on_delivery
 fail:
     relay_kafka_free(k);
     return NULL;
-}
-
-void relay_kafka_set_callback_ud(relay_kafka *k, void *ud)
-{
-    k->ud = ud;
 }
 
 void relay_kafka_free(relay_kafka *k)
@@ -256,12 +249,17 @@ int relay_kafka_produce(relay_kafka *k, const void *key, size_t keylen, const vo
     return RELAY_KAFKA_ERROR;
 }
 
-int relay_kafka_poll(relay_kafka *k, int timeout_ms)
+int relay_kafka_poll(relay_kafka *k, int timeout_ms, relay_kafka_on_delivery cb, void *ud)
 {
     char drain[64];
     while (read(k->pipefd[0], drain, sizeof drain) > 0) {
     }
-    return rd_kafka_poll(k->rk, timeout_ms);
+    k->cb = cb;
+    k->ud = ud;
+    int n = rd_kafka_poll(k->rk, timeout_ms);
+    k->cb = NULL;
+    k->ud = NULL;
+    return n;
 }
 
 int relay_kafka_event_fd(const relay_kafka *k)
@@ -269,10 +267,12 @@ int relay_kafka_event_fd(const relay_kafka *k)
     return k->pipefd[0];
 }
 
-int relay_kafka_flush(relay_kafka *k, int timeout_ms)
+int relay_kafka_flush(relay_kafka *k, int timeout_ms, relay_kafka_on_delivery cb, void *ud)
 {
+    k->cb = cb;
+    k->ud = ud;
     rd_kafka_flush(k->rk, timeout_ms);
-    relay_kafka_poll(k, 0);
+    relay_kafka_poll(k, 0, cb, ud);
     return rd_kafka_outq_len(k->rk) > 0 ? -1 : 0;
 }
 

@@ -37,10 +37,7 @@ typedef struct relay_header {
 typedef void (*relay_kafka_on_delivery)(void *ud, uint64_t txn_id, bool ok, size_t bytes,
                                         const char *errstr);
 
-relay_kafka *relay_kafka_new(const relay_kafka_conf *conf, relay_kafka_on_delivery cb, void *ud,
-                             char *err, size_t errlen);
-/* Sets the ud given to the delivery callback (it may be created later). */
-void relay_kafka_set_callback_ud(relay_kafka *k, void *ud);
+relay_kafka *relay_kafka_new(const relay_kafka_conf *conf, char *err, size_t errlen);
 /* Flushes nothing: call relay_kafka_flush first for a clean stop. */
 void relay_kafka_free(relay_kafka *k);
 
@@ -57,11 +54,13 @@ int relay_kafka_produce(relay_kafka *k, const void *key, size_t keylen, const vo
                         size_t vlen, const relay_header *hdrs, size_t nhdrs, int32_t partition,
                         uint64_t txn_id, char *err, size_t errlen);
 
-/* Serves delivery reports and errors; returns how many events were served. */
-int relay_kafka_poll(relay_kafka *k, int timeout_ms);
+/* Serves delivery reports (each to cb(ud, ...), during the call only) and
+ * errors; returns how many events were served. */
+int relay_kafka_poll(relay_kafka *k, int timeout_ms, relay_kafka_on_delivery cb, void *ud);
 int relay_kafka_event_fd(const relay_kafka *k);
-/* Waits up to timeout_ms for every queued message's report; 0 when none is left. */
-int relay_kafka_flush(relay_kafka *k, int timeout_ms);
+/* Waits up to timeout_ms for every queued message's report (served to cb as
+ * by relay_kafka_poll); 0 when none is left. */
+int relay_kafka_flush(relay_kafka *k, int timeout_ms, relay_kafka_on_delivery cb, void *ud);
 /* Messages queued or in flight. */
 int relay_kafka_outq(const relay_kafka *k);
 /* A fatal error (e.g. the idempotent producer lost its guarantees). */

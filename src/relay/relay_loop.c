@@ -36,14 +36,15 @@ struct relay_loop {
     char err[1024];
 };
 
-relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *k, relay_ring *ring,
-                           relay_spool *spool, relay_stats *st, volatile sig_atomic_t *stop)
+relay_loop *relay_loop_new(const relay_loop_opts *o, relay_emit *e, relay_kafka *k,
+                           relay_ring *ring, relay_spool *spool, relay_stats *st,
+                           volatile sig_atomic_t *stop)
 {
     relay_loop *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    *l = (relay_loop){
-        .o = *o, .repl = repl, .k = k, .ring = ring, .spool = spool, .st = st, .stop = stop};
+    *l =
+        (relay_loop){.o = *o, .e = e, .k = k, .ring = ring, .spool = spool, .st = st, .stop = stop};
     l->dec = relay_pgoutput_decoder_new();
     l->rdec = relay_pgoutput_decoder_new();
     if (!l->dec || !l->rdec) {
@@ -61,16 +62,6 @@ void relay_loop_free(relay_loop *l)
     relay_pgoutput_decoder_free(l->dec);
     relay_pgoutput_decoder_free(l->rdec);
     free(l);
-}
-
-void relay_loop_set_emit(relay_loop *l, relay_emit *e)
-{
-    l->e = e;
-}
-
-void relay_loop_set_repl(relay_loop *l, PGconn *repl)
-{
-    l->repl = repl;
 }
 
 void relay_loop_set_flushed(relay_loop *l, uint64_t lsn)
@@ -122,7 +113,7 @@ static int send_status(relay_loop *l, bool reply)
 static int service(relay_loop *l, int timeout_ms)
 {
     uint64_t now = us_mono_ns();
-    relay_kafka_poll(l->k, timeout_ms);
+    relay_kafka_poll(l->k, timeout_ms, relay_emit_on_delivery, l->e);
     update_stats(l);
     if (now - l->last_tick_ns >= 1000000000ULL) {
         relay_stats_tick(l->st, now);
@@ -197,13 +188,59 @@ static bool must_stop(relay_loop *l)
     return false;
 }
 
-int relay_loop_wait(void *ud, int timeout_ms)
+int relay_loop_wait(relay_loop *l, int timeout_ms)
 {
-    relay_loop *l = ud;
     RELAY_STAT_SET(l->st, state, RELAY_STATE_BACKPRESSURE);
     if (must_stop(l))
         return -1;
     return service(l, timeout_ms) < 0 ? -1 : 0;
+}
+
+bool relay_loop_retry(relay_loop *l, int *rc)
+{
+    if (*rc != RELAY_EMIT_FULL && *rc != RELAY_EMIT_RETRY)
+        return false;
+    if (relay_loop_wait(l, relay_emit_retry_ms(*rc)) < 0) {
+        *rc = RELAY_EMIT_STOP;
+        return false;
+    }
+    return true;
+}
+
+/* One decoded message to the emitter (the types it takes), once. */
+static int emit_once(relay_loop *l, const relay_pgoutput_msg *m, char *err, size_t errlen)
+{
+    switch (m->type) {
+    case RELAY_PGOUTPUT_BEGIN:
+        return relay_emit_begin(l->e, m->u.begin.final_lsn, m->u.begin.commit_ts, m->u.begin.xid,
+                                err, errlen);
+    case RELAY_PGOUTPUT_COMMIT:
+        return relay_emit_commit(l->e, m->u.commit.commit_lsn, m->u.commit.end_lsn, err, errlen);
+    case RELAY_PGOUTPUT_RELATION:
+        return relay_emit_relation(l->e, m->u.relation, err, errlen);
+    case RELAY_PGOUTPUT_INSERT:
+    case RELAY_PGOUTPUT_UPDATE:
+    case RELAY_PGOUTPUT_DELETE:
+    case RELAY_PGOUTPUT_TRUNCATE:
+        return relay_emit_change(l->e, m, err, errlen);
+    case RELAY_PGOUTPUT_MESSAGE:
+        return relay_emit_message(l->e, m, err, errlen);
+    default:
+        return RELAY_EMIT_OK;
+    }
+}
+
+/* The same, repeated while Kafka's queue or the ring is full (or the
+ * registry unreachable): back-pressure, the stream is not read meanwhile. */
+static int emit(relay_loop *l, const relay_pgoutput_msg *m, char *err, size_t errlen)
+{
+    int rc;
+    do
+        rc = emit_once(l, m, err, errlen);
+    while (relay_loop_retry(l, &rc));
+    if (rc == RELAY_EMIT_STOP && m->type == RELAY_PGOUTPUT_RELATION)
+        relay_pgoutput_relation_free(m->u.relation); /* not taken: stopped before a retry */
+    return rc;
 }
 
 static int emit_rc_to_exit(relay_loop *l, int rc)
@@ -230,20 +267,20 @@ static int replay_one(void *ud, const uint8_t *msg, size_t len, char *err, size_
     size_t used;
     if (relay_pgoutput_decode(l->rdec, msg, len, &m, &used, err, errlen) < 0)
         return RELAY_EMIT_ERROR;
-    if (m.type == RELAY_PGOUTPUT_RELATION)
-        return relay_emit_relation(l->e, m.u.relation, err, errlen);
-    if (m.type == RELAY_PGOUTPUT_INSERT || m.type == RELAY_PGOUTPUT_UPDATE ||
-        m.type == RELAY_PGOUTPUT_DELETE || m.type == RELAY_PGOUTPUT_TRUNCATE)
-        return relay_emit_change(l->e, &m, err, errlen);
-    if (m.type == RELAY_PGOUTPUT_MESSAGE)
-        return relay_emit_message(l->e, &m, err, errlen);
+    if (m.type == RELAY_PGOUTPUT_RELATION || m.type == RELAY_PGOUTPUT_INSERT ||
+        m.type == RELAY_PGOUTPUT_UPDATE || m.type == RELAY_PGOUTPUT_DELETE ||
+        m.type == RELAY_PGOUTPUT_TRUNCATE || m.type == RELAY_PGOUTPUT_MESSAGE)
+        return emit(l, &m, err, errlen);
     return RELAY_EMIT_OK; /* Type carries nothing for Kafka */
 }
 
 static int stream_commit(relay_loop *l, const relay_pgoutput_msg *m)
 {
-    int rc = relay_emit_begin(l->e, m->u.stream_commit.commit_lsn, m->u.stream_commit.commit_ts,
+    int rc;
+    do
+        rc = relay_emit_begin(l->e, m->u.stream_commit.commit_lsn, m->u.stream_commit.commit_ts,
                               m->u.stream_commit.xid, l->err, sizeof l->err);
+    while (relay_loop_retry(l, &rc));
     if (rc == RELAY_EMIT_OK)
         rc = relay_spool_replay(l->spool, m->u.stream_commit.xid, replay_one, l, l->err,
                                 sizeof l->err);
@@ -280,24 +317,19 @@ static int dispatch(relay_loop *l, const uint8_t *payload, size_t len)
                                   sizeof l->err);
     }
     switch (m.type) {
-    case RELAY_PGOUTPUT_BEGIN:
-        return relay_emit_begin(l->e, m.u.begin.final_lsn, m.u.begin.commit_ts, m.u.begin.xid,
-                                l->err, sizeof l->err);
     case RELAY_PGOUTPUT_COMMIT: {
-        int rc = relay_emit_commit(l->e, m.u.commit.commit_lsn, m.u.commit.end_lsn, l->err,
-                                   sizeof l->err);
+        int rc = emit(l, &m, l->err, sizeof l->err);
         check_stop_after_commit(l, m.u.commit.end_lsn);
         return rc;
     }
+    case RELAY_PGOUTPUT_BEGIN:
     case RELAY_PGOUTPUT_RELATION:
-        return relay_emit_relation(l->e, m.u.relation, l->err, sizeof l->err);
     case RELAY_PGOUTPUT_INSERT:
     case RELAY_PGOUTPUT_UPDATE:
     case RELAY_PGOUTPUT_DELETE:
     case RELAY_PGOUTPUT_TRUNCATE:
-        return relay_emit_change(l->e, &m, l->err, sizeof l->err);
     case RELAY_PGOUTPUT_MESSAGE:
-        return relay_emit_message(l->e, &m, l->err, sizeof l->err);
+        return emit(l, &m, l->err, sizeof l->err);
     case RELAY_PGOUTPUT_STREAM_START:
         l->stream_xid = m.u.stream_start.xid;
         return RELAY_EMIT_OK;
@@ -353,9 +385,10 @@ static void wait_input(relay_loop *l)
         us_warn("poll: %s", strerror(errno));
 }
 
-int relay_loop_run(relay_loop *l)
+int relay_loop_run(relay_loop *l, PGconn *repl)
 {
     int rc = RELAY_EMIT_OK;
+    l->repl = repl;
     l->last_status_ns = l->last_heartbeat_ns = l->last_recv_ns = us_mono_ns();
     RELAY_STAT_SET(l->st, state, RELAY_STATE_STREAMING);
     while (!l->done && !must_stop(l)) {
@@ -410,13 +443,13 @@ void relay_loop_drain(relay_loop *l)
     uint64_t deadline = us_mono_ns() + (uint64_t)l->o.stop_timeout_ms * 1000000ULL;
     RELAY_STAT_SET(l->st, state, RELAY_STATE_STOPPING);
     while (relay_kafka_outq(l->k) > 0 && us_mono_ns() < deadline && !relay_ring_failed(l->ring)) {
-        relay_kafka_poll(l->k, 100);
+        relay_kafka_poll(l->k, 100, relay_emit_on_delivery, l->e);
         update_stats(l);
         if (l->repl && !l->pg_dead &&
             us_mono_ns() - l->last_status_ns >= (uint64_t)l->o.status_interval_ms * 1000000ULL)
             send_status(l, false);
     }
-    relay_kafka_poll(l->k, 0);
+    relay_kafka_poll(l->k, 0, relay_emit_on_delivery, l->e);
     update_stats(l);
     if (relay_kafka_outq(l->k) > 0)
         us_warn("stopping with %d records unacknowledged; the slot stays before them",

@@ -2,6 +2,11 @@
  * changes to relay_emit (spooling streamed transactions), serves Kafka
  * delivery reports, and tells the slot how far Kafka has everything.
  *
+ * The loop owns the waiting: when relay_emit answers that Kafka's queue or
+ * the ring is full (or the registry is unreachable), the loop serves
+ * delivery reports and status updates, then repeats the same call. The
+ * wiring goes one way: main -> loop -> emit -> kafka, ring, registry.
+ *
  * Feedback rules (reliability.md §0.2): the flushed position is the end LSN
  * of the last transaction whose every record Kafka acknowledged; when nothing
  * is in flight and no transaction is open, a keepalive's WAL end is
@@ -42,16 +47,22 @@ typedef struct relay_loop_opts {
 
 typedef struct relay_loop relay_loop;
 
-relay_loop *relay_loop_new(const relay_loop_opts *o, PGconn *repl, relay_kafka *k, relay_ring *ring,
-                           relay_spool *spool, relay_stats *st, volatile sig_atomic_t *stop);
+relay_loop *relay_loop_new(const relay_loop_opts *o, relay_emit *e, relay_kafka *k,
+                           relay_ring *ring, relay_spool *spool, relay_stats *st,
+                           volatile sig_atomic_t *stop);
 void relay_loop_free(relay_loop *l);
-void relay_loop_set_emit(relay_loop *l, relay_emit *e);
-void relay_loop_set_repl(relay_loop *l, PGconn *repl);
 /* The position the slot already confirmed (nothing below it is re-sent). */
 void relay_loop_set_flushed(relay_loop *l, uint64_t lsn);
 
-/* The wait hook for relay_emit (ud = the loop). */
-int relay_loop_wait(void *ud, int timeout_ms);
+/* Back-pressure: serves Kafka's delivery reports (and, once streaming, the
+ * server's status updates) for up to timeout_ms. Returns -1 when the relay
+ * must stop (signal, fatal Kafka error, failed delivery), 0 otherwise. */
+int relay_loop_wait(relay_loop *l, int timeout_ms);
+/* After a relay_emit_* call returned *rc: when it is RELAY_EMIT_FULL or
+ * RELAY_EMIT_RETRY, waits (relay_loop_wait) and returns true to repeat the
+ * call, or sets *rc to RELAY_EMIT_STOP and returns false; false for any
+ * other code. Usage: do rc = relay_emit_x(...); while (relay_loop_retry(l, &rc)); */
+bool relay_loop_retry(relay_loop *l, int *rc);
 
 /* Sets the receive timeout (ms, <= 0 off): with no message at all from the
  * server for that long, keepalives included, the connection counts as lost. */
@@ -60,8 +71,10 @@ void relay_loop_set_receive_timeout(relay_loop *l, long ms);
 /* The reason of the last error the loop reported ("" if none). */
 const char *relay_loop_last_error(const relay_loop *l);
 
-/* Streams until a stop condition or an error; returns a RELAY_EXIT_* code. */
-int relay_loop_run(relay_loop *l);
+/* Streams from repl (START_REPLICATION done) until a stop condition or an
+ * error; returns a RELAY_EXIT_* code. Before it, the loop has no stream
+ * (the snapshot): relay_loop_wait serves Kafka only. */
+int relay_loop_run(relay_loop *l, PGconn *repl);
 /* Waits for Kafka's outstanding reports (bounded) and sends the final
  * feedback; used by every way out, error paths included. */
 void relay_loop_drain(relay_loop *l);

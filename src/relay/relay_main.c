@@ -4,6 +4,7 @@
  * slot, initial snapshot), then relay_loop until a stop. The exit codes are
  * listed in src/relay/README.md and in --help. */
 #include "relay_loop.h"
+#include "relay_metrics.h"
 #include "relay_repl.h"
 #include "relay_slot.h"
 #include "relay_snapshot.h"
@@ -267,13 +268,13 @@ typedef struct relay_run {
     relay_spool *spool;
     relay_emit *e;
     relay_loop *loop;
-    relay_http *http;
+    relay_metrics *http;
     char err[1024];
 } relay_run;
 
 static void run_free(relay_run *r)
 {
-    relay_http_stop(r->http);
+    relay_metrics_stop(r->http);
     relay_loop_free(r->loop);
     relay_emit_free(r->e);
     relay_spool_free(r->spool);
@@ -298,7 +299,7 @@ static int setup_outputs(relay_run *r)
 {
     relay_settings *s = &r->s;
     int32_t parts = 0;
-    if (!(r->k = relay_kafka_new(&s->kconf, relay_emit_on_delivery, NULL, r->err, sizeof r->err)))
+    if (!(r->k = relay_kafka_new(&s->kconf, r->err, sizeof r->err)))
         return RELAY_EXIT_USAGE;
     for (int a = 0; relay_kafka_partition_count(r->k, 5000, &parts, r->err, sizeof r->err) < 0;
          a++) {
@@ -329,13 +330,14 @@ static int setup_outputs(relay_run *r)
             return RELAY_EXIT_OK;
     }
     relay_emit_conf ec = {s->nsp, s->rel, s->subject, parts};
-    if (!(r->loop = relay_loop_new(&s->lopts, NULL, r->k, r->ring, r->spool, &r->stats,
-                                   &stop_requested)) ||
-        !(r->e = relay_emit_new(&ec, r->k, r->ring, r->reg, &r->stats, relay_loop_wait, r->loop)))
+    if (!(r->e = relay_emit_new(&ec, r->k, r->ring, r->reg, &r->stats)) ||
+        !(r->loop =
+              relay_loop_new(&s->lopts, r->e, r->k, r->ring, r->spool, &r->stats, &stop_requested)))
         return snprintf(r->err, sizeof r->err, "out of memory"), RELAY_EXIT_ERROR;
-    relay_loop_set_emit(r->loop, r->e);
-    relay_kafka_set_callback_ud(r->k, r->e);
-    int rc = relay_emit_load_registered(r->e, r->err, sizeof r->err);
+    int rc;
+    do
+        rc = relay_emit_load_registered(r->e, r->err, sizeof r->err);
+    while (relay_loop_retry(r->loop, &rc));
     return rc == RELAY_EMIT_OK     ? GO_ON
            : rc == RELAY_EMIT_STOP ? RELAY_EXIT_OK
                                    : RELAY_EXIT_REGISTRY;
@@ -429,8 +431,8 @@ static int run_snapshot(relay_run *r, uint64_t lsn, const char *snap)
 {
     relay_settings *s = &r->s;
     RELAY_STAT_SET(&r->stats, state, RELAY_STATE_SNAPSHOT);
-    int rc =
-        relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, s->fetch_rows, r->err, sizeof r->err);
+    int rc = relay_snapshot_run(r->sql, snap, s->table, lsn, r->e, r->loop, s->fetch_rows, r->err,
+                                sizeof r->err);
     if (rc == RELAY_EMIT_STOP)
         return RELAY_EXIT_OK; /* the slot stays without a finished snapshot: redone next start */
     if (rc != RELAY_EMIT_OK)
@@ -466,7 +468,6 @@ static int start_streaming(relay_run *r)
     }
     us_info("streaming from slot \"%s\" (protocol %d%s) to %s", s->slot, proto,
             proto >= 2 ? ", streaming on" : "", s->topic);
-    relay_loop_set_repl(r->loop, r->repl);
     return GO_ON;
 }
 
@@ -530,7 +531,7 @@ static int run(relay_run *r)
     if ((rc = start_streaming(r)) != GO_ON)
         return rc;
     clear_stop(r);
-    rc = relay_loop_run(r->loop);
+    rc = relay_loop_run(r->loop, r->repl);
     return rc;
 }
 
@@ -563,7 +564,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     r.stats.start_unix = us_wall_us() / 1000000;
-    r.http = relay_http_start(&r.stats, r.s.bind, (int)r.s.metrics_port, err, sizeof err);
+    r.http = relay_metrics_start(&r.stats, r.s.bind, (int)r.s.metrics_port, err, sizeof err);
     if (!r.http && r.s.metrics_port) {
         fprintf(stderr, "userstream-relay: %s\n", err);
         code = RELAY_EXIT_USAGE;

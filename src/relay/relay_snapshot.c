@@ -87,8 +87,8 @@ static char *select_list(PGconn *c, const relay_pgoutput_relation *rel, const ch
     return sql;
 }
 
-static int send_rows(PGresult *r, relay_emit *e, relay_pgoutput_value *vals, char *err,
-                     size_t errlen)
+static int send_rows(PGresult *r, relay_emit *e, relay_loop *l, relay_pgoutput_value *vals,
+                     char *err, size_t errlen)
 {
     int nf = PQnfields(r);
     relay_pgoutput_tuple t = {.natts = (uint16_t)nf, .vals = vals};
@@ -100,7 +100,10 @@ static int send_rows(PGresult *r, relay_emit *e, relay_pgoutput_value *vals, cha
                                              .data = null ? NULL
                                                           : (const uint8_t *)PQgetvalue(r, row, f)};
         }
-        int rc = relay_emit_snapshot_row(e, &t, err, errlen);
+        int rc;
+        do
+            rc = relay_emit_snapshot_row(e, &t, err, errlen);
+        while (relay_loop_retry(l, &rc));
         if (rc != RELAY_EMIT_OK)
             return rc;
     }
@@ -108,7 +111,7 @@ static int send_rows(PGresult *r, relay_emit *e, relay_pgoutput_value *vals, cha
 }
 
 int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint64_t lsn,
-                       relay_emit *e, long fetch_rows, char *err, size_t errlen)
+                       relay_emit *e, relay_loop *l, long fetch_rows, char *err, size_t errlen)
 {
     char sql[256];
     char *decl = NULL;
@@ -125,16 +128,21 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if ((rc = relay_emit_relation(e, rel, err, errlen)) != RELAY_EMIT_OK) {
+    do
+        rc = relay_emit_relation(e, rel, err, errlen);
+    while (relay_loop_retry(l, &rc));
+    if (rc != RELAY_EMIT_STOP) /* the emitter took rel; a stop came while it waited to retry */
         rel = NULL;
+    if (rc != RELAY_EMIT_OK)
         goto out;
-    }
-    rel = NULL;
     rc = RELAY_EMIT_ERROR;
     if (exec_ok(c, decl, err, errlen) < 0)
         goto out;
-    if ((rc = relay_emit_begin(e, lsn, relay_unix_to_pg_us((int64_t)us_wall_us()), 0, err,
-                               errlen)) != RELAY_EMIT_OK)
+    int64_t now_pg = relay_unix_to_pg_us((int64_t)us_wall_us());
+    do
+        rc = relay_emit_begin(e, lsn, now_pg, 0, err, errlen);
+    while (relay_loop_retry(l, &rc));
+    if (rc != RELAY_EMIT_OK)
         goto out;
     snprintf(sql, sizeof sql, "FETCH %ld FROM relay_snap", fetch_rows);
     for (;;) {
@@ -148,7 +156,7 @@ int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint6
             goto out;
         }
         int n = PQntuples(r);
-        rc = n ? send_rows(r, e, vals, err, errlen) : RELAY_EMIT_OK;
+        rc = n ? send_rows(r, e, l, vals, err, errlen) : RELAY_EMIT_OK;
         PQclear(r);
         if (rc != RELAY_EMIT_OK)
             goto out;

@@ -5,6 +5,7 @@
 #define RELAY_SNAPSHOT_H
 
 #include "relay_emit.h"
+#include "relay_loop.h"
 
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -15,8 +16,9 @@ relay_pgoutput_relation *relay_snapshot_relation(PGconn *c, const char *table, c
                                                  size_t errlen);
 
 /* Sends every row of table, as of snapshot, as op 'r' records of one
- * pseudo-transaction at lsn. Returns a RELAY_EMIT_* code. */
+ * pseudo-transaction at lsn, through e; while e is full, l waits (serves
+ * Kafka). Returns a RELAY_EMIT_* code. */
 int relay_snapshot_run(PGconn *c, const char *snapshot, const char *table, uint64_t lsn,
-                       relay_emit *e, long fetch_rows, char *err, size_t errlen);
+                       relay_emit *e, relay_loop *l, long fetch_rows, char *err, size_t errlen);
 
 #endif

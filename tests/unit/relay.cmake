@@ -10,6 +10,10 @@ if(TARGET us_relay)
   target_link_libraries(test_relay_spool PRIVATE us_relay)
   us_unit_test(test_relay_kafka_mock test_relay_kafka_mock.c)
   target_link_libraries(test_relay_kafka_mock PRIVATE us_relay)
+  us_unit_test(test_relay_emit test_relay_emit.c)
+  target_link_libraries(test_relay_emit PRIVATE us_relay)
+  us_unit_test(test_relay_stats test_relay_stats.c)
+  target_link_libraries(test_relay_stats PRIVATE us_relay)
 
   # The Avro bytes the relay writes, decoded by an independent decoder
   # (fastavro) and compared with PostgreSQL's own text of each value.

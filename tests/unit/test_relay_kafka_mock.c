@@ -30,7 +30,7 @@ static void on_delivery(void *ud, uint64_t txn_id, bool ok, size_t bytes, const 
     assert_int_equal(relay_ring_delivered(c->ring, txn_id, ok), 0);
 }
 
-static relay_kafka *mock_producer(ctx *c, long timeout_ms, rd_kafka_mock_cluster_t **mc)
+static relay_kafka *mock_producer(long timeout_ms, rd_kafka_mock_cluster_t **mc)
 {
     char err[512];
     relay_kafka_conf conf = {.topic = "userstream.users",
@@ -40,7 +40,7 @@ static relay_kafka *mock_producer(ctx *c, long timeout_ms, rd_kafka_mock_cluster
                              .message_timeout_ms = timeout_ms,
                              .mock_brokers = 1,
                              .extra = "retry.backoff.ms=10"};
-    relay_kafka *k = relay_kafka_new(&conf, on_delivery, c, err, sizeof err);
+    relay_kafka *k = relay_kafka_new(&conf, err, sizeof err);
     assert_non_null(k);
     *mc = rd_kafka_handle_mock_cluster(relay_kafka_handle(k));
     assert_non_null(*mc);
@@ -72,24 +72,24 @@ static uint64_t txn(relay_kafka *k, relay_ring *r, uint64_t lsn, int n)
     return id;
 }
 
-static void pump(relay_kafka *k, int rounds)
+static void pump(relay_kafka *k, ctx *c, int rounds)
 {
     for (int i = 0; i < rounds; i++)
-        relay_kafka_poll(k, 50);
+        relay_kafka_poll(k, 50, on_delivery, c);
 }
 
 static void test_retried_errors_deliver(void **state)
 {
     ctx c = {.ring = relay_ring_new(16)};
     rd_kafka_mock_cluster_t *mc;
-    relay_kafka *k = mock_producer(&c, 0, &mc);
+    relay_kafka *k = mock_producer(0, &mc);
     uint64_t wm = 0;
     rd_kafka_mock_push_request_errors(
         mc, API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
     txn(k, c.ring, 100, 20);
     txn(k, c.ring, 200, 20);
-    assert_int_equal(relay_kafka_flush(k, 10000), 0);
+    assert_int_equal(relay_kafka_flush(k, 10000, on_delivery, &c), 0);
     relay_ring_advance(c.ring, &wm);
     assert_int_equal(c.ok, 40);
     assert_int_equal(c.failed, 0);
@@ -102,20 +102,20 @@ static void test_broker_down_holds_watermark(void **state)
 {
     ctx c = {.ring = relay_ring_new(16)};
     rd_kafka_mock_cluster_t *mc;
-    relay_kafka *k = mock_producer(&c, 0, &mc);
+    relay_kafka *k = mock_producer(0, &mc);
     uint64_t wm = 0;
     txn(k, c.ring, 100, 5);
-    assert_int_equal(relay_kafka_flush(k, 10000), 0);
+    assert_int_equal(relay_kafka_flush(k, 10000, on_delivery, &c), 0);
     relay_ring_advance(c.ring, &wm);
     assert_int_equal(wm, 108);
     rd_kafka_mock_broker_set_down(mc, 1);
     txn(k, c.ring, 200, 5);
-    pump(k, 20);
+    pump(k, &c, 20);
     relay_ring_advance(c.ring, &wm);
     assert_int_equal(wm, 108); /* transaction 200 is not in Kafka */
     assert_int_equal(relay_ring_count(c.ring), 1);
     rd_kafka_mock_broker_set_up(mc, 1);
-    assert_int_equal(relay_kafka_flush(k, 20000), 0);
+    assert_int_equal(relay_kafka_flush(k, 20000, on_delivery, &c), 0);
     relay_ring_advance(c.ring, &wm);
     assert_int_equal(wm, 208);
     assert_int_equal(c.failed, 0);
@@ -127,14 +127,14 @@ static void test_timeout_fails_transaction(void **state)
 {
     ctx c = {.ring = relay_ring_new(16)};
     rd_kafka_mock_cluster_t *mc;
-    relay_kafka *k = mock_producer(&c, 500, &mc);
+    relay_kafka *k = mock_producer(500, &mc);
     uint64_t wm = 0;
     rd_kafka_mock_broker_set_down(mc, 1);
     txn(k, c.ring, 100, 3);
-    relay_kafka_flush(k, 5000);
+    relay_kafka_flush(k, 5000, on_delivery, &c);
     rd_kafka_mock_broker_set_up(mc, 1);
     txn(k, c.ring, 200, 3);
-    relay_kafka_flush(k, 10000);
+    relay_kafka_flush(k, 10000, on_delivery, &c);
     relay_ring_advance(c.ring, &wm);
     assert_true(c.failed >= 3);
     assert_true(relay_ring_failed(c.ring));
