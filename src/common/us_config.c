@@ -95,6 +95,65 @@ static char *expand_home(const char *value)
     return strdup(value);
 }
 
+/* A flag's value; a repeated US_OPT_PAIRS flag adds a line to the earlier ones. */
+static int add_flag(us_config *cfg, size_t i, const char *v, char *err, size_t errlen)
+{
+    const char *old = cfg->values[i];
+    if (cfg->opts[i].kind != US_OPT_PAIRS || cfg->origins[i] != US_ORIGIN_FLAG || !old)
+        return us_config_set(cfg, cfg->opts[i].key, v, US_ORIGIN_FLAG, err, errlen);
+    if (strchr(v, '\n'))
+        return us_errf(err, errlen, "--%s: a newline in \"%.40s\"", cfg->opts[i].flag, v);
+    size_t n = strlen(old) + strlen(v) + 2;
+    char *joined = malloc(n);
+    if (!joined)
+        return us_errf(err, errlen, "out of memory");
+    snprintf(joined, n, "%s\n%s", old, v);
+    free(cfg->values[i]);
+    cfg->values[i] = joined;
+    return 0;
+}
+
+/* Where an entry of "k=v,k=v" ends: at the first comma followed by a key
+ * and '=' (see us_config_get_pairs), else at the end. */
+static size_t pair_end(const char *s)
+{
+    for (const char *p = strchr(s, ','); p; p = strchr(p + 1, ',')) {
+        size_t k =
+            strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+        if (k > 0 && p[1 + k] == '=')
+            return (size_t)(p - s);
+    }
+    return strlen(s);
+}
+
+int us_config_get_pairs(const us_config *cfg, const char *key, const char **pairs, size_t max,
+                        char *buf, size_t buflen, char *err, size_t errlen)
+{
+    const char *v = us_config_get(cfg, key);
+    bool flags = us_config_origin(cfg, key) == US_ORIGIN_FLAG;
+    size_t n = 0;
+    pairs[0] = NULL;
+    if (!v || !*v)
+        return 0;
+    if (strlen(v) >= buflen)
+        return us_errf(err, errlen, "%s: longer than %zu bytes", key, buflen - 1);
+    memcpy(buf, v, strlen(v) + 1);
+    for (char *p = buf; *p;) {
+        size_t len = flags ? strcspn(p, "\n") : pair_end(p);
+        char *next = p[len] ? p + len + 1 : p + len, *eq;
+        p[len] = '\0';
+        if (!(eq = strchr(p, '=')) || eq == p)
+            return us_errf(err, errlen, "%s: \"%.60s\" is not key=value", key, p);
+        if (n >= max)
+            return us_errf(err, errlen, "%s: more than %zu settings", key, max);
+        *eq = '\0';
+        pairs[2 * n] = p, pairs[2 * n + 1] = eq + 1, pairs[2 * n + 2] = NULL;
+        n++;
+        p = next;
+    }
+    return (int)n;
+}
+
 int us_config_set(us_config *cfg, const char *key, const char *value, us_origin origin, char *err,
                   size_t errlen)
 {
@@ -329,7 +388,13 @@ void us_config_print(const us_config *cfg, void *stream)
         const char *v = cfg->values[i];
         if (v && is_secret_key(cfg->opts[i].key))
             v = "********";
-        fprintf(f, "%s=%s  # %s\n", cfg->opts[i].key, v ? v : "", origin_names[cfg->origins[i]]);
+        /* repeated flags (US_OPT_PAIRS): one line each */
+        for (const char *p = v ? v : ""; p;) {
+            const char *nl = strchr(p, '\n');
+            fprintf(f, "%s=%.*s  # %s\n", cfg->opts[i].key, nl ? (int)(nl - p) : (int)strlen(p), p,
+                    origin_names[cfg->origins[i]]);
+            p = nl ? nl + 1 : NULL;
+        }
     }
 }
 
@@ -508,7 +573,7 @@ int us_config_parse_args(us_config *cfg, const us_program *prog, int argc, char 
             snprintf(err, errlen, "option --%s needs an argument", cfg->opts[oi].flag);
             goto out;
         }
-        if (us_config_set(cfg, cfg->opts[oi].key, v, US_ORIGIN_FLAG, err, errlen) < 0)
+        if (add_flag(cfg, (size_t)oi, v, err, errlen) < 0)
             goto out;
     }
     if (print_config) {

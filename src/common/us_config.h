@@ -26,6 +26,8 @@ typedef enum {
     US_OPT_STRING = 0, /* --flag VALUE */
     US_OPT_INT,        /* --flag N, checked by us_config_get_int */
     US_OPT_BOOL,       /* --flag (no argument) sets "true"; file/env take true/false/1/0/yes/no */
+    US_OPT_PAIRS,      /* key=value settings of a library: --flag K=V, repeatable, each taken whole
+                          (as kcat -X); file/env: "k=v,k=v", read by us_config_get_pairs */
 } us_opt_kind;
 
 typedef struct us_option {
@@ -94,6 +96,17 @@ int us_config_get_double(const us_config *cfg, const char *key, double min, doub
                          char *err, size_t errlen);
 int us_config_get_bool(const us_config *cfg, const char *key, bool *out, char *err, size_t errlen);
 
+/* The key=value settings of a US_OPT_PAIRS key as a NULL-terminated list of
+ * key, value, ... (pointers into buf, which must outlive them). From flags,
+ * each flag is one setting, taken whole: its value may hold commas
+ * (bootstrap.servers=a:9092,b:9092). From the file or the environment, the
+ * one value "k=v,k=v" is split at the commas that start another "key=" (a
+ * key: letters, digits, '.', '_', '-'), so a list value needs no quoting
+ * there either. Returns the number of settings, or -1 with the reason (an
+ * entry that is not key=value, more than max settings, too long for buf).
+ * pairs has room for 2 * max + 1 pointers. */
+int us_config_get_pairs(const us_config *cfg, const char *key, const char **pairs, size_t max,
+                        char *buf, size_t buflen, char *err, size_t errlen);
 /* Writes "KEY=value  # origin" lines; values of keys naming a password,
  * secret, token or key file content are masked. */
 void us_config_print(const us_config *cfg, void *stream);

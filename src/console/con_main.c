@@ -103,7 +103,8 @@ static const us_option options[] = {
      "the change topic"},
     {"US_KAFKA_TOPIC_DLQ", NULL, 0, US_OPT_STRING, "userstream.users.dlq", "TOPIC",
      "the dead-letter topic"},
-    {"US_CONSOLE_KAFKA_CONF", NULL, 0, US_OPT_STRING, NULL, "K=V,...", "extra librdkafka settings"},
+    {"US_CONSOLE_KAFKA_CONF", NULL, 0, US_OPT_PAIRS, NULL, "K=V,...",
+     "extra librdkafka settings (k=v,k=v; a list value needs no quoting)"},
     {"US_KAFKA_CONSOLE_CLIENT_FILE", NULL, 0, US_OPT_STRING, NULL, "FILE",
      "librdkafka properties with the console's SASL credentials (mode 0600; none: no login)"},
     {"US_REGISTRY_PORT", NULL, 0, US_OPT_INT, "8085", "PORT",
@@ -183,29 +184,6 @@ static void set_if(us_config *c, const char *key, char *out, size_t outlen)
     const char *v = get_or(c, key, NULL);
     if (v)
         snprintf(out, outlen, "%s", v);
-}
-
-/* "k=v,k=v" -> the NULL-terminated pairs con_marks takes. */
-static int split_kafka_extra(con_settings *s, const char *spec, char *err, size_t errlen)
-{
-    size_t n = 0;
-    s->kafka_extra[0] = NULL;
-    if (!spec || !*spec)
-        return 0;
-    snprintf(s->kafka_extra_buf, sizeof s->kafka_extra_buf, "%s", spec);
-    for (char *save = NULL, *kv = strtok_r(s->kafka_extra_buf, ",", &save); kv;
-         kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq || eq == kv || n >= MAX_KAFKA_EXTRA * 2) {
-            snprintf(err, errlen, "US_CONSOLE_KAFKA_CONF: \"%s\" is not key=value", kv);
-            return -1;
-        }
-        *eq = '\0';
-        s->kafka_extra[n++] = kv;
-        s->kafka_extra[n++] = eq + 1;
-    }
-    s->kafka_extra[n] = NULL;
-    return 0;
 }
 
 /* The console's own logins (read-only principals): Kafka's after the
@@ -347,7 +325,8 @@ static int settings_load(us_config *c, con_settings *s, char *err, size_t errlen
         snprintf(err, errlen, "US_CASSANDRA_KEYSPACE \"%s\" is not a plain identifier", ks);
         return -1;
     }
-    return split_kafka_extra(s, us_config_get(c, "US_CONSOLE_KAFKA_CONF"), err, errlen) < 0 ||
+    return us_config_get_pairs(c, "US_CONSOLE_KAFKA_CONF", s->kafka_extra, MAX_KAFKA_EXTRA,
+                               s->kafka_extra_buf, sizeof s->kafka_extra_buf, err, errlen) < 0 ||
                    credentials_load(c, s, err, errlen) < 0
                ? -1
                : 0;

@@ -2,6 +2,7 @@
 #include "relay_kafka.h"
 
 #include "us_creds.h"
+#include "us_err.h"
 #include "us_log.h"
 
 #include <errno.h>
@@ -89,24 +90,42 @@ static int setl(rd_kafka_conf_t *c, const char *key, long v, char *err, size_t e
     return set(c, key, buf, err, errlen);
 }
 
-/* "a=b,c=d": each pair goes to librdkafka unchanged (like kcat -X). */
-static int set_extra(rd_kafka_conf_t *c, const char *extra, char *err, size_t errlen)
+/* Settings the relay's guarantee rests on (at-least-once, per-key order):
+ * build_conf sets them, and no override may change them. */
+static const char *const fixed_keys[] = {"acks",
+                                         "request.required.acks",
+                                         "enable.idempotence",
+                                         "partitioner",
+                                         "enable.gapless.guarantee",
+                                         "max.in.flight.requests.per.connection",
+                                         "max.in.flight",
+                                         "message.send.max.retries",
+                                         "retries",
+                                         "message.timeout.ms",
+                                         "delivery.timeout.ms"};
+
+static const char *fixed_key(const char *key)
 {
-    char *copy = strdup(extra), *save = NULL;
-    int rc = copy ? 0 : -1;
-    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq) {
-            snprintf(err, errlen, "US_RELAY_KAFKA_CONF: \"%s\" is not key=value", tok);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        rc = set(c, tok, eq + 1, err, errlen);
+    for (size_t i = 0; i < sizeof fixed_keys / sizeof fixed_keys[0]; i++)
+        if (strcmp(key, fixed_keys[i]) == 0)
+            return fixed_keys[i];
+    return NULL;
+}
+
+/* key, value, ..., NULL: each pair goes to librdkafka unchanged (like kcat
+ * -X), except those that could weaken delivery. */
+static int set_extra(rd_kafka_conf_t *c, const char *const *extra, char *err, size_t errlen)
+{
+    for (size_t i = 0; extra[i] && extra[i + 1]; i += 2) {
+        if (fixed_key(extra[i]))
+            return us_errf(err, errlen,
+                           "US_RELAY_KAFKA_CONF: %s is the relay's own (its delivery guarantee "
+                           "rests on it; message.timeout.ms is US_RELAY_MESSAGE_TIMEOUT_MS)",
+                           extra[i]);
+        if (set(c, extra[i], extra[i + 1], err, errlen) < 0)
+            return -1;
     }
-    free(copy);
-    return rc;
+    return 0;
 }
 
 /* The client file: librdkafka "key=value" lines ('#' comments), as kcat -F
@@ -127,7 +146,10 @@ static int set_file(rd_kafka_conf_t *c, const char *path, char *err, size_t errl
         rc = -1;
     }
     for (size_t i = 0; rc == 0 && pairs[i]; i += 2)
-        if (rd_kafka_conf_set(c, pairs[i], pairs[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK) {
+        if (fixed_key(pairs[i])) {
+            snprintf(err, errlen, "Kafka client file %s: %s is the relay's own", path, pairs[i]);
+            rc = -1;
+        } else if (rd_kafka_conf_set(c, pairs[i], pairs[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK) {
             snprintf(err, errlen, "Kafka client file %s: %s: %s", path, pairs[i],
                      strstr(pairs[i], "password") ? "invalid value" : e);
             rc = -1;
@@ -153,7 +175,7 @@ static rd_kafka_conf_t *build_conf(relay_kafka *k, const relay_kafka_conf *cf, c
         /* librdkafka 2.0.2 leaves Nagle on (the Java client sets TCP_NODELAY):
          * small produce requests then wait for delayed ACKs, tens of ms. */
         set(c, "socket.nagle.disable", "true", err, errlen) < 0 ||
-        (cf->extra && *cf->extra && set_extra(c, cf->extra, err, errlen) < 0) ||
+        (cf->extra && set_extra(c, cf->extra, err, errlen) < 0) ||
         (cf->client_file && *cf->client_file && set_file(c, cf->client_file, err, errlen) < 0)) {
         rd_kafka_conf_destroy(c);
         return NULL;

@@ -23,7 +23,10 @@ typedef struct relay_kafka_conf {
     long queue_max_messages;
     long queue_max_kbytes;
     long message_timeout_ms; /* 0: never time out (an outage blocks, nothing is lost) */
-    const char *extra;       /* "key=value,key=value" passed to librdkafka as is */
+    /* More librdkafka settings: key, value, ..., NULL (us_config_get_pairs),
+     * each passed as is; NULL: none. Those that would weaken delivery are
+     * refused (relay_kafka_new fails with the reason). */
+    const char *const *extra;
     const char *client_file; /* librdkafka properties (the SASL credentials), or NULL */
     int mock_brokers;        /* tests: librdkafka's in-process mock cluster */
 } relay_kafka_conf;

@@ -62,8 +62,9 @@ static const us_option options[] = {
      "Kafka bootstrap servers (default: US_BIND:US_KAFKA_PORT)"},
     {"US_KAFKA_TOPIC_USERS", "topic", 0, US_OPT_STRING, "userstream.users", "TOPIC",
      "output topic"},
-    {"US_RELAY_KAFKA_CONF", "kafka-conf", 'X', US_OPT_STRING, NULL, "K=V,...",
-     "extra librdkafka settings, passed as is"},
+    {"US_RELAY_KAFKA_CONF", "kafka-conf", 'X', US_OPT_PAIRS, NULL, "K=V",
+     "a librdkafka setting, passed as is (repeatable, as kcat -X; file/env: k=v,k=v); "
+     "acks, idempotence, partitioner, retries and timeouts are the relay's own"},
     {"US_KAFKA_RELAY_CLIENT_FILE", "kafka-client-file", 0, US_OPT_STRING, NULL, "FILE",
      "librdkafka properties with the SASL credentials (mode 0600)"},
     {"US_REGISTRY_RELAY_CREDENTIALS", "registry-credentials", 0, US_OPT_STRING, NULL, "FILE",
@@ -126,6 +127,8 @@ typedef struct relay_settings {
     bool snapshot, streaming;
     long metrics_port, max_inflight, fetch_rows;
     relay_kafka_conf kconf;
+    char kafka_extra_buf[2048];
+    const char *kafka_extra[2 * 32 + 1];
     const char *registry_credentials;
     relay_loop_opts lopts;
 } relay_settings;
@@ -248,7 +251,10 @@ static int settings_load(us_config *c, relay_settings *s, char *err, size_t errl
                  s->slot);
     s->kconf.bootstrap = s->bootstrap;
     s->kconf.topic = s->topic;
-    s->kconf.extra = us_config_get(c, "US_RELAY_KAFKA_CONF");
+    if (us_config_get_pairs(c, "US_RELAY_KAFKA_CONF", s->kafka_extra, 32, s->kafka_extra_buf,
+                            sizeof s->kafka_extra_buf, err, errlen) < 0)
+        return -1;
+    s->kconf.extra = s->kafka_extra;
     s->kconf.client_file = us_config_get(c, "US_KAFKA_RELAY_CLIENT_FILE");
     s->registry_credentials = us_config_get(c, "US_REGISTRY_RELAY_CREDENTIALS");
     return 0;

@@ -442,10 +442,60 @@ static void test_creds(void **state)
     rmdir(dir);
 }
 
+/* US_OPT_PAIRS: repeated flags each taken whole (commas and all), the
+ * file/environment form split at the commas that start another key=. */
+static void test_pairs(void **state)
+{
+    (void)state;
+    static const us_option popts[] = {
+        {"US_T_KAFKA", "kafka", 'X', US_OPT_PAIRS, NULL, "K=V", "librdkafka settings"}};
+    const char *pairs[2 * 4 + 1];
+    char buf[256], err[256];
+    unsetenv("US_T_KAFKA");
+    unsetenv("US_CONFIG");
+    us_config *cfg = us_config_new(popts, 1);
+    char *argv[] = {"t", "-X", "bootstrap.servers=a:9092,b:9092", "--kafka", "client.id=x=y", NULL};
+    int first;
+    assert_int_equal(us_config_parse_args(cfg, &prog, 5, argv, &first, err, sizeof err),
+                     US_PARSE_OK);
+    assert_int_equal(
+        us_config_get_pairs(cfg, "US_T_KAFKA", pairs, 4, buf, sizeof buf, err, sizeof err), 2);
+    assert_string_equal(pairs[0], "bootstrap.servers");
+    assert_string_equal(pairs[1], "a:9092,b:9092");
+    assert_string_equal(pairs[2], "client.id");
+    assert_string_equal(pairs[3], "x=y");
+    assert_null(pairs[4]);
+    us_config_free(cfg);
+
+    setenv("US_T_KAFKA", "bootstrap.servers=a:9092,b:9092,linger.ms=5,debug=broker,topic", 1);
+    cfg = us_config_new(popts, 1);
+    assert_int_equal(us_config_load_env(cfg, err, sizeof err), 0);
+    assert_int_equal(
+        us_config_get_pairs(cfg, "US_T_KAFKA", pairs, 4, buf, sizeof buf, err, sizeof err), 3);
+    assert_string_equal(pairs[1], "a:9092,b:9092");
+    assert_string_equal(pairs[2], "linger.ms");
+    assert_string_equal(pairs[5], "broker,topic");
+    assert_int_equal(
+        us_config_get_pairs(cfg, "US_T_KAFKA", pairs, 2, buf, sizeof buf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "more than 2"));
+    assert_int_equal(us_config_get_pairs(cfg, "US_T_KAFKA", pairs, 4, buf, 8, err, sizeof err), -1);
+    us_config_free(cfg);
+
+    setenv("US_T_KAFKA", "=x,linger.ms=5", 1);
+    cfg = us_config_new(popts, 1);
+    assert_int_equal(us_config_load_env(cfg, err, sizeof err), 0);
+    assert_int_equal(
+        us_config_get_pairs(cfg, "US_T_KAFKA", pairs, 4, buf, sizeof buf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not key=value"));
+    us_config_free(cfg);
+    unsetenv("US_T_KAFKA");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_layers),
         cmocka_unit_test(test_env_over_file),
         cmocka_unit_test(test_file_errors),

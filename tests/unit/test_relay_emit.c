@@ -49,6 +49,8 @@ static void on_register(us_http_req *r, void *ud)
     us_http_reply(r, 200, "application/json", "{\"id\":7}", 8);
 }
 
+static const char *const backoff[] = {"retry.backoff.ms", "10", NULL};
+
 static void fx_init(fx *f, size_t ring_capacity, int fail_first)
 {
     char url[64];
@@ -65,7 +67,7 @@ static void fx_init(fx *f, size_t ring_capacity, int fail_first)
                            .queue_max_messages = 1, /* the second record waits for a report */
                            .queue_max_kbytes = 1024,
                            .mock_brokers = 1,
-                           .extra = "retry.backoff.ms=10"};
+                           .extra = backoff};
     f->k = relay_kafka_new(&kc, f->err, sizeof f->err);
     assert_non_null(f->k);
     rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(relay_kafka_handle(f->k));

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Kafka protocol API key of Produce (rdkafka_mock.h takes raw keys). */
 #define API_PRODUCE 0
@@ -30,6 +31,8 @@ static void on_delivery(void *ud, uint64_t txn_id, bool ok, size_t bytes, const 
     assert_int_equal(relay_ring_delivered(c->ring, txn_id, ok), 0);
 }
 
+static const char *const backoff[] = {"retry.backoff.ms", "10", NULL};
+
 static relay_kafka *mock_producer(long timeout_ms, rd_kafka_mock_cluster_t **mc)
 {
     char err[512];
@@ -39,7 +42,7 @@ static relay_kafka *mock_producer(long timeout_ms, rd_kafka_mock_cluster_t **mc)
                              .queue_max_kbytes = 1024,
                              .message_timeout_ms = timeout_ms,
                              .mock_brokers = 1,
-                             .extra = "retry.backoff.ms=10"};
+                             .extra = backoff};
     relay_kafka *k = relay_kafka_new(&conf, err, sizeof err);
     assert_non_null(k);
     *mc = rd_kafka_handle_mock_cluster(relay_kafka_handle(k));
@@ -143,9 +146,42 @@ static void test_timeout_fails_transaction(void **state)
     relay_ring_free(c.ring);
 }
 
+/* -X passes settings as they are, a list value included, but none that the
+ * relay's delivery guarantee rests on. */
+static void test_extra_settings_and_the_refused_ones(void **state)
+{
+    (void)state;
+    char err[512];
+    static const char *const ok[] = {"retry.backoff.ms", "10", "client.id", "a,b", NULL};
+    relay_kafka_conf conf = {.topic = "t",
+                             .queue_max_messages = 10,
+                             .queue_max_kbytes = 64,
+                             .mock_brokers = 1,
+                             .extra = ok};
+    relay_kafka *k = relay_kafka_new(&conf, err, sizeof err);
+    assert_non_null(k);
+    relay_kafka_free(k);
+    static const char *const refused[][3] = {{"acks", "1", NULL},
+                                             {"enable.idempotence", "false", NULL},
+                                             {"partitioner", "random", NULL},
+                                             {"message.timeout.ms", "5", NULL}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        conf.extra = refused[i];
+        err[0] = '\0';
+        assert_null(relay_kafka_new(&conf, err, sizeof err));
+        assert_non_null(strstr(err, refused[i][0]));
+        assert_non_null(strstr(err, "the relay's own"));
+    }
+    static const char *const unknown[] = {"no.such.setting", "1", NULL};
+    conf.extra = unknown;
+    assert_null(relay_kafka_new(&conf, err, sizeof err));
+    assert_non_null(strstr(err, "no.such.setting"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_extra_settings_and_the_refused_ones),
         cmocka_unit_test(test_retried_errors_deliver),
         cmocka_unit_test(test_broker_down_holds_watermark),
         cmocka_unit_test(test_timeout_fails_transaction),
