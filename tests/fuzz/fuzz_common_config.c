@@ -2,7 +2,8 @@
  *
  * Any input is read or refused with a "path:line: reason" message, never a
  * crash. When it is read, no value holds "${" (refused, never expanded) or a
- * newline, and a value is never longer than the line it came from. */
+ * newline, and a value is never longer than the line it came from; a k=v,k=v
+ * value is split into pairs or refused with a reason. */
 #include "us_config.h"
 
 #include <stdint.h>
@@ -16,7 +17,27 @@ static const us_option opts[] = {
     {"US_B", NULL, 0, US_OPT_STRING, NULL, NULL, "b"},
     {"US_C_PORT", NULL, 0, US_OPT_INT, "8100", NULL, "c"},
     {"US_PORT_OFFSET", NULL, 0, US_OPT_INT, "0", NULL, "offset"},
+    {"US_D_CONF", NULL, 0, US_OPT_PAIRS, NULL, NULL, "k=v,k=v"},
 };
+
+/* us_config_get_pairs on what the file gave US_D_CONF: a count with every
+ * key non-empty and no '=' in it, or a refusal with a reason. */
+static void check_pairs(const us_config *cfg)
+{
+    const char *pairs[2 * 8 + 1];
+    char buf[8192], err[256] = "";
+    int n = us_config_get_pairs(cfg, "US_D_CONF", pairs, 8, buf, sizeof buf, err, sizeof err);
+    if (n < 0) {
+        if (!err[0])
+            abort();
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (!pairs[2 * i][0] || strchr(pairs[2 * i], '=') || !pairs[2 * i + 1])
+            abort();
+    if (pairs[2 * n])
+        abort();
+}
 
 static char path[64];
 
@@ -48,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (v && (strstr(v, "${") || strchr(v, '\n') || strlen(v) > 4096 + 64))
                 abort();
         }
+        check_pairs(cfg);
     }
     us_config_free(cfg);
     return 0;
