@@ -5,6 +5,7 @@
     $US_VENV/bin/python bench/cassandra_ceiling.py [--users 100000] [--warmup 20000]
                                                    [--in-flight 128] [--tables 3] [--runs 1] [--keep]
                                                    [--layout tables|sai|both] [--lookups 0] [--page 100]
+                                                   [--settle] [--sai-columns email_hmac,country_code]
 
 Cassandra alone, writing per user the rows the Spark job writes (the users row
 with all its columns, users_by_email_hash, users_by_country; --tables 4 adds the
@@ -32,6 +33,13 @@ queries against users_by_email_hash / users_by_country (stack/cql/030_users.cql
 Q2, Q3) for tables, the same questions against users through the indexes for
 sai.
 
+--settle: after each run's writes, wait until Cassandra is idle again (its
+flushes, index builds and compactions done: under 0.15 core for 3 s in a row,
+at most 300 s) and report that CPU too (settle_cassandra_cpu_s_per_100k, and
+write + settle as total_cassandra_cpu_s_per_100k): what the writes cost
+Cassandra in the end, not only while they are acknowledged; the lookups then
+run on an idle node, and the next run starts on one.
+
 Reports users/s (measured users / the time from the first write after the
 warm-up to the last acknowledgement) and CPU-seconds per 100,000 users of
 Cassandra and of the client JVM over the same window (bench/stack_cpu.py), and
@@ -47,6 +55,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -110,12 +119,34 @@ SAI_INDEXES = (
 )
 
 
-def make_keyspace(cfg, ks: str, layout: str = "tables") -> None:
+def make_keyspace(cfg, ks: str, layout: str = "tables", sai_columns=("email_hmac", "country_code")) -> None:
     cqlsh(cfg, "-e", f"CREATE KEYSPACE {ks} WITH replication = {cfg['US_CASSANDRA_REPLICATION']}")
     for f in sorted(glob.glob(os.path.join(ROOT, "stack", "cql", "0*.cql"))):
         cqlsh(cfg, "-k", ks, "-f", f)
     if layout == "sai":
-        cqlsh(cfg, "-k", ks, "-e", "; ".join(SAI_INDEXES))
+        cqlsh(cfg, "-k", ks, "-e", "; ".join(i for i in SAI_INDEXES if i.split("(")[1].split(")")[0] in sai_columns))
+
+
+def cassandra_pid(cfg) -> int:
+    for pid, name in stack_cpu.supervised_pids(cfg).items():
+        if name == "cassandra":
+            return pid
+    raise SystemExit("Cassandra is not running in this stack")
+
+
+def settle(pid: int, idle_core=0.15, idle_s=3, limit_s=300.0) -> tuple[float, float]:
+    """Waits until the process used under idle_core of a core in each of idle_s
+    seconds in a row (or limit_s passed): (its CPU-seconds meanwhile, seconds waited)."""
+    t0, first = time.time(), stack_cpu.read_stat(pid)
+    last, quiet = first, 0
+    while quiet < idle_s and time.time() - t0 < limit_s:
+        time.sleep(1.0)
+        now = stack_cpu.read_stat(pid)
+        if now is None or first is None:
+            raise SystemExit("Cassandra exited during the settle")
+        quiet = quiet + 1 if (now[1] - last[1]) / stack_cpu.TICK < idle_core else 0
+        last = now
+    return (last[1] - first[1]) / stack_cpu.TICK, time.time() - t0
 
 
 def run_once(cfg, paths, cp, ks, a, run, layout="tables") -> dict:
@@ -124,9 +155,10 @@ def run_once(cfg, paths, cp, ks, a, run, layout="tables") -> dict:
            "--port", cfg["US_CASSANDRA_PORT"], "--credentials", cfg["US_CASSANDRA_ADMIN_CREDENTIALS"],
            "--keyspace", ks, "--users", str(a.users), "--warmup", str(a.warmup), "--in-flight", str(a.in_flight),
            "--tables", str(a.tables), "--seed", str(run), "--layout", layout, "--lookups", str(a.lookups),
-           "--page", str(a.page)]  # fmt: skip
+           "--page", str(a.page), "--settle", "1" if a.settle else "0"]  # fmt: skip
     cpu, lcpu = stack_cpu.StackCpu(cfg), stack_cpu.StackCpu(cfg)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    settled = None
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.PIPE if a.settle else None, text=True)
     cpu.add("ceiling_client", p.pid)
     lcpu.add("ceiling_client", p.pid)
     result, used, lused = None, None, None
@@ -136,6 +168,10 @@ def run_once(cfg, paths, cp, ks, a, run, layout="tables") -> dict:
             cpu.start()
         elif line == "MEASURE-END":
             used = cpu.stop()
+        elif line == "SETTLE":
+            settled = settle(cassandra_pid(cfg))
+            p.stdin.write("go\n")
+            p.stdin.flush()
         elif line == "LOOKUP-START":
             lcpu.start()
         elif line == "LOOKUP-END":
@@ -150,6 +186,12 @@ def run_once(cfg, paths, cp, ks, a, run, layout="tables") -> dict:
     out = dict(result, run=run, keyspace=ks, cpu_s={g: round(v, 2) for g, v in used.items()},
                cpu_s_per_100k=per, cassandra_cpu_s_per_100k=per.get("cassandra", 0.0),
                client_cpu_s_per_100k=per.get("ceiling_client", 0.0))  # fmt: skip
+    if settled is not None:
+        s_per = round(settled[0] * 100000.0 / a.users, 2)
+        out.update(settle_seconds=round(settled[1], 1), settle_cassandra_cpu_s_per_100k=s_per,
+                   total_cassandra_cpu_s_per_100k=round(out["cassandra_cpu_s_per_100k"] + s_per, 2))  # fmt: skip
+        print(f"  settle: {settled[1]:.0f} s until Cassandra idle, {s_per} CPU-s per 100k more: "
+              f"{out['total_cassandra_cpu_s_per_100k']} in all", file=sys.stderr, flush=True)  # fmt: skip
     if lused is not None:
         # CPU per 1,000 lookups (a.lookups by email + a.lookups by country).
         out["lookup_cassandra_cpu_ms_per_1k"] = round(lused.get("cassandra", 0.0) * 1e6 / (2 * a.lookups), 1)
@@ -175,9 +217,18 @@ def main():
                          "both: the two side by side, alternating")  # fmt: skip
     ap.add_argument("--lookups", type=int, default=0, help="timed lookups by email and by country after each run")
     ap.add_argument("--page", type=int, default=100, help="rows per lookup by country (LIMIT)")
+    ap.add_argument("--settle", action="store_true",
+                    help="after the writes, wait for Cassandra to go idle and count that CPU too")
+    ap.add_argument("--sai-columns", default="email_hmac,country_code",
+                    help="the users columns --layout sai indexes (email_hmac, country_code)")
     a = ap.parse_args()
     if a.users < 1 or a.warmup < 0 or a.in_flight < 1 or a.lookups < 0 or a.page < 1:
         ap.error("--users, --in-flight and --page must be positive, --warmup and --lookups not negative")
+    sai_columns = tuple(c for c in a.sai_columns.split(",") if c)
+    if not sai_columns or not set(sai_columns) <= {"email_hmac", "country_code"}:
+        ap.error("--sai-columns: email_hmac and/or country_code")
+    if a.lookups and len(sai_columns) < 2 and a.layout != "tables":
+        ap.error("--lookups needs both SAI columns indexed")
     cfg = us_config.load()
     paths = stack_paths(cfg)
     cp = classpath(paths)
@@ -187,7 +238,7 @@ def main():
     keyspaces = {lay: f"{prefix[lay]}_{uuid.uuid4().hex[:8]}" for lay in layouts}
     try:
         for lay in layouts:
-            make_keyspace(cfg, keyspaces[lay], lay)
+            make_keyspace(cfg, keyspaces[lay], lay, sai_columns)
         for run in range(1, a.runs + 1):
             order = layouts if run % 2 else tuple(reversed(layouts))
             for lay in order:

@@ -26,7 +26,8 @@
 // columns the lookup tables hold.
 //
 // Output (stdout): "MEASURE-START" after the warm-up users, "MEASURE-END" after
-// the measured ones, "LOOKUP-START"/"LOOKUP-END" around the timed lookups, then
+// the measured ones (with --settle 1 then "SETTLE", and a line on stdin is
+// awaited before going on), "LOOKUP-START"/"LOOKUP-END" around the timed lookups, then
 // one JSON line. Credentials come from the cqlsh credentials file named by
 // --credentials (never the command line).
 import com.datastax.oss.driver.api.core.CqlSession;
@@ -105,11 +106,12 @@ public final class CassandraCeiling {
         signups = session.prepare(insert(ks, "signup_events", new String[] {"day", "minute",
             "country_code", "user_id", "commit_lsn", "version"}));
         String in = "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15";
-        lookupEmail = session.prepare(sai
+        // Prepared only when asked for: with one SAI index the other query would need ALLOW FILTERING.
+        lookupEmail = lookups == 0 ? null : session.prepare(sai
             ? "SELECT user_id, full_name, country_code, email_domain, registered_at FROM " + ks
                   + ".users WHERE email_hmac = ?"
             : "SELECT * FROM " + ks + ".users_by_email_hash WHERE email_hmac = ?");
-        lookupCountry = session.prepare(sai
+        lookupCountry = lookups == 0 ? null : session.prepare(sai
             ? "SELECT user_id, full_name, city, email_domain, registered_at FROM " + ks
                   + ".users WHERE country_code = ? LIMIT ?"
             : "SELECT * FROM " + ks + ".users_by_country WHERE country_code = ? AND bucket IN (" + in
@@ -324,6 +326,13 @@ public final class CassandraCeiling {
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.println("MEASURE-END");
             System.out.flush();
+            if (opt.getOrDefault("settle", "0").equals("1")) {
+                // The caller waits for Cassandra's flushes and compactions to end, then says so.
+                System.out.println("SETTLE");
+                System.out.flush();
+                if (new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine() == null)
+                    throw new IOException("stdin closed while waiting for the settle");
+            }
             String lookupJson = "";
             if (lookups > 0 && c.errors.get() == 0) {
                 c.lookupByEmail(Math.max(1, lookups / 10)); // untimed: JIT, prepared paths
