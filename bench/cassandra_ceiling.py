@@ -124,7 +124,9 @@ def make_keyspace(cfg, ks: str, layout: str = "tables", sai_columns=("email_hmac
     for f in sorted(glob.glob(os.path.join(ROOT, "stack", "cql", "0*.cql"))):
         cqlsh(cfg, "-k", ks, "-f", f)
     if layout == "sai":
-        cqlsh(cfg, "-k", ks, "-e", "; ".join(i for i in SAI_INDEXES if i.split("(")[1].split(")")[0] in sai_columns))
+        for i in SAI_INDEXES:
+            if i.split("(")[1].split(")")[0] in sai_columns:
+                cqlsh(cfg, "-k", ks, "-e", i)
 
 
 def cassandra_pid(cfg) -> int:
@@ -220,13 +222,13 @@ def main():
     ap.add_argument("--settle", action="store_true",
                     help="after the writes, wait for Cassandra to go idle and count that CPU too")
     ap.add_argument("--sai-columns", default="email_hmac,country_code",
-                    help="the users columns --layout sai indexes (email_hmac, country_code)")
+                    help="the users columns --layout sai indexes (email_hmac, country_code; none: no index)")
     a = ap.parse_args()
     if a.users < 1 or a.warmup < 0 or a.in_flight < 1 or a.lookups < 0 or a.page < 1:
         ap.error("--users, --in-flight and --page must be positive, --warmup and --lookups not negative")
-    sai_columns = tuple(c for c in a.sai_columns.split(",") if c)
-    if not sai_columns or not set(sai_columns) <= {"email_hmac", "country_code"}:
-        ap.error("--sai-columns: email_hmac and/or country_code")
+    sai_columns = tuple(c for c in a.sai_columns.split(",") if c and c != "none")
+    if not set(sai_columns) <= {"email_hmac", "country_code"}:
+        ap.error("--sai-columns: email_hmac and/or country_code, or none (the users row alone, no index)")
     if a.lookups and len(sai_columns) < 2 and a.layout != "tables":
         ap.error("--lookups needs both SAI columns indexed")
     cfg = us_config.load()
