@@ -13,14 +13,29 @@
 // brings (the stack's Spark jars). Values are synthetic but shaped like
 // randomuser data (HMACs are 64 hex digits, URLs and names of the same length).
 //
+// --layout sai (issue 13, lever "one Cassandra write per user"): the users row
+// alone, into a keyspace whose users table has Storage-Attached Indexes on
+// email_hmac and country_code (made by bench/cassandra_ceiling.py); the two
+// lookup tables are not written.
+//
+// --lookups N: after the measured writes, N lookups by email HMAC (of users
+// written in this run) and N by country, one at a time (synchronous), each
+// timed on the client; the project's queries (stack/cql/030_users.cql Q2, Q3
+// with a first page of --page rows) for --layout tables, the same questions
+// answered from users through the indexes for --layout sai, selecting the
+// columns the lookup tables hold.
+//
 // Output (stdout): "MEASURE-START" after the warm-up users, "MEASURE-END" after
-// the measured ones, then one JSON line. Credentials come from the cqlsh
-// credentials file named by --credentials (never the command line).
+// the measured ones (with --settle 1 then "SETTLE", and a line on stdin is
+// awaited before going on), "LOOKUP-START"/"LOOKUP-END" around the timed lookups, then
+// one JSON line. Credentials come from the cqlsh credentials file named by
+// --credentials (never the command line).
 import com.datastax.oss.driver.api.core.CqlSession;
 import com.datastax.oss.driver.api.core.config.DefaultDriverOption;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
 import com.datastax.oss.driver.api.core.cql.BoundStatement;
 import com.datastax.oss.driver.api.core.cql.PreparedStatement;
+import com.datastax.oss.driver.api.core.cql.ResultSet;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -30,6 +45,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,7 +75,10 @@ public final class CassandraCeiling {
     final Map<String, String> opt;
     final SplittableRandom rnd;
     final CqlSession session;
-    final PreparedStatement users, byEmail, byCountry, signups;
+    final PreparedStatement users, byEmail, byCountry, signups, lookupEmail, lookupCountry;
+    final boolean sai;
+    final int sampleEvery;
+    final List<String> sample = new ArrayList<>();
     final Semaphore window;
     final int inFlight;
     final AtomicLong errors = new AtomicLong();
@@ -73,6 +92,12 @@ public final class CassandraCeiling {
         this.inFlight = Integer.parseInt(opt.getOrDefault("in-flight", "128"));
         this.window = new Semaphore(inFlight);
         String ks = opt.get("keyspace");
+        String layout = opt.getOrDefault("layout", "tables");
+        if (!layout.equals("tables") && !layout.equals("sai"))
+            throw new IllegalArgumentException("--layout must be tables or sai, not " + layout);
+        this.sai = layout.equals("sai");
+        int lookups = Integer.parseInt(opt.getOrDefault("lookups", "0"));
+        this.sampleEvery = Math.max(1, Integer.parseInt(opt.get("users")) / Math.max(1, lookups));
         users = session.prepare(insert(ks, "users", USERS_COLS));
         byEmail = session.prepare(insert(ks, "users_by_email_hash", new String[] {"email_hmac",
             "user_id", "full_name", "country_code", "email_domain", "registered_at"}));
@@ -80,6 +105,17 @@ public final class CassandraCeiling {
             "bucket", "user_id", "full_name", "city", "email_domain", "registered_at"}));
         signups = session.prepare(insert(ks, "signup_events", new String[] {"day", "minute",
             "country_code", "user_id", "commit_lsn", "version"}));
+        String in = "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15";
+        // Prepared only when asked for: with one SAI index the other query would need ALLOW FILTERING.
+        lookupEmail = lookups == 0 ? null : session.prepare(sai
+            ? "SELECT user_id, full_name, country_code, email_domain, registered_at FROM " + ks
+                  + ".users WHERE email_hmac = ?"
+            : "SELECT * FROM " + ks + ".users_by_email_hash WHERE email_hmac = ?");
+        lookupCountry = lookups == 0 ? null : session.prepare(sai
+            ? "SELECT user_id, full_name, city, email_domain, registered_at FROM " + ks
+                  + ".users WHERE country_code = ? LIMIT ?"
+            : "SELECT * FROM " + ks + ".users_by_country WHERE country_code = ? AND bucket IN (" + in
+                  + ") LIMIT ?");
     }
 
     static String insert(String ks, String table, String[] cols) {
@@ -107,7 +143,7 @@ public final class CassandraCeiling {
     }
 
     /** Writes one user's rows; blocks while --in-flight requests are outstanding. */
-    void writeUser(int seq, int tables) throws InterruptedException {
+    void writeUser(int seq, int tables, boolean measured) throws InterruptedException {
         UUID id = new UUID(rnd.nextLong() & 0xffffffffffff0fffL | 0x4000L,
                            rnd.nextLong() & 0x3fffffffffffffffL | 0x8000000000000000L);
         int seqInTxn = seq % 5000;
@@ -134,10 +170,14 @@ public final class CassandraCeiling {
             img, img.replace("portraits/", "portraits/med/"), img.replace("portraits/", "portraits/thumb/"),
             cc, "http://127.0.0.1:8100/api/1.4/?seed=ceiling&page=1&results=5000", "ceiling", 1 + seq / 5000,
             now, "bench-ceiling", now, lsn, seqInTxn, now, minute, cc, lsn, version};
+        if (measured && seq % sampleEvery == 0)
+            sample.add(emailHmac);
         send(users.bind(u).setLong(USERS_COLS.length, version));
-        send(byEmail.bind(emailHmac, id, full, cc, domain, reg).setLong(6, version));
-        send(byCountry.bind(cc, (int) (id.getMostSignificantBits() >>> 60), id, full, city, domain, reg)
-                 .setLong(7, version));
+        if (!sai) {
+            send(byEmail.bind(emailHmac, id, full, cc, domain, reg).setLong(6, version));
+            send(byCountry.bind(cc, (int) (id.getMostSignificantBits() >>> 60), id, full, city, domain, reg)
+                     .setLong(7, version));
+        }
         if (tables >= 4)
             send(signups.bind(LocalDate.ofInstant(minute, ZoneOffset.UTC), minute, cc, id, lsn, version)
                      .setLong(6, version));
@@ -152,6 +192,51 @@ public final class CassandraCeiling {
             }
             window.release();
         });
+    }
+
+    /** Latencies in microseconds of n lookups (after n/10 untimed ones), rows found, misses. */
+    static final class Timed {
+        long[] us;
+        long rows, misses;
+
+        String json(String name) {
+            Arrays.sort(us);
+            int n = us.length;
+            return String.format("\"%s\": {\"n\": %d, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, "
+                                     + "\"mean_rows\": %.1f, \"misses\": %d}",
+                                 name, n, us[(int) (0.50 * (n - 1))] / 1e3, us[(int) (0.99 * (n - 1))] / 1e3,
+                                 us[n - 1] / 1e3, rows / (double) n, misses);
+        }
+    }
+
+    Timed lookupByEmail(int n) {
+        Timed t = new Timed();
+        t.us = new long[n];
+        for (int i = 0; i < n; i++) {
+            String h = sample.get(rnd.nextInt(sample.size()));
+            long t0 = System.nanoTime();
+            int rows = session.execute(lookupEmail.bind(h)).all().size();
+            t.us[i] = (System.nanoTime() - t0) / 1000;
+            t.rows += rows;
+            if (rows == 0)
+                t.misses++;
+        }
+        return t;
+    }
+
+    Timed lookupByCountry(int n, int page) {
+        Timed t = new Timed();
+        t.us = new long[n];
+        for (int i = 0; i < n; i++) {
+            String cc = COUNTRIES[rnd.nextInt(COUNTRIES.length)];
+            long t0 = System.nanoTime();
+            int rows = session.execute(lookupCountry.bind(cc, page)).all().size();
+            t.us[i] = (System.nanoTime() - t0) / 1000;
+            t.rows += rows;
+            if (rows < page)
+                t.misses++;
+        }
+        return t;
     }
 
     void drain() throws InterruptedException {
@@ -206,6 +291,8 @@ public final class CassandraCeiling {
         }
         int n = Integer.parseInt(opt.get("users")), warm = Integer.parseInt(opt.getOrDefault("warmup", "20000"));
         int tables = Integer.parseInt(opt.getOrDefault("tables", "3"));
+        int lookups = Integer.parseInt(opt.getOrDefault("lookups", "0"));
+        int page = Integer.parseInt(opt.getOrDefault("page", "100"));
         DriverConfigLoader conf = DriverConfigLoader.programmaticBuilder()
             .withString(DefaultDriverOption.REQUEST_CONSISTENCY, "LOCAL_QUORUM")
             .withDuration(DefaultDriverOption.REQUEST_TIMEOUT, Duration.ofSeconds(30))
@@ -218,23 +305,54 @@ public final class CassandraCeiling {
                  .withAuthCredentials(cred[0], cred[1])
                  .withConfigLoader(conf)
                  .build()) {
-            CassandraCeiling c = new CassandraCeiling(opt, s);
+            CassandraCeiling c;
+            try {
+                c = new CassandraCeiling(opt, s);
+            } catch (IllegalArgumentException e) {
+                System.err.println("CassandraCeiling: " + e.getMessage());
+                System.exit(2);
+                return;
+            }
+            int rowsPerUser = c.sai ? tables - 2 : tables;
             for (int i = 0; i < warm; i++)
-                c.writeUser(i, tables);
+                c.writeUser(i, tables, false);
             c.drain();
             System.out.println("MEASURE-START");
             System.out.flush();
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++)
-                c.writeUser(warm + i, tables);
+                c.writeUser(warm + i, tables, true);
             c.drain();
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.println("MEASURE-END");
-            System.out.printf("{\"bench\": \"cassandra_ceiling\", \"users\": %d, \"warmup_users\": %d, "
-                                  + "\"tables\": %d, \"in_flight\": %d, \"seconds\": %.2f, \"users_per_s\": %d, "
-                                  + "\"rows_per_s\": %d, \"errors\": %d}%n",
-                              n, warm, tables, c.inFlight, secs, Math.round(n / secs),
-                              Math.round(n * (double) tables / secs), c.errors.get());
+            System.out.flush();
+            if (opt.getOrDefault("settle", "0").equals("1")) {
+                // The caller waits for Cassandra's flushes and compactions to end, then says so.
+                System.out.println("SETTLE");
+                System.out.flush();
+                if (new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine() == null)
+                    throw new IOException("stdin closed while waiting for the settle");
+            }
+            String lookupJson = "";
+            if (lookups > 0 && c.errors.get() == 0) {
+                c.lookupByEmail(Math.max(1, lookups / 10)); // untimed: JIT, prepared paths
+                c.lookupByCountry(Math.max(1, lookups / 10), page);
+                System.out.println("LOOKUP-START");
+                System.out.flush();
+                long l0 = System.nanoTime();
+                Timed e = c.lookupByEmail(lookups), k = c.lookupByCountry(lookups, page);
+                double lsecs = (System.nanoTime() - l0) / 1e9;
+                System.out.println("LOOKUP-END");
+                lookupJson = String.format(", \"lookups\": %d, \"page\": %d, \"lookup_seconds\": %.2f, %s, %s",
+                                           lookups, page, lsecs, e.json("by_email"), k.json("by_country"));
+            }
+            System.out.printf("{\"bench\": \"cassandra_ceiling\", \"layout\": \"%s\", \"users\": %d, "
+                                  + "\"warmup_users\": %d, \"tables\": %d, \"rows_per_user\": %d, "
+                                  + "\"in_flight\": %d, \"seconds\": %.2f, \"users_per_s\": %d, "
+                                  + "\"rows_per_s\": %d, \"errors\": %d%s}%n",
+                              c.sai ? "sai" : "tables", n, warm, tables, rowsPerUser, c.inFlight, secs,
+                              Math.round(n / secs), Math.round(n * (double) rowsPerUser / secs), c.errors.get(),
+                              lookupJson);
             System.out.flush();
             if (c.errors.get() > 0) {
                 System.err.println("CassandraCeiling: " + c.errors.get() + " writes failed, the first: "
