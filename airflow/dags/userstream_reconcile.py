@@ -10,7 +10,9 @@ ops.reconcile_diffs; the console's alert 'reconcile' shows the newest run's diff
 Repair (conf {"repair": true}, default US_RECONCILE_REPAIR, false): a user missing in
 Cassandra is re-emitted through CDC (a no-op UPDATE of its staging row, ops.reconcile_reemit);
 a ghost (in Cassandra, not in staging) is deleted from users and its index rows USING
-TIMESTAMP the newest write time of its cells. The task fails when differences remain
+TIMESTAMP the newest write time of its cells; a stale index row (users_by_email_hash or
+users_by_country naming a key its users row no longer holds, as a re-snapshot leaves for a
+user changed while no slot existed) is deleted USING TIMESTAMP its own write time. The task fails when differences remain
 unrepaired. How it works: userstream_reconcile_core.py and docs/lifecycle.md.
 
 Logins: Airflow Connections userstream_pg_ops (PostgreSQL, ops role),
@@ -96,7 +98,8 @@ def userstream_reconcile():
                 if s is not None:
                     s.cluster.shutdown()
         print(report)
-        unrepaired = report["missing"] + report["ghosts"] - report["repaired"]
+        unrepaired = (report["missing"] + report["ghosts"] + report["stale_index"] + report["missing_index"]
+                      - report["repaired"])
         if report["problems"] or unrepaired:
             raise RuntimeError(f"reconciliation: {unrepaired} difference(s) not repaired, "
                                f"problems {report['problems']}: {report}")
