@@ -105,6 +105,9 @@ def _as_uuid(v) -> uuid.UUID:
 PROGRESS = """SELECT max(max_commit_lsn), max(max_commit_ts) FROM ops.stream_progress
                WHERE query_name = 'users'"""
 RETIRED = "SELECT max(cutoff) FROM ops.staging_purges WHERE users > 0"
+# The newest finished snapshot's consistent point (the relay's, docs/lifecycle.md "A
+# re-snapshot"): its rows are written at versions from epoch * 2^20 up.
+SNAPSHOT_EPOCH = "SELECT max(consistent_lsn - '0/0') FROM ops.relay_slots WHERE snapshot_done_at IS NOT NULL"
 STAGED_IDS = """SELECT user_id, loaded_at <= %s AND (%s::timestamptz IS NULL OR fetched_at >= %s)
                   FROM staging.users"""
 
@@ -544,9 +547,35 @@ def repair_index(writer, out) -> set:
     return done
 
 
+def read_epoch(db):
+    """The lowest version the newest finished snapshot wrote (its consistent LSN * 2^20),
+    or None."""
+    with db.cursor() as cur:
+        cur.execute(SNAPSHOT_EPOCH)
+        lsn = cur.fetchone()[0]
+    db.commit()
+    return int(lsn) << SEQ_BITS if lsn is not None else None
+
+
+def explained(out, ghost_wt, epoch) -> dict:
+    """The differences a re-snapshot explains, repaired even without repair: ghosts and
+    stale index rows whose newest write time is below the newest snapshot's epoch. That
+    snapshot rewrote every staged user at or above the epoch, so such a row was not in it
+    and no change since touched it: the user was deleted, or its key changed, while no slot
+    existed (retired users and pending erasures are already out of the candidates). Any
+    other difference is a bug to look at first, and waits for repair."""
+    none = {"missing": set(), "ghosts": set(), "stale_index": {}}
+    if epoch is None:
+        return none
+    return {"missing": set(),
+            "ghosts": {u for u in out["ghosts"] if ghost_wt.get(u) is not None and ghost_wt[u] < epoch},
+            "stale_index": {c: wt for c, wt in out["stale_index"].items() if wt < epoch}}
+
+
 def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> dict:
-    """A whole run, recorded in ops.reconcile_runs / ops.reconcile_diffs. writer may be None
-    unless do_repair."""
+    """A whole run, recorded in ops.reconcile_runs / ops.reconcile_diffs. writer: a session,
+    or a function that opens one (called only when something is to be repaired; without
+    repair, only differences a re-snapshot explains are)."""
     started = time.monotonic()
     with db.cursor() as cur:
         cur.execute("INSERT INTO ops.reconcile_runs (run_by, repair, ranges) VALUES (%s, %s, %s) "
@@ -555,11 +584,7 @@ def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> 
     db.commit()
     out = compare(db, reader, n, log)
     in_flight = recheck(db, reader, out) if "problems" not in out else 0
-    wts, index_done = {}, set()
-    if do_repair and (out["missing"] or out["ghosts"]):
-        wts = repair(db, reader, writer, out, log)
-    if do_repair and out["stale_index"]:
-        index_done = repair_index(writer, out)
+    epoch = read_epoch(db)
     ghost_wt = {}
     if out["ghosts"] and not do_repair:
         cols = [c for c in reader.cluster.metadata.keyspaces[reader.keyspace].tables["users"].columns
@@ -567,6 +592,14 @@ def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> 
         for u in out["ghosts"]:
             g = ghost_row(reader, cols, u)
             ghost_wt[u] = g[2] if g else None
+    todo = out if do_repair else explained(out, ghost_wt, epoch)
+    wts, index_done = {}, set()
+    if todo["missing"] or todo["ghosts"] or todo["stale_index"]:
+        writer = writer() if callable(writer) else writer
+    if todo["missing"] or todo["ghosts"]:
+        wts = repair(db, reader, writer, todo, log)
+    if todo["stale_index"]:
+        index_done = repair_index(writer, todo)
     cut = out["cut"]
     with db.cursor() as cur:
         for kind, ids in (("missing", out["missing"]), ("ghost", out["ghosts"])):
@@ -584,13 +617,13 @@ def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> 
         cur.execute(
             """UPDATE ops.reconcile_runs SET finished_at = now(), ranges_differing = %s, staged = %s,
                    cassandra = %s, missing = %s, ghosts = %s, stale_index = %s, missing_index = %s,
-                   index_ranges_differing = %s, in_flight = %s, repaired = %s,
+                   index_ranges_differing = %s, snapshot_epoch = %s, in_flight = %s, repaired = %s,
                    snapshot_lsn = %s::pg_lsn, progress_lsn = %s, progress_ts = %s, retired_before = %s,
                    duration_ms = %s, problems = %s
              WHERE reconcile_id = %s""",
             (out["ranges_differing"], out["staged"], out["cassandra"], len(out["missing"]), len(out["ghosts"]),
              len(out["stale_index"]), len(out["missing_index"]), out["index_ranges_differing"],
-             in_flight, len(wts) + len(index_done), out.get("snapshot_lsn"), cut["lsn"], cut["ts"], cut["retired"],
+             epoch, in_flight, len(wts) + len(index_done), out.get("snapshot_lsn"), cut["lsn"], cut["ts"], cut["retired"],
              int((time.monotonic() - started) * 1000), out.get("problems", []), rid))
     db.commit()
     report = {"reconcile_id": rid, "ranges": n, "ranges_differing": out["ranges_differing"],

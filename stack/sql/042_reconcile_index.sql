@@ -18,3 +18,8 @@ ALTER TABLE ops.reconcile_diffs ADD CONSTRAINT reconcile_diffs_kind_check CHECK 
     ('missing', 'ghost', 'stale_email_index', 'stale_country_index', 'missing_email_index', 'missing_country_index'));
 ALTER TABLE ops.reconcile_diffs DROP CONSTRAINT IF EXISTS reconcile_diffs_pkey;
 ALTER TABLE ops.reconcile_diffs ADD PRIMARY KEY (reconcile_id, user_id, kind, index_key);
+
+-- The epoch of the newest finished snapshot when the run ran (ops.relay_slots
+-- consistent_lsn * 2^20): ghosts and stale index rows written below it are the ones a
+-- re-snapshot explains, repaired even without repair.
+ALTER TABLE ops.reconcile_runs ADD COLUMN IF NOT EXISTS snapshot_epoch numeric(20,0);

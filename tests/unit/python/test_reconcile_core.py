@@ -84,3 +84,14 @@ def test_index_digests_and_candidates_find_a_stale_and_a_missing_index_row():
     assert stale == {("email", x, ("old",)): v_old}
     assert missing == {("country", z, ("NO", core.bucket_of(z)))}
     assert core.index_key_text("country", ("NO", 3)) == "NO/3"
+
+
+def test_a_resnapshot_explains_only_what_is_older_than_its_epoch():
+    epoch = 900 << 20
+    a, b, c = (uuid.UUID(int=i) for i in (1, 2, 3))
+    out = {"missing": {c}, "ghosts": {a, b},
+           "stale_index": {("email", a, ("old",)): 100 << 20, ("email", b, ("x",)): epoch + 5}}
+    wt = {a: 100 << 20, b: epoch}
+    got = core.explained(out, wt, epoch)
+    assert got == {"missing": set(), "ghosts": {a}, "stale_index": {("email", a, ("old",)): 100 << 20}}
+    assert core.explained(out, wt, None) == {"missing": set(), "ghosts": set(), "stale_index": {}}
