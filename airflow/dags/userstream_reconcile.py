@@ -100,7 +100,8 @@ def userstream_reconcile():
             return opened[0]
 
         try:
-            report = core.run(db, reader, writer, n, do_repair, ctx["run_id"])
+            slot = userstream_conf.get(conf, "US_RELAY_SLOT", "userstream_relay")  # as the retention DAG
+            report = core.run(db, reader, writer, n, do_repair, ctx["run_id"], slot=slot)
         finally:
             db.close()
             for s in (reader, *opened):

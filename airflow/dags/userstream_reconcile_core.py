@@ -3,7 +3,9 @@
 a DB-API connection (ops role) and cassandra-driver sessions, so it is testable alone.
 
 Invariant: Cassandra's users = staging.users, plus in flight, plus retired (purged from
-staging by retention: they stay in Cassandra), plus dead letters. One run:
+staging by retention: they stay in Cassandra), plus dead letters (ops.dead_letter_keys,
+written by the job: a missing user with a dead-lettered record is counted there, not
+reported). One run:
 
 1. The cut. H = the Spark job's progress (max_commit_lsn, max_commit_ts of query
    'users': every change up to H is in Cassandra). R = the newest purge cutoff
@@ -105,9 +107,11 @@ def _as_uuid(v) -> uuid.UUID:
 PROGRESS = """SELECT max(max_commit_lsn), max(max_commit_ts) FROM ops.stream_progress
                WHERE query_name = 'users'"""
 RETIRED = "SELECT max(cutoff) FROM ops.staging_purges WHERE users > 0"
-# The newest finished snapshot's consistent point (the relay's, docs/lifecycle.md "A
-# re-snapshot"): its rows are written at versions from epoch * 2^20 up.
-SNAPSHOT_EPOCH = "SELECT max(consistent_lsn - '0/0') FROM ops.relay_slots WHERE snapshot_done_at IS NOT NULL"
+# The consistent point of the relay's finished snapshot (docs/lifecycle.md "A re-snapshot"):
+# its rows are written at versions from epoch * 2^20 up. Only the slot of staging.users
+# (others, such as a test relay's on another table, say nothing about it).
+SNAPSHOT_EPOCH = """SELECT consistent_lsn - '0/0' FROM ops.relay_slots
+                     WHERE slot_name = %s AND snapshot_done_at IS NOT NULL"""
 STAGED_IDS = """SELECT user_id, loaded_at <= %s AND (%s::timestamptz IS NULL OR fetched_at >= %s)
                   FROM staging.users"""
 
@@ -469,8 +473,12 @@ def wait_for_progress(db, out, timeout_s: float) -> None:
         time.sleep(2)
 
 
+DEAD_LETTERED = "SELECT DISTINCT record_key FROM ops.dead_letter_keys WHERE record_key = ANY(%s)"
+
+
 def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
-    """Step 4: drops the candidates that were in flight; returns how many."""
+    """Step 4: drops the candidates that were in flight; returns how many. Missing ones
+    that the job dead-lettered move to out["dead_letters"] (not differences)."""
     before = len(out["missing"]) + len(out["ghosts"])
     if out["missing"] or out["stale_index"] or out["missing_index"]:
         wait_for_progress(db, out, wait_s)
@@ -480,6 +488,11 @@ def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
         if out["missing"]:
             cur.execute("SELECT user_id FROM staging.users WHERE user_id = ANY(%s)", (list(out["missing"]),))
             out["missing"] &= {_as_uuid(r[0]) for r in cur.fetchall()}
+        if out["missing"]:
+            # refused by the job (ops.dead_letter_keys): in the DLQ topic, not missing
+            cur.execute(DEAD_LETTERED, ([str(u) for u in out["missing"]],))
+            out["dead_letters"] = {_as_uuid(r[0]) for r in cur.fetchall()} & out["missing"]
+            out["missing"] -= out["dead_letters"]
         if out["ghosts"]:
             ids = list(out["ghosts"])
             cur.execute("SELECT user_id FROM staging.users WHERE user_id = ANY(%s) UNION "
@@ -493,7 +506,8 @@ def recheck(db, reader, out, wait_s: float = RECHECK_WAIT_S) -> int:
         fetched = cassandra_fetched(reader, out["ghosts"])
         out["ghosts"] = {u for u, f in fetched.items() if u in out["ghosts"]
                          and (retired is None or f is None or f >= retired)}
-    return before - len(out["missing"]) - len(out["ghosts"]) + index_recheck(db, reader, out)
+    dead = len(out.get("dead_letters", ()))
+    return before - dead - len(out["missing"]) - len(out["ghosts"]) + index_recheck(db, reader, out)
 
 
 STILL_MISSING = """SELECT DISTINCT user_id FROM ops.reconcile_diffs
@@ -547,14 +561,14 @@ def repair_index(writer, out) -> set:
     return done
 
 
-def read_epoch(db):
-    """The lowest version the newest finished snapshot wrote (its consistent LSN * 2^20),
+def read_epoch(db, slot: str):
+    """The lowest version the slot's finished snapshot wrote (its consistent LSN * 2^20),
     or None."""
     with db.cursor() as cur:
-        cur.execute(SNAPSHOT_EPOCH)
-        lsn = cur.fetchone()[0]
+        cur.execute(SNAPSHOT_EPOCH, (slot,))
+        row = cur.fetchone()
     db.commit()
-    return int(lsn) << SEQ_BITS if lsn is not None else None
+    return int(row[0]) << SEQ_BITS if row and row[0] is not None else None
 
 
 def explained(out, ghost_wt, epoch) -> dict:
@@ -572,10 +586,12 @@ def explained(out, ghost_wt, epoch) -> dict:
             "stale_index": {c: wt for c, wt in out["stale_index"].items() if wt < epoch}}
 
 
-def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> dict:
+def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print,
+        slot: str = "userstream_relay") -> dict:
     """A whole run, recorded in ops.reconcile_runs / ops.reconcile_diffs. writer: a session,
     or a function that opens one (called only when something is to be repaired; without
-    repair, only differences a re-snapshot explains are)."""
+    repair, only differences a re-snapshot explains are). slot: the relay's (US_RELAY_SLOT),
+    whose snapshot gives the epoch."""
     started = time.monotonic()
     with db.cursor() as cur:
         cur.execute("INSERT INTO ops.reconcile_runs (run_by, repair, ranges) VALUES (%s, %s, %s) "
@@ -584,7 +600,7 @@ def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> 
     db.commit()
     out = compare(db, reader, n, log)
     in_flight = recheck(db, reader, out) if "problems" not in out else 0
-    epoch = read_epoch(db)
+    epoch = read_epoch(db, slot)
     ghost_wt = {}
     if out["ghosts"] and not do_repair:
         cols = [c for c in reader.cluster.metadata.keyspaces[reader.keyspace].tables["users"].columns
@@ -617,19 +633,21 @@ def run(db, reader, writer, n: int, do_repair: bool, run_by: str, log=print) -> 
         cur.execute(
             """UPDATE ops.reconcile_runs SET finished_at = now(), ranges_differing = %s, staged = %s,
                    cassandra = %s, missing = %s, ghosts = %s, stale_index = %s, missing_index = %s,
-                   index_ranges_differing = %s, snapshot_epoch = %s, in_flight = %s, repaired = %s,
+                   index_ranges_differing = %s, snapshot_epoch = %s, dead_letters = %s, in_flight = %s,
+                   repaired = %s,
                    snapshot_lsn = %s::pg_lsn, progress_lsn = %s, progress_ts = %s, retired_before = %s,
                    duration_ms = %s, problems = %s
              WHERE reconcile_id = %s""",
             (out["ranges_differing"], out["staged"], out["cassandra"], len(out["missing"]), len(out["ghosts"]),
              len(out["stale_index"]), len(out["missing_index"]), out["index_ranges_differing"],
-             epoch, in_flight, len(wts) + len(index_done), out.get("snapshot_lsn"), cut["lsn"], cut["ts"], cut["retired"],
+             epoch, len(out.get("dead_letters", ())), in_flight, len(wts) + len(index_done), out.get("snapshot_lsn"), cut["lsn"], cut["ts"], cut["retired"],
              int((time.monotonic() - started) * 1000), out.get("problems", []), rid))
     db.commit()
     report = {"reconcile_id": rid, "ranges": n, "ranges_differing": out["ranges_differing"],
               "staged": out["staged"], "cassandra": out["cassandra"],
               "missing": len(out["missing"]), "ghosts": len(out["ghosts"]),
               "stale_index": len(out["stale_index"]), "missing_index": len(out["missing_index"]),
+              "dead_letters": len(out.get("dead_letters", ())),
               "first_stale_index": sorted(f"{k}:{u}:{index_key_text(k, v)}" for k, u, v in out["stale_index"])[:20],
               "first_missing": sorted(str(u) for u in out["missing"])[:20],
               "first_ghosts": sorted(str(u) for u in out["ghosts"])[:20],

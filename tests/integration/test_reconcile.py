@@ -248,3 +248,28 @@ def test_resnapshot_leaves_no_ghost_and_no_stale_index_row(flowing, session):
     after = baseline(stack)
     assert not {u for u, _ in after} & {x, y}
     assert after <= before
+
+
+def test_a_dead_lettered_user_is_not_reported_missing(flowing):
+    """Cassandra = staged + dead letters + in flight: a staged user whose record the job
+    refuses (an email it cannot use, put in by hand: the loader would have rejected it)
+    is in the dead-letter topic and in ops.dead_letter_keys, never in Cassandra. The
+    reconciliation counts it as a dead letter, not as missing (and does not re-emit it:
+    it would be refused again)."""
+    stack, ing, ids = flowing
+    admin, bad = stack["US_PG_ADMIN_USER"], uuid.uuid4()
+    cols = ing.one("SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+                   "FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = 'users' "
+                   "AND column_name NOT IN ('user_id', 'email') AND is_generated = 'NEVER'")
+    stack.psql(admin, f"INSERT INTO staging.users (user_id, email, {cols}) SELECT '{bad}', 'not-an-email', "
+                      f"{cols} FROM staging.users WHERE user_id = '{min(ids)}'")
+    try:
+        wait_until("the job dead-letters the user", lambda: ing.one(
+            f"SELECT count(*) FROM ops.dead_letter_keys WHERE record_key = '{bad}'") != "0")
+        assert ing.one(f"SELECT reason FROM ops.dead_letter_keys WHERE record_key = '{bad}' LIMIT 1") \
+            == "email missing or malformed"
+        rid = reconcile(stack, ing, repair=False)
+        assert (bad, "missing") not in differences(ing, rid)
+        assert int(ing.one(f"SELECT dead_letters FROM ops.reconcile_runs WHERE reconcile_id = {rid}")) >= 1
+    finally:
+        stack.psql(admin, f"DELETE FROM staging.users WHERE user_id = '{bad}'")
