@@ -10,11 +10,16 @@ ops.reconcile_diffs; the console's alert 'reconcile' shows the newest run's diff
 Repair (conf {"repair": true}, default US_RECONCILE_REPAIR, false): a user missing in
 Cassandra is re-emitted through CDC (a no-op UPDATE of its staging row, ops.reconcile_reemit);
 a ghost (in Cassandra, not in staging) is deleted from users and its index rows USING
-TIMESTAMP the newest write time of its cells. The task fails when differences remain
+TIMESTAMP the newest write time of its cells; a stale index row (users_by_email_hash or
+users_by_country naming a key its users row no longer holds, as a re-snapshot leaves for a
+user changed while no slot existed) is deleted USING TIMESTAMP its own write time. Without
+repair, the ghosts and stale index rows older than the newest finished snapshot's epoch
+(its consistent LSN * 2^20: the snapshot rewrote every staged user above it) are repaired
+all the same: a re-snapshot explains them, they are not a bug to look at first. The task fails when differences remain
 unrepaired. How it works: userstream_reconcile_core.py and docs/lifecycle.md.
 
 Logins: Airflow Connections userstream_pg_ops (PostgreSQL, ops role),
-userstream_cassandra_reader (console_reader: SELECT) and, for repair only,
+userstream_cassandra_reader (console_reader: SELECT) and, for repairs only,
 userstream_cassandra_repair (reconciler: SELECT+MODIFY on the three users tables).
 """
 
@@ -87,16 +92,23 @@ def userstream_reconcile():
         n = int(dconf.get("ranges") or userstream_conf.require(conf, "US_RECONCILE_RANGES"))
         db = userstream_conf.connect(conf)
         reader = cassandra_session(READER_CONN_ID)
-        writer = cassandra_session(REPAIR_CONN_ID) if do_repair else None
+        opened = []
+
+        def writer():  # the repair login, only when something is to be repaired
+            if not opened:
+                opened.append(cassandra_session(REPAIR_CONN_ID))
+            return opened[0]
+
         try:
-            report = core.run(db, reader, writer, n, do_repair, ctx["run_id"])
+            slot = userstream_conf.get(conf, "US_RELAY_SLOT", "userstream_relay")  # as the retention DAG
+            report = core.run(db, reader, writer, n, do_repair, ctx["run_id"], slot=slot)
         finally:
             db.close()
-            for s in (reader, writer):
-                if s is not None:
-                    s.cluster.shutdown()
+            for s in (reader, *opened):
+                s.cluster.shutdown()
         print(report)
-        unrepaired = report["missing"] + report["ghosts"] - report["repaired"]
+        unrepaired = (report["missing"] + report["ghosts"] + report["stale_index"] + report["missing_index"]
+                      - report["repaired"])
         if report["problems"] or unrepaired:
             raise RuntimeError(f"reconciliation: {unrepaired} difference(s) not repaired, "
                                f"problems {report['problems']}: {report}")

@@ -216,6 +216,8 @@ class UsersBatch:
         if st["rejects"]:
             sinks.write_dlq(transform.rejected(classified), cfg.kafka_bootstrap, cfg.dlq_topic,
                             auth.kafka_java_options(cfg.kafka_client_file))
+            # their keys, once the topic has them: the reconciliation's "dead letters"
+            self.progress.dead_letters(sinks.dead_letter_keys(transform.rejected(classified)))
             steps.mark("dlq")
         good = transform.good(classified)
         upsert_src = pii.with_key(good.where(~F.col("is_tombstone")), self.keys)

@@ -481,10 +481,41 @@ class ProgressWriter:
                 if attempt == 2:
                     raise
 
+    def dead_letters(self, rows) -> None:
+        """ops.dead_letter_keys rows (source, record_key, commit_lsn, reason) of records
+        the topic already has; a replay writes the same sources, so nothing twice."""
+        import psycopg2  # the driver only
+
+        for attempt in range(3):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg2.connect(self._conninfo)
+                    self._conn.autocommit = True
+                with self._conn.cursor() as cur:
+                    cur.executemany(DEAD_LETTER_INSERT, rows)
+                return
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                self._conn = None
+                if attempt == 2:
+                    raise
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+DEAD_LETTER_INSERT = """INSERT INTO ops.dead_letter_keys (source, record_key, commit_lsn, reason)
+VALUES (%s, %s, %s, %s) ON CONFLICT (source) DO NOTHING"""
+
+
+def dead_letter_keys(rejects: DataFrame) -> list:
+    """(source, key as text, lsn, reason) of rejected records, for ops.dead_letter_keys."""
+    source = F.concat_ws("/", F.col("src_topic"), F.col("src_partition").cast("string"),
+                         F.col("src_offset").cast("string"))
+    rows = rejects.select(source.alias("source"), F.col("key").cast("string").alias("k"),
+                          F.col("lsn").cast("string").alias("lsn"), F.col("reject_reason")).collect()
+    return [(r["source"], r["k"], r["lsn"], r["reject_reason"] or "unknown") for r in rows]
 
 
 class ProgressListener(StreamingQueryListener):

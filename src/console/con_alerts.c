@@ -109,22 +109,28 @@ static void wal_limit(json_t *list, const con_alerts_conf *conf, con_sample *s)
 }
 
 /* "reconcile": the newest reconciliation found differences between staging and
- * Cassandra (detail "reconcile", ops.reconcile_runs), or could not compare. */
+ * Cassandra, or between Cassandra's users rows and their index rows (detail "reconcile",
+ * ops.reconcile_runs), or could not compare. */
 static void reconcile(json_t *list, con_sample *s)
 {
-    char msg[512] = "";
+    char msg[512] = "", index[128] = "";
     json_t *rc = json_object_get(s->detail, "reconcile");
     json_int_t missing = json_integer_value(json_object_get(rc, "missing"));
     json_int_t ghosts = json_integer_value(json_object_get(rc, "ghosts"));
+    json_int_t stale = json_integer_value(json_object_get(rc, "stale_index"));
+    json_int_t unindexed = json_integer_value(json_object_get(rc, "missing_index"));
     const char *problems = json_string_value(json_object_get(rc, "problems"));
-    if (missing > 0 || ghosts > 0 || (problems && problems[0]))
+    if (stale > 0 || unindexed > 0)
+        snprintf(index, sizeof index, "; %lld stale and %lld missing index row(s)",
+                 (long long)stale, (long long)unindexed);
+    if (missing > 0 || ghosts > 0 || index[0] || (problems && problems[0]))
         snprintf(msg, sizeof msg,
                  "reconciliation %lld at %s: %lld user(s) missing in Cassandra, %lld ghost(s) in "
-                 "Cassandra, %lld repaired%s%s",
+                 "Cassandra, %lld repaired%s%s%s",
                  (long long)json_integer_value(json_object_get(rc, "reconcile_id")),
                  json_string_value(json_object_get(rc, "finished_at")) ?: "?", (long long)missing,
                  (long long)ghosts, (long long)json_integer_value(json_object_get(rc, "repaired")),
-                 problems && problems[0] ? "; " : "", problems ? problems : "");
+                 index, problems && problems[0] ? "; " : "", problems ? problems : "");
     rule(list, s, "reconcile", msg);
 }
 

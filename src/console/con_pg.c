@@ -317,7 +317,7 @@ static int collect_reconcile(con_pg *p, con_sample *s)
 {
     return collect_json(p, s, "reconcile",
                         "SELECT row_to_json(q)::text FROM (SELECT reconcile_id, finished_at, "
-                        "missing, ghosts, in_flight, repaired, repair, "
+                        "missing, ghosts, stale_index, missing_index, in_flight, repaired, repair, "
                         "array_to_string(problems, '; ') AS problems FROM ops.reconcile_runs "
                         "WHERE finished_at IS NOT NULL ORDER BY reconcile_id DESC LIMIT 1) q");
 }

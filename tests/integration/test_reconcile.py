@@ -107,7 +107,9 @@ def baseline(stack) -> set:
         reader = cluster.connect(stack["US_CASSANDRA_KEYSPACE"])
         out = core.compare(db, reader, 64, log=lambda *_: None)
         core.recheck(db, reader, out)
-        return {(u, "missing") for u in out["missing"]} | {(u, "ghost") for u in out["ghosts"]}
+        return ({(u, "missing") for u in out["missing"]} | {(u, "ghost") for u in out["ghosts"]}
+                | {(u, f"stale_{kind}_index") for kind, u, _ in out["stale_index"]}
+                | {(u, f"missing_{kind}_index") for kind, u, _ in out["missing_index"]})
     finally:
         db.close()
         cluster.shutdown()
@@ -159,3 +161,98 @@ def test_reconcile_reports_and_repairs_a_lost_row_and_a_ghost(flowing, session):
     assert left <= before
     if not before:
         assert ing.one(f"SELECT missing + ghosts FROM ops.reconcile_runs WHERE reconcile_id = {second}") == "0"
+
+
+def index_rows(session, uid, email_hmac, country):
+    """(users_by_email_hash rows, users_by_country rows) of a user under these keys."""
+    bucket = int(str(uid)[0], 16) % 16
+    e = session.execute("SELECT user_id FROM users_by_email_hash WHERE email_hmac = %s AND user_id = %s",
+                        (email_hmac, uid)).all() if email_hmac else []
+    c = session.execute("SELECT user_id FROM users_by_country WHERE country_code = %s AND bucket = %s "
+                        "AND user_id = %s", (country, bucket, uid)).all() if country else []
+    return len(e), len(c)
+
+
+def test_resnapshot_leaves_no_ghost_and_no_stale_index_row(flowing, session):
+    """Issue 12, item 6. The slot is lost and dropped by the operator (README, exit 3);
+    while no slot exists, user Y is deleted and user X changes email and country, so no
+    change record is ever sent. The relay re-creates the slot and re-snapshots the table
+    (op 'r' at the new consistent point). The snapshot rewrites X under its new keys and
+    has no Y: Y's rows and X's old index rows stay in Cassandra until the reconciliation
+    removes them, without being asked to repair (they are older than the snapshot's
+    epoch); then Cassandra equals staging."""
+    stack, ing, ids = flowing
+    before = baseline(stack)
+    admin, slot = stack["US_PG_ADMIN_USER"], stack.cfg.get("US_RELAY_SLOT", "userstream_relay")
+    x, y = sorted(ids)[1:3]  # min(ids) is the other test's lost user
+    q = "SELECT email_hmac, country_code, commit_lsn FROM users WHERE user_id = %s"
+    old_x, old_y = session.execute(q, (x,)).one(), session.execute(q, (y,)).one()
+    assert index_rows(session, x, old_x.email_hmac, old_x.country_code) == (1, 1)
+    assert index_rows(session, y, old_y.email_hmac, old_y.country_code) == (1, 1)
+    country = ing.one(f"SELECT country FROM staging.users WHERE user_id = '{x}'")
+    new_country = "Norway" if country != "Norway" else "Spain"
+
+    stack.us("stop", "relay")
+    try:
+        stack.psql(admin, f"SELECT pg_drop_replication_slot('{slot}')")
+        stack.psql(admin, f"DELETE FROM staging.users WHERE user_id = '{y}'")
+        stack.psql(admin, f"UPDATE staging.users SET email = 'resnap.{x.hex[:8]}@example.org', "
+                          f"country = '{new_country}' WHERE user_id = '{x}'")
+    finally:
+        stack.us("restart", "relay", timeout=900)
+    epoch = int(wait_until("the re-snapshot is done", lambda: ing.one(
+        f"SELECT (consistent_lsn - '0/0')::text FROM ops.relay_slots WHERE slot_name = '{slot}' "
+        f"AND snapshot_done_at IS NOT NULL AND consistent_lsn > '0/0'")))
+    new_x = wait_until("X's snapshot row is in Cassandra", lambda: (
+        lambda r: r if r.commit_lsn == epoch else None)(session.execute(q, (x,)).one()))
+    assert new_x.email_hmac != old_x.email_hmac and new_x.country_code != old_x.country_code
+    # its index rows are written beside it, by the same batch
+    wait_until("X's new index rows are in Cassandra",
+               lambda: index_rows(session, x, new_x.email_hmac, new_x.country_code) == (1, 1))
+
+    # What the snapshot alone leaves: Y whole, X under its old and its new keys.
+    assert y in present(session, {y})
+    assert index_rows(session, y, old_y.email_hmac, old_y.country_code) == (1, 1)
+    assert index_rows(session, x, old_x.email_hmac, old_x.country_code) == (1, 1)
+
+    # Without repair: the snapshot's epoch explains these, so they are repaired anyway.
+    rid = reconcile(stack, ing, repair=False)
+    assert int(ing.one(f"SELECT snapshot_epoch FROM ops.reconcile_runs WHERE reconcile_id = {rid}")) == epoch << 20
+    found = ing.sql(f"SELECT user_id, kind, repaired_at IS NOT NULL FROM ops.reconcile_diffs "
+                    f"WHERE reconcile_id = {rid} AND user_id IN ('{x}', '{y}')")
+    assert sorted((uuid.UUID(u), k, r) for u, k, r in found) == sorted(
+        [(y, "ghost", "t"), (x, "stale_email_index", "t"), (x, "stale_country_index", "t")])
+    assert not present(session, {y})
+    assert index_rows(session, y, old_y.email_hmac, old_y.country_code) == (0, 0)
+    assert index_rows(session, x, old_x.email_hmac, old_x.country_code) == (0, 0)
+    assert index_rows(session, x, new_x.email_hmac, new_x.country_code) == (1, 1)
+
+    # Cassandra equals staging again (but for what the session's stack had before).
+    after = baseline(stack)
+    assert not {u for u, _ in after} & {x, y}
+    assert after <= before
+
+
+def test_a_dead_lettered_user_is_not_reported_missing(flowing):
+    """Cassandra = staged + dead letters + in flight: a staged user whose record the job
+    refuses (an email it cannot use, put in by hand: the loader would have rejected it)
+    is in the dead-letter topic and in ops.dead_letter_keys, never in Cassandra. The
+    reconciliation counts it as a dead letter, not as missing (and does not re-emit it:
+    it would be refused again)."""
+    stack, ing, ids = flowing
+    admin, bad = stack["US_PG_ADMIN_USER"], uuid.uuid4()
+    cols = ing.one("SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+                   "FROM information_schema.columns WHERE table_schema = 'staging' AND table_name = 'users' "
+                   "AND column_name NOT IN ('user_id', 'email') AND is_generated = 'NEVER'")
+    stack.psql(admin, f"INSERT INTO staging.users (user_id, email, {cols}) SELECT '{bad}', 'not-an-email', "
+                      f"{cols} FROM staging.users WHERE user_id = '{min(ids)}'")
+    try:
+        wait_until("the job dead-letters the user", lambda: ing.one(
+            f"SELECT count(*) FROM ops.dead_letter_keys WHERE record_key = '{bad}'") != "0")
+        assert ing.one(f"SELECT reason FROM ops.dead_letter_keys WHERE record_key = '{bad}' LIMIT 1") \
+            == "email missing or malformed"
+        rid = reconcile(stack, ing, repair=False)
+        assert (bad, "missing") not in differences(ing, rid)
+        assert int(ing.one(f"SELECT dead_letters FROM ops.reconcile_runs WHERE reconcile_id = {rid}")) >= 1
+    finally:
+        stack.psql(admin, f"DELETE FROM staging.users WHERE user_id = '{bad}'")

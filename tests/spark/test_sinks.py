@@ -29,6 +29,10 @@ def test_dlq_keeps_original_bytes_and_adds_reason(kafka_df):
     assert h["us.dlq.source"] == "userstream.users/3/0"
     g = {k: bytes(v).decode() for k, v in by_key[new_uuid(1)]["headers"]}
     assert g["us.dlq.stage"] == "decode" and g["us.dlq.source"] == "userstream.users/3/1"
+    # their keys for ops.dead_letter_keys: the same source as the header
+    keys = sorted(sinks.dead_letter_keys(tr.rejected(c)))
+    assert keys[0] == ("userstream.users/3/0", bad[0], "5", "email missing or malformed")
+    assert keys[1][:3] == ("userstream.users/3/1", new_uuid(1), "6")
 
 
 def test_delete_lists():

@@ -315,6 +315,26 @@ static void alert_rules(void **state)
     a = con_alerts_eval(&cf, &s);
     assert_int_equal(json_array_size(a), 0);
     assert_true(con_sample_get(&s, "alert.reconcile") == 0);
+    json_decref(a);
+    /* Only index rows differ (issue 12, item 6): still an alert. */
+    con_sample_detail(&s, "reconcile",
+                      json_pack("{s:i,s:s,s:i,s:i,s:i,s:i,s:i,s:s}", "reconcile_id", 14,
+                                "finished_at", "2026-12-05T05:00:00+00:00", "missing", 0, "ghosts",
+                                0, "stale_index", 2, "missing_index", 0, "repaired", 2, "problems",
+                                ""));
+    a = con_alerts_eval(&cf, &s);
+    assert_int_equal(json_array_size(a), 1);
+    assert_true(con_sample_get(&s, "alert.reconcile") == 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(a, 0), "message")),
+               "0 ghost(s) in Cassandra, 2 repaired; 2 stale and 0 missing index row(s)"));
+    json_decref(a);
+    con_sample_detail(&s, "reconcile",
+                      json_pack("{s:i,s:s,s:i,s:i,s:i,s:s}", "reconcile_id", 15, "finished_at",
+                                "2026-12-05T06:00:00+00:00", "missing", 0, "ghosts", 0, "repaired",
+                                0, "problems", ""));
+    a = con_alerts_eval(&cf, &s);
+    assert_int_equal(json_array_size(a), 0);
     assert_true(con_sample_get(&s, "alert.service_down") == 0);
     assert_true(con_sample_get(&s, "alert.stopped") == 0);
     assert_true(con_sample_get(&s, "alert.wal_limit") == 0);

@@ -57,3 +57,41 @@ def test_digests_differ_exactly_where_the_sets_differ():
     other = digest([u for u in ids if u != gone] + [extra])
     want = sorted({core.range_of(core.token(gone), b), core.range_of(core.token(extra), b)})
     assert other.differing(same) == want
+
+
+def test_index_digests_and_candidates_find_a_stale_and_a_missing_index_row():
+    """A users row and its index rows: X's email changed by a change the job never saw
+    (a re-snapshot wrote X's row under the new key at version 900<<20; the old index row
+    at 100<<20 stays), Z's country index row lost. Rows written past the cut take no part."""
+    n, key, cut_lsn = 16, b"k" * 16, 1000
+    b = core.boundaries(n)
+    x, y, z = (uuid.UUID(f"{c}0000000-0000-4000-8000-00000000000{c}") for c in "abc")
+    v_old, v_snap, v_late = 100 << 20, 900 << 20, 2000 << 20
+    users = {x: ("new", v_snap, "FR", v_snap), y: ("y@", v_old, "DE", v_old), z: ("z@", v_old, "NO", v_old)}
+    index = {("email", x, ("old",)): v_old, ("email", x, ("new",)): v_snap,
+             ("country", x, ("FR", core.bucket_of(x))): v_snap,
+             ("email", y, ("y@",)): v_old, ("country", y, ("DE", core.bucket_of(y))): v_old,
+             ("email", z, ("z@",)): v_old,
+             ("email", y, ("in-flight",)): v_late}  # past the cut: no part
+    ix = core.IndexDigests(n, key, cut_lsn)
+    for u, row in users.items():
+        ix.add_user(core.range_of(core.token(u), b), u, *row)
+    for (kind, u, k), wt in index.items():
+        ix.add_index(core.range_of(core.token(u), b), kind, u, k, wt)
+    differing = ix.expected.differing(ix.actual)
+    assert sorted({core.range_of(core.token(u), b) for u in (x, z)}) == differing
+    stale, missing = core.index_candidates(users, index, ix.cap)
+    assert stale == {("email", x, ("old",)): v_old}
+    assert missing == {("country", z, ("NO", core.bucket_of(z)))}
+    assert core.index_key_text("country", ("NO", 3)) == "NO/3"
+
+
+def test_a_resnapshot_explains_only_what_is_older_than_its_epoch():
+    epoch = 900 << 20
+    a, b, c = (uuid.UUID(int=i) for i in (1, 2, 3))
+    out = {"missing": {c}, "ghosts": {a, b},
+           "stale_index": {("email", a, ("old",)): 100 << 20, ("email", b, ("x",)): epoch + 5}}
+    wt = {a: 100 << 20, b: epoch}
+    got = core.explained(out, wt, epoch)
+    assert got == {"missing": set(), "ghosts": {a}, "stale_index": {("email", a, ("old",)): 100 << 20}}
+    assert core.explained(out, wt, None) == {"missing": set(), "ghosts": set(), "stale_index": {}}
