@@ -458,23 +458,32 @@ class ProgressWriter:
         self._cleared = False
 
     def write(self, row: dict) -> None:
-        import psycopg2  # the driver only; executors never import it
-
         row = dict(row)
         for k in ("start_offsets", "end_offsets"):
             if row.get(k) is not None and not isinstance(row[k], str):
                 row[k] = json.dumps(row[k], sort_keys=True)
+
+        def run(cur):
+            cur.execute(PROGRESS_UPSERT, row)
+            if not self._cleared:
+                # A batch of this query succeeded: an earlier stop is over.
+                cur.execute("DELETE FROM ops.stream_stops WHERE query_name = %s", (row["query_name"],))
+                self._cleared = True
+
+        self._with_cursor(run)
+
+    def _with_cursor(self, run) -> None:
+        """run(cursor) on the kept connection (autocommit), reconnecting and
+        running again up to three times when the connection is lost."""
+        import psycopg2  # the driver only; executors never import it
+
         for attempt in range(3):
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = psycopg2.connect(self._conninfo)
                     self._conn.autocommit = True
                 with self._conn.cursor() as cur:
-                    cur.execute(PROGRESS_UPSERT, row)
-                    if not self._cleared:
-                        # A batch of this query succeeded: an earlier stop is over.
-                        cur.execute("DELETE FROM ops.stream_stops WHERE query_name = %s", (row["query_name"],))
-                        self._cleared = True
+                    run(cur)
                 return
             except (psycopg2.OperationalError, psycopg2.InterfaceError):
                 self._conn = None
@@ -484,20 +493,7 @@ class ProgressWriter:
     def dead_letters(self, rows) -> None:
         """ops.dead_letter_keys rows (source, record_key, commit_lsn, reason) of records
         the topic already has; a replay writes the same sources, so nothing twice."""
-        import psycopg2  # the driver only
-
-        for attempt in range(3):
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg2.connect(self._conninfo)
-                    self._conn.autocommit = True
-                with self._conn.cursor() as cur:
-                    cur.executemany(DEAD_LETTER_INSERT, rows)
-                return
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                self._conn = None
-                if attempt == 2:
-                    raise
+        self._with_cursor(lambda cur: cur.executemany(DEAD_LETTER_INSERT, rows))
 
     def close(self) -> None:
         if self._conn is not None:
