@@ -252,15 +252,15 @@ class WebDriver:
 
 @contextlib.contextmanager
 def pipeline_with_a_load(stack, users_per_page: int = 500, pages: int = 2):
-    """What the console watches: the relay and the Spark job running as the
-    stack's services, and one load through them (the isolated test stack
-    starts with neither). Stopped again afterwards, so later modules (test_e2e's
+    """What the console watches: the source, the relay and the Spark job
+    running as the stack's services, and one load through them (the isolated
+    test stack starts with none of them). Stopped again afterwards, so later modules (test_e2e's
     `run`) start from the same state as without this module."""
     from loadtest_support import ingest_for, unique
 
     started = []
     try:
-        for svc in ("relay", "spark_job"):
+        for svc in ("source", "relay", "spark_job"):
             stack.us("restart", svc, timeout=900)
             started.append(svc)
         with ingest_for(stack) as ing:
