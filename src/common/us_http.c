@@ -49,8 +49,8 @@ struct us_http {
     size_t n_routes;
     atomic_ullong answered[6];
     atomic_ullong completed; /* requests MHD is done with, for max_requests */
-    /* Replies built and not yet completed: once a reply is built, MHD calls
-     * on_completed for that request in every case. */
+    /* Requests dispatched and not yet completed: once its handler was
+     * called, MHD calls on_completed for a request in every case. */
     atomic_long active;
     /* Delayed replies: soonest first (thread pool); and the stop flag. */
     pthread_mutex_t lock;
@@ -69,6 +69,7 @@ struct us_http_req {
     const char *method;
     us_buf body;
     bool seen, too_large, replied, suspended;
+    bool busy; /* dispatched: counted in h->active until completed */
     char *hdr_name[MAX_HEADERS], *hdr_value[MAX_HEADERS];
     int n_hdr;
     /* The reply, built and not yet handed to MHD (it may be delayed). */
@@ -175,7 +176,6 @@ static void queue(us_http_req *r, unsigned status, struct MHD_Response *resp, co
         add_header(resp, r->hdr_name[i], r->hdr_value[i]);
     r->resp = resp;
     r->status = status;
-    atomic_fetch_add(&r->h->active, 1);
     count(r->h, status);
 }
 
@@ -254,7 +254,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     us_http *h = cls;
     us_http_req *r = *con_cls;
     if (r) {
-        if (r->status) /* a reply was built (queue): it counted as active */
+        if (r->busy) /* dispatched: it counted as active */
             atomic_fetch_sub(&h->active, 1);
         if (r->resp)
             MHD_destroy_response(r->resp); /* closed while delayed */
@@ -412,6 +412,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->body.oom)
         return MHD_NO;
+    /* Active from here, not from when the reply is built: a stop that comes
+     * while the handler still computes the answer waits for it too. */
+    r->busy = true;
+    atomic_fetch_add(&h->active, 1);
     dispatch(r);
     if (!r->resp)
         return MHD_NO;

@@ -1,7 +1,7 @@
 /* us_http as a server, over loopback: both threading models, routing and
  * its fallbacks (/health, 400, 404, 405, 413), base headers, discarded
- * bodies, delayed replies (also when the server stops), max_requests and
- * port 0. Requests are raw HTTP/1.1 with Connection: close; the answer is
+ * bodies, delayed replies (also when the server stops), a stop during a
+ * handler, max_requests and port 0. Requests are raw HTTP/1.1 with Connection: close; the answer is
  * read until the server closes. */
 #include "us_http.h"
 
@@ -35,6 +35,8 @@ static void on_echo(us_http_req *r, void *ud)
         us_http_delay(r, 300);
     if (!strcmp(us_http_query(r), "forever"))
         us_http_delay(r, 3600 * 1000);
+    if (!strcmp(us_http_query(r), "compute"))
+        usleep(300 * 1000); /* a handler still computing its answer */
     us_http_add_header(r, "X-Test", "yes");
     us_http_reply(r, 200, "text/plain", body, strlen(body));
 }
@@ -223,6 +225,30 @@ static void stop_sends_delayed_replies(void **state)
     }
 }
 
+/* A stop that comes while a handler still computes its answer waits for
+ * that answer and sends it (the stop once closed such a connection). */
+static void stop_waits_for_handlers_in_progress(void **state)
+{
+    char err[256];
+    for (unsigned threads = 0; threads <= 2; threads += 2) {
+        us_http_config c = {"127.0.0.1", 0, 0, 0, 0, NULL, NULL};
+        us_http_opts o = {.threads = threads};
+        us_http *h = us_http_start_opts(&c, &o, catch_all, 1, err, sizeof err);
+        assert_non_null(h);
+        atomic_store(&handled, 0);
+        int fd = connect_to(us_http_port(h));
+        const char *req = "GET /busy?compute HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        while (atomic_load(&handled) == 0)
+            usleep(1000);
+        us_http_stop(h);
+        char *resp = read_all(fd);
+        assert_has(resp, "HTTP/1.1 200");
+        assert_has(resp, "GET /busy ?compute");
+        free(resp);
+    }
+}
+
 static void max_requests_calls_back_once(void **state)
 {
     char err[256];
@@ -261,6 +287,7 @@ int main(void)
         cmocka_unit_test(per_connection_routes_and_fallbacks),
         cmocka_unit_test(pool_catch_all),
         cmocka_unit_test(stop_sends_delayed_replies),
+        cmocka_unit_test(stop_waits_for_handlers_in_progress),
         cmocka_unit_test(max_requests_calls_back_once),
         cmocka_unit_test(start_errors_have_reasons),
     };
