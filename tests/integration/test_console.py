@@ -12,7 +12,9 @@ a wrong password's answer waits at least the configured delay.
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -160,14 +162,11 @@ def test_counts_equal_what_psql_kafka_and_cassandra_report(console, stack):
         time.sleep(5)
 
 
-def test_pipeline_view_holds_every_stage_and_engine(console):
+def test_pipeline_view_holds_every_stage_and_engine(console, stack):
     doc = console.wait_round()
     assert [s["id"] for s in doc["stages"]] == ["source", "fetched", "staged", "rejected", "relay", "kafka",
                                                 "spark", "cassandra", "dlq"]  # fmt: skip
-    # The source's own count, from its /metrics (US_SOURCE_METRICS_PORT): every
-    # user it generated, for the loader and anyone else.
-    source = doc["stages"][0]
-    assert isinstance(source["count"], int) and source["count"] >= 0, source
+    source_stage_counts_what_the_source_generated(console, stack)
     names = {h["name"] for h in doc["health"]}
     assert {"postgres", "kafka", "registry", "cassandra", "spark_master", "spark_worker", "airflow_api_server",
             "airflow_scheduler", "airflow_dag_processor", "airflow_triggerer", "source", "relay",
@@ -176,6 +175,32 @@ def test_pipeline_view_holds_every_stage_and_engine(console):
         assert next(h for h in doc["health"] if h["name"] == engine)["state"] == "up", doc["health"]
     slot = doc["slot"]
     assert set(slot) >= {"confirmed_lsn", "retained_bytes", "safe_wal_bytes", "active"}
+
+
+def source_users(stack) -> int:
+    """userstream_source_users_total from the stack's source's own /metrics."""
+    url = f"http://{stack['US_SOURCE_HOST']}:{stack['US_SOURCE_METRICS_PORT']}/metrics"
+    with urllib.request.urlopen(url, timeout=30) as r:
+        text = r.read().decode()
+    m = re.search(r"^userstream_source_users_total (\S+)$", text, re.M)
+    assert m, text
+    return int(float(m.group(1)))
+
+
+def source_stage_counts_what_the_source_generated(console, stack):
+    """The source stage is the source's own count (US_SOURCE_METRICS_PORT):
+    after 7 users asked of the stack's source, a round that started after a
+    reading of its /metrics shows at least that reading and at most a later one
+    (Airflow's loads may ask it too meanwhile)."""
+    with urllib.request.urlopen(stack["US_SOURCE_URL"] + "?results=7&seed=console-stage", timeout=60) as r:
+        assert len(json.loads(r.read())["results"]) == 7
+    before = source_users(stack)
+    assert before >= 7
+    after_t = time.time()
+    doc = console.wait_round(after=after_t)
+    after = source_users(stack)
+    source = doc["stages"][0]
+    assert source["id"] == "source" and before <= source["count"] <= after, (before, source, after)
 
 
 def test_retention_panel_shows_the_lifecycle_keys_and_what_the_lifecycle_did(console, stack):
