@@ -493,7 +493,8 @@ static size_t xlog(uint8_t *out, const uint8_t *payload, size_t len)
     relay_put_u64(out + 1, 0x9000);
     relay_put_u64(out + 9, 0x9000);
     relay_put_u64(out + 17, 0);
-    memcpy(out + 25, payload, len);
+    if (len)
+        memcpy(out + 25, payload, len);
     return 25 + len;
 }
 
