@@ -336,6 +336,7 @@ static void broker_outage(const char *fixture_name)
     assert_true(rows > fx->nt);
     assert_int_equal(RELAY_STAT_GET(&c->st, rows_acked_total), rows);
     assert_int_equal(records_in_kafka(c), (int64_t)rows);
+    assert_int_equal(relay_spool_open_count(c->spool), 0); /* replayed or aborted, all */
     ctx_free(c);
 }
 
