@@ -2,19 +2,18 @@
 #include "relay_loop.h"
 
 #include "relay_repl.h"
+#include "relay_stream.h"
 #include "relay_wire.h"
 #include "us_log.h"
 #include "us_util.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct relay_loop {
     relay_loop_opts o;
-    PGconn *repl;
+    relay_stream *stream; /* NULL until relay_loop_run (the snapshot) */
     relay_kafka *k;
     relay_ring *ring;
     relay_spool *spool;
@@ -95,7 +94,7 @@ static int send_status(relay_loop *l, bool reply)
         return -1;
     uint64_t now = us_mono_ns();
     uint64_t written = l->received > l->flushed ? l->received : l->flushed;
-    if (relay_repl_feedback(l->repl, written, l->flushed, reply, l->err, sizeof l->err) < 0) {
+    if (relay_stream_status(l->stream, written, l->flushed, reply, l->err, sizeof l->err) < 0) {
         l->pg_dead = true;
         return -1;
     }
@@ -119,7 +118,7 @@ static int service(relay_loop *l, int timeout_ms)
         relay_stats_tick(l->st, now);
         l->last_tick_ns = now;
     }
-    if (!l->repl)
+    if (!l->stream)
         return 0; /* the snapshot: no stream to answer yet */
     uint64_t since = now - l->last_status_ns;
     if ((l->flushed != l->reported && since >= (uint64_t)l->o.feedback_ms * 1000000ULL) ||
@@ -368,12 +367,10 @@ static int on_frame(relay_loop *l, const uint8_t *buf, size_t len)
     return dispatch(l, f.payload, f.payload_len);
 }
 
-/* Waits for the replication socket or a Kafka event, at most until the next
- * status update is due. */
-static void wait_input(relay_loop *l)
+/* Waits for the stream or a Kafka event, at most until the next status
+ * update is due. -1 when the connection broke (reason in l->err). */
+static int wait_input(relay_loop *l)
 {
-    struct pollfd p[2] = {{.fd = PQsocket(l->repl), .events = POLLIN},
-                          {.fd = relay_kafka_event_fd(l->k), .events = POLLIN}};
     long ms = l->o.status_interval_ms;
     if (l->o.heartbeat_ms > 0 && l->o.heartbeat_ms < ms)
         ms = l->o.heartbeat_ms;
@@ -381,50 +378,39 @@ static void wait_input(relay_loop *l)
         ms = l->o.feedback_ms;
     if (ms > 1000)
         ms = 1000;
-    if (poll(p, 2, (int)ms) < 0 && errno != EINTR)
-        us_warn("poll: %s", strerror(errno));
+    return relay_stream_wait(l->stream, relay_kafka_event_fd(l->k), (int)ms, l->err, sizeof l->err);
 }
 
-int relay_loop_run(relay_loop *l, PGconn *repl)
+/* The end of a run that went wrong on the server's side. */
+static int stream_lost(relay_loop *l)
+{
+    l->pg_dead = true;
+    us_error("%s", l->err);
+    return RELAY_EXIT_ERROR;
+}
+
+int relay_loop_run(relay_loop *l, relay_stream *s)
 {
     int rc = RELAY_EMIT_OK;
-    l->repl = repl;
+    l->stream = s;
     l->last_status_ns = l->last_heartbeat_ns = l->last_recv_ns = us_mono_ns();
     RELAY_STAT_SET(l->st, state, RELAY_STATE_STREAMING);
     while (!l->done && !must_stop(l)) {
-        char *buf = NULL;
+        const uint8_t *buf = NULL;
+        size_t len = 0;
         if (service(l, 0) < 0)
             return us_error("%s", l->err), RELAY_EXIT_ERROR;
         RELAY_STAT_SET(l->st, state, RELAY_STATE_STREAMING);
-        int n = PQgetCopyData(l->repl, &buf, 1);
-        if (n == 0) {
-            wait_input(l);
-            if (PQconsumeInput(l->repl) == 0) {
-                l->pg_dead = true;
-                return us_error("replication connection: %s", PQerrorMessage(l->repl)),
-                       RELAY_EXIT_ERROR;
-            }
-            if (receive_timed_out(l)) {
-                l->pg_dead = true;
-                return us_error("%s", l->err), RELAY_EXIT_ERROR;
-            }
+        int n = relay_stream_next(s, &buf, &len, l->err, sizeof l->err);
+        if (n == RELAY_STREAM_NONE) {
+            if (wait_input(l) < 0 || receive_timed_out(l))
+                return stream_lost(l);
             continue;
         }
-        if (n < 0) {
-            l->pg_dead = true;
-            PGresult *r = PQgetResult(l->repl);
-            char msg[512];
-            us_redact_quoted(r && PQresultStatus(r) != PGRES_COMMAND_OK ? PQresultErrorMessage(r)
-                                                                        : PQerrorMessage(l->repl),
-                             msg, sizeof msg);
-            us_error("replication stream ended: %s", msg);
-            PQclear(r);
-            return RELAY_EXIT_ERROR;
-        }
+        if (n != RELAY_STREAM_FRAME)
+            return stream_lost(l);
         l->last_recv_ns = us_mono_ns();
-        rc = on_frame(l, (const uint8_t *)buf, (size_t)n);
-        PQfreemem(buf);
-        if (rc != RELAY_EMIT_OK)
+        if ((rc = on_frame(l, buf, len)) != RELAY_EMIT_OK)
             break;
     }
     if (rc != RELAY_EMIT_OK) {
@@ -445,7 +431,7 @@ void relay_loop_drain(relay_loop *l)
     while (relay_kafka_outq(l->k) > 0 && us_mono_ns() < deadline && !relay_ring_failed(l->ring)) {
         relay_kafka_poll(l->k, 100, relay_emit_on_delivery, l->e);
         update_stats(l);
-        if (l->repl && !l->pg_dead &&
+        if (l->stream && !l->pg_dead &&
             us_mono_ns() - l->last_status_ns >= (uint64_t)l->o.status_interval_ms * 1000000ULL)
             send_status(l, false);
     }
@@ -454,9 +440,9 @@ void relay_loop_drain(relay_loop *l)
     if (relay_kafka_outq(l->k) > 0)
         us_warn("stopping with %d records unacknowledged; the slot stays before them",
                 relay_kafka_outq(l->k));
-    if (l->repl && !l->pg_dead) {
+    if (l->stream && !l->pg_dead) {
         send_status(l, false);
-        relay_repl_finish(l->repl);
+        relay_stream_finish(l->stream);
     }
     us_info("stopped; slot confirmed at " RELAY_LSN_FMT ", %llu records produced",
             RELAY_LSN_ARGS(l->reported), (unsigned long long)RELAY_STAT_GET(l->st, rows_total));

@@ -17,8 +17,8 @@
 
 #include "relay_emit.h"
 #include "relay_spool.h"
+#include "relay_stream.h"
 
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -71,10 +71,11 @@ void relay_loop_set_receive_timeout(relay_loop *l, long ms);
 /* The reason of the last error the loop reported ("" if none). */
 const char *relay_loop_last_error(const relay_loop *l);
 
-/* Streams from repl (START_REPLICATION done) until a stop condition or an
- * error; returns a RELAY_EXIT_* code. Before it, the loop has no stream
- * (the snapshot): relay_loop_wait serves Kafka only. */
-int relay_loop_run(relay_loop *l, PGconn *repl);
+/* Streams from s (relay_stream_pq after START_REPLICATION; the caller
+ * keeps it, for relay_loop_drain too) until a stop condition or an error;
+ * returns a RELAY_EXIT_* code. Before it, the loop has no stream (the
+ * snapshot): relay_loop_wait serves Kafka only. */
+int relay_loop_run(relay_loop *l, relay_stream *s);
 /* Waits for Kafka's outstanding reports (bounded) and sends the final
  * feedback; used by every way out, error paths included. */
 void relay_loop_drain(relay_loop *l);

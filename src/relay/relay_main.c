@@ -8,6 +8,7 @@
 #include "relay_repl.h"
 #include "relay_slot.h"
 #include "relay_snapshot.h"
+#include "relay_stream_pq.h"
 #include "relay_wire.h"
 #include "us_config.h"
 #include "us_log.h"
@@ -268,6 +269,7 @@ typedef struct relay_run {
     relay_settings s;
     relay_stats stats;
     PGconn *sql, *repl;
+    relay_stream *stream; /* repl once streaming */
     relay_kafka *k;
     relay_registry *reg;
     relay_ring *ring;
@@ -287,6 +289,7 @@ static void run_free(relay_run *r)
     relay_kafka_free(r->k);
     relay_ring_free(r->ring);
     relay_registry_free(r->reg);
+    relay_stream_free(r->stream);
     PQfinish(r->repl);
     PQfinish(r->sql);
 }
@@ -537,7 +540,9 @@ static int run(relay_run *r)
     if ((rc = start_streaming(r)) != GO_ON)
         return rc;
     clear_stop(r);
-    rc = relay_loop_run(r->loop, r->repl);
+    if (!(r->stream = relay_stream_pq_new(r->repl)))
+        return snprintf(r->err, sizeof r->err, "out of memory"), RELAY_EXIT_ERROR;
+    rc = relay_loop_run(r->loop, r->stream);
     return rc;
 }
 

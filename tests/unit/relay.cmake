@@ -14,6 +14,9 @@ if(TARGET us_relay)
   target_link_libraries(test_relay_emit PRIVATE us_relay)
   us_unit_test(test_relay_stats test_relay_stats.c)
   target_link_libraries(test_relay_stats PRIVATE us_relay)
+  # relay_loop driven in process: recorded frames (relay_test_stream), mock Kafka.
+  us_unit_test(test_relay_loop test_relay_loop.c relay_test_stream.c)
+  target_link_libraries(test_relay_loop PRIVATE us_relay)
 
   # The Avro bytes the relay writes, decoded by an independent decoder
   # (fastavro) and compared with PostgreSQL's own text of each value.
