@@ -203,10 +203,12 @@ static void pool_catch_all(void **state)
     us_http_stop(h);
 }
 
-/* A reply delayed for an hour goes out when the server stops. */
-static void stop_sends_delayed_replies(void **state)
+/* Sends GET `target`, stops the server once the handler has it, and checks
+ * the answer still arrives whole (both threading models). */
+static void stop_during(const char *target, const char *expect)
 {
-    char err[256];
+    char err[256], req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", target);
     for (unsigned threads = 0; threads <= 2; threads += 2) {
         us_http_config c = {"127.0.0.1", 0, 0, 0, 0, NULL, NULL};
         us_http_opts o = {.threads = threads};
@@ -214,39 +216,28 @@ static void stop_sends_delayed_replies(void **state)
         assert_non_null(h);
         atomic_store(&handled, 0);
         int fd = connect_to(us_http_port(h));
-        const char *req = "GET /slow?forever HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-        send_all(fd, req, strlen(req));
-        while (atomic_load(&handled) == 0)
-            usleep(1000);
-        us_http_stop(h);
-        char *resp = read_all(fd);
-        assert_has(resp, "GET /slow ?forever");
-        free(resp);
-    }
-}
-
-/* A stop that comes while a handler still computes its answer waits for
- * that answer and sends it (the stop once closed such a connection). */
-static void stop_waits_for_handlers_in_progress(void **state)
-{
-    char err[256];
-    for (unsigned threads = 0; threads <= 2; threads += 2) {
-        us_http_config c = {"127.0.0.1", 0, 0, 0, 0, NULL, NULL};
-        us_http_opts o = {.threads = threads};
-        us_http *h = us_http_start_opts(&c, &o, catch_all, 1, err, sizeof err);
-        assert_non_null(h);
-        atomic_store(&handled, 0);
-        int fd = connect_to(us_http_port(h));
-        const char *req = "GET /busy?compute HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
         send_all(fd, req, strlen(req));
         while (atomic_load(&handled) == 0)
             usleep(1000);
         us_http_stop(h);
         char *resp = read_all(fd);
         assert_has(resp, "HTTP/1.1 200");
-        assert_has(resp, "GET /busy ?compute");
+        assert_has(resp, expect);
         free(resp);
     }
+}
+
+/* A reply delayed for an hour goes out when the server stops. */
+static void stop_sends_delayed_replies(void **state)
+{
+    stop_during("/slow?forever", "GET /slow ?forever");
+}
+
+/* A stop that comes while a handler still computes its answer waits for
+ * that answer and sends it (the stop once closed such a connection). */
+static void stop_waits_for_handlers_in_progress(void **state)
+{
+    stop_during("/busy?compute", "GET /busy ?compute");
 }
 
 static void max_requests_calls_back_once(void **state)
