@@ -1,6 +1,6 @@
 # Unit tests of userstream-relay (src/relay). Fixtures: relay_fixtures/.
 if(TARGET us_relay)
-  us_unit_test(test_relay_pgoutput test_relay_pgoutput.c)
+  us_unit_test(test_relay_pgoutput test_relay_pgoutput.c relay_test_util.c)
   target_link_libraries(test_relay_pgoutput PRIVATE us_relay)
   us_unit_test(test_relay_avro test_relay_avro.c)
   target_link_libraries(test_relay_avro PRIVATE us_relay)
@@ -10,12 +10,12 @@ if(TARGET us_relay)
   target_link_libraries(test_relay_spool PRIVATE us_relay)
   us_unit_test(test_relay_kafka_mock test_relay_kafka_mock.c)
   target_link_libraries(test_relay_kafka_mock PRIVATE us_relay)
-  us_unit_test(test_relay_emit test_relay_emit.c)
+  us_unit_test(test_relay_emit test_relay_emit.c relay_test_util.c)
   target_link_libraries(test_relay_emit PRIVATE us_relay)
   us_unit_test(test_relay_stats test_relay_stats.c)
   target_link_libraries(test_relay_stats PRIVATE us_relay)
   # relay_loop driven in process: recorded frames (relay_test_stream), mock Kafka.
-  us_unit_test(test_relay_loop test_relay_loop.c relay_test_stream.c)
+  us_unit_test(test_relay_loop test_relay_loop.c relay_test_stream.c relay_test_util.c)
   target_link_libraries(test_relay_loop PRIVATE us_relay)
 
   # The Avro bytes the relay writes, decoded by an independent decoder

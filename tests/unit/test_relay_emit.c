@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "relay_emit.h"
+#include "relay_test_util.h"
 #include "us_http.h"
 
 #include <librdkafka/rdkafka.h>
@@ -118,20 +119,6 @@ static void text(relay_pgoutput_value *v, const char *s)
         .kind = s ? 't' : 'n', .len = s ? (uint32_t)strlen(s) : 0, .data = (const uint8_t *)s};
 }
 
-/* Records in the topic, all partitions (the mock cluster's high marks). */
-static int64_t records_in_kafka(fx *f)
-{
-    int64_t n = 0;
-    for (int32_t p = 0; p < PARTITIONS; p++) {
-        int64_t lo, hi;
-        assert_int_equal(
-            rd_kafka_query_watermark_offsets(relay_kafka_handle(f->k), TOPIC, p, &lo, &hi, 5000),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-        n += hi - lo;
-    }
-    return n;
-}
-
 /* The us.op and us.seq headers of every record, as "op:seq" joined by
  * spaces in key order (one key per record here), read back from the mock
  * cluster by a consumer. */
@@ -218,7 +205,7 @@ static void test_key_change_repeat_sends_each_record_once(void **state)
     relay_ring_advance(f.ring, &wm);
     assert_int_equal(wm, 108);
     assert_int_equal(RELAY_STAT_GET(&f.st, rows_acked_total), 2);
-    assert_int_equal(records_in_kafka(&f), 2);
+    assert_int_equal(relay_test_records(relay_kafka_handle(f.k), TOPIC, PARTITIONS), 2);
     char seen[256];
     ops_and_seqs(&f, 2, seen, sizeof seen);
     assert_string_equal(seen, "a:d:0 b:u:1"); /* tombstone of a, then b's row */
@@ -246,7 +233,7 @@ static void test_truncate_repeat_sends_each_marker_once(void **state)
     assert_int_equal(RELAY_STAT_GET(&f.st, rows_total), PARTITIONS);
     assert_int_equal(relay_emit_commit(f.e, 200, 208, f.err, sizeof f.err), RELAY_EMIT_OK);
     assert_int_equal(relay_kafka_flush(f.k, 10000, relay_emit_on_delivery, f.e), 0);
-    assert_int_equal(records_in_kafka(&f), PARTITIONS);
+    assert_int_equal(relay_test_records(relay_kafka_handle(f.k), TOPIC, PARTITIONS), PARTITIONS);
     fx_free(&f);
 }
 
@@ -279,7 +266,7 @@ static void test_watermark_waits_for_a_record_not_yet_queued(void **state)
     assert_int_equal(relay_kafka_flush(f.k, 10000, relay_emit_on_delivery, f.e), 0);
     relay_ring_advance(f.ring, &wm);
     assert_int_equal(wm, 208);
-    assert_int_equal(records_in_kafka(&f), 2);
+    assert_int_equal(relay_test_records(relay_kafka_handle(f.k), TOPIC, PARTITIONS), 2);
     fx_free(&f);
 }
 

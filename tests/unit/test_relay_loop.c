@@ -15,6 +15,7 @@
 
 #include "relay_loop.h"
 #include "relay_test_stream.h"
+#include "relay_test_util.h"
 #include "relay_wire.h"
 #include "us_http.h"
 
@@ -68,22 +69,6 @@ typedef struct ctx {
     char err[512];
 } ctx;
 
-static uint8_t *load(const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/unit/relay_fixtures/%s", getenv("US_SOURCE_DIR"), name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
 /* A transaction ends at each Commit or Stream Commit. The one that sees
  * the ADD COLUMN is left out: after it the fixtures DROP the column again,
  * which the contract forbids (RELAY_EMIT_INCOMPATIBLE, tested with the
@@ -118,7 +103,7 @@ static void fixture_load(fixture *fx, const char *name)
     relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
     char err[256];
     memset(fx, 0, sizeof *fx);
-    fx->bytes = load(name, &len);
+    fx->bytes = relay_test_fixture(name, &len);
     fx->m = calloc(len, sizeof *fx->m);
     assert_non_null(fx->m);
     while (at < len) {
@@ -246,20 +231,6 @@ static int run(ctx *c)
     return rc;
 }
 
-/* Records in the topic, all partitions (the mock cluster's high marks). */
-static int64_t records_in_kafka(ctx *c)
-{
-    int64_t n = 0;
-    for (int32_t p = 0; p < PARTITIONS; p++) {
-        int64_t lo, hi;
-        assert_int_equal(
-            rd_kafka_query_watermark_offsets(relay_kafka_handle(c->k), TOPIC, p, &lo, &hi, 5000),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-        n += hi - lo;
-    }
-    return n;
-}
-
 /* Every flushed position reported is the start or the end of a fixture
  * transaction (never inside one), and never moves backwards. */
 static void assert_boundaries(const ctx *c)
@@ -335,7 +306,8 @@ static void broker_outage(const char *fixture_name)
     uint64_t rows = RELAY_STAT_GET(&c->st, rows_total);
     assert_true(rows > fx->nt);
     assert_int_equal(RELAY_STAT_GET(&c->st, rows_acked_total), rows);
-    assert_int_equal(records_in_kafka(c), (int64_t)rows);
+    assert_int_equal(relay_test_records(relay_kafka_handle(c->k), TOPIC, PARTITIONS),
+                     (int64_t)rows);
     assert_int_equal(relay_spool_open_count(c->spool), 0); /* replayed or aborted, all */
     ctx_free(c);
 }

@@ -10,6 +10,7 @@
 #include "relay_pgoutput.h"
 #include "relay_repl.h"
 #include "relay_spool.h"
+#include "relay_test_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,21 +29,6 @@ typedef struct {
     int purge_msgs, forget_msgs, nontx_msgs, msgs_in_stream;
     char forget_key[64];
 } tally;
-
-static uint8_t *load(const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/unit/relay_fixtures/%s", getenv("US_SOURCE_DIR"), name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(*len);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
 
 static void tally_message(tally *t, const relay_pgoutput_msg *m)
 {
@@ -66,7 +52,7 @@ static void tally_message(tally *t, const relay_pgoutput_msg *m)
 static void walk(const char *file, tally *t)
 {
     size_t len, at = 0;
-    uint8_t *b = load(file, &len);
+    uint8_t *b = relay_test_fixture(file, &len);
     relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
     char err[256];
     memset(t, 0, sizeof *t);
@@ -211,7 +197,7 @@ static void test_malformed(void **state)
 static void test_truncation(void **state)
 {
     size_t len;
-    uint8_t *b = load("pgoutput_v1.bin", &len);
+    uint8_t *b = relay_test_fixture("pgoutput_v1.bin", &len);
     relay_pgoutput_decoder *d = relay_pgoutput_decoder_new();
     size_t at = 0;
     for (int k = 0; k < 40 && at < len; k++) {
