@@ -85,13 +85,14 @@ class ComposeProject:
                               f"SELECT user_id FROM staging.users WHERE source_seed = '{seed}'")
         return set(UUID_RE.findall(p.stdout))
 
-    def cassandra_ids(self, consistency: str = "", service: str = "cassandra") -> set:
+    def cassandra_ids(self, consistency: str = "", service: str = "cassandra", check=True) -> set | None:
         """Every user id of the users table, read with cqlsh in SERVICE's container
-        (at CONSISTENCY when given; cqlsh's default is ONE)."""
+        (at CONSISTENCY when given; cqlsh's default is ONE). None: the read failed
+        (only with check=False)."""
         cql = (f"CONSISTENCY {consistency}; " if consistency else "") + \
             "PAGING OFF; SELECT user_id FROM userstream.users"
-        p = self.in_container(service, "cqlsh", "--request-timeout=120", "-e", cql, timeout=300)
-        return set(UUID_RE.findall(p.stdout))
+        p = self.in_container(service, "cqlsh", "--request-timeout=120", "-e", cql, timeout=300, check=check)
+        return set(UUID_RE.findall(p.stdout)) if p.returncode == 0 else None
 
     def load_cmd(self, seed: str, users: int = 20000, run_id: str = "") -> list:
         """userstream-load in the scheduler's container (where the ingestion DAG runs
@@ -110,11 +111,15 @@ class ComposeProject:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wait_for(self, ids: set, timeout=FLOW_TIMEOUT, consistency: str = "") -> set:
+        """The ids in Cassandra once they include IDS (or at the timeout). At a
+        consistency level above ONE a read may time out while a replica is slow
+        (e.g. just restarted): it is tried again."""
         start, have = time.monotonic(), set()
         while time.monotonic() - start < timeout:
-            have = self.cassandra_ids(consistency)
-            if ids <= have:
-                return have
+            got = self.cassandra_ids(consistency, check=not consistency)
+            have = have if got is None else got
+            if got is not None and ids <= got:
+                return got
             time.sleep(10)
         return have
 

@@ -88,7 +88,8 @@ def test_a_killed_broker_and_node_lose_nothing_and_writes_go_on(cluster):
     # `docker kill` is a manual stop: `compose up` starts them again; they catch
     # up (Kafka replication, Cassandra hints) and every replica answers.
     P.compose("up", timeout=1800)
-    assert P.cassandra_ids("ALL") == before | staged
+    have = P.wait_for(before | staged, consistency="ALL")
+    assert have == before | staged, f"at ALL: missing {len((before | staged) - have)}, extra {len(have - before - staged)}"
     assert {s: h for s, h in P.health().items() if s not in ("secrets", "migrate") and h != "healthy"} == {}
     meta = P.in_container("kafka", "kcat", "-L", "-t", TOPIC).stdout
     assert re.search(r"^ *3 brokers:", meta, re.M), meta
