@@ -1,4 +1,5 @@
-# Apache Cassandra 5.0, one node, from the jars Maven Central serves
+# Apache Cassandra 5.0, one node (or one node of a ring: US_CASSANDRA_SEEDS,
+# US_CASSANDRA_NODES, the containers' cluster profile), from the jars Maven Central serves
 # (cassandra-all and its runtime, stack/maven/cassandra.xml; its own lib
 # directory, never shared with Kafka's). Runs on OpenJDK 17 with the JVM
 # options of Cassandra's conf/jvm-server.options + jvm17-server.options.
