@@ -110,14 +110,21 @@ us_docker() { "${US_DOCKER:-/usr/bin/docker}" "$@"; }
 
 # us_compose ARGS: docker-compose v1 (Debian's) on deploy/compose.yaml, with the
 # published ports shifted by US_PORT_OFFSET and the project named by
-# US_COMPOSE_PROJECT (default userstream).
+# US_COMPOSE_PROJECT (default userstream). US_COMPOSE_PROFILE=NAME reads
+# deploy/NAME.env as Compose's environment file (the `cluster` profile:
+# deploy/cluster.env enables it and sets its nodes' configuration).
 us_compose() {
-    local -a env=()
+    local -a env=() envfile=()
     mapfile -t env < <(us_compose_env)
+    if [[ -n ${US_COMPOSE_PROFILE:-} ]]; then
+        [[ -f $US_ROOT/deploy/$US_COMPOSE_PROFILE.env ]] ||
+            us_die "US_COMPOSE_PROFILE=$US_COMPOSE_PROFILE: no deploy/$US_COMPOSE_PROFILE.env (profiles: cluster)"
+        envfile=(--env-file "$US_ROOT/deploy/$US_COMPOSE_PROFILE.env")
+    fi
     env "${env[@]}" COMPOSE_DOCKER_CLI_BUILD=1 DOCKER_BUILDKIT=1 \
         DOCKER_HOST="unix:///var/run/docker.sock" \
         "${US_DOCKER_COMPOSE:-/usr/bin/docker-compose}" --project-directory "$US_ROOT/deploy" \
-        -p "${US_COMPOSE_PROJECT:-userstream}" -f "$US_COMPOSE_FILE" "$@"
+        -p "${US_COMPOSE_PROJECT:-userstream}" -f "$US_COMPOSE_FILE" "${envfile[@]}" "$@"
 }
 
 # us_compose_env: US_PUB_<X>_PORT=... for compose.yaml: the published host port

@@ -1,4 +1,5 @@
-# Apache Cassandra 5.0, one node, from the jars Maven Central serves
+# Apache Cassandra 5.0, one node (or one node of a ring: US_CASSANDRA_SEEDS,
+# US_CASSANDRA_NODES, the containers' cluster profile), from the jars Maven Central serves
 # (cassandra-all and its runtime, stack/maven/cassandra.xml; its own lib
 # directory, never shared with Kafka's). Runs on OpenJDK 17 with the JVM
 # options of Cassandra's conf/jvm-server.options + jvm17-server.options.
@@ -73,7 +74,8 @@ us_cassandra_write_credentials() {
 svc_cassandra_init() {
     mkdir -p "$US_CASS_DIR/conf" "$US_CASS_DIR/data" "$US_CASS_DIR/commitlog" \
         "$US_CASS_DIR/saved_caches" "$US_CASS_DIR/hints" "$US_CASS_DIR/cdc_raw" "$US_CASS_DIR/triggers"
-    local d=$US_CASS_DIR b=$US_BIND
+    local d=$US_CASS_DIR b=$US_BIND seeds=${US_CASSANDRA_SEEDS:-}
+    [[ -n $seeds ]] || seeds=$b:$US_CASSANDRA_STORAGE_PORT
     us_cassandra_write_credentials
     us_jmx_exporter_config cassandra >"$d/conf/jmx-exporter.yaml"
     cat >"$d/conf/cassandra.yaml" <<EOF
@@ -86,7 +88,7 @@ endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "$b:$US_CASSANDRA_STORAGE_PORT"
+      - seeds: "$seeds"
 listen_address: $b
 rpc_address: $b
 storage_port: $US_CASSANDRA_STORAGE_PORT
@@ -228,9 +230,31 @@ svc_cassandra_ready() {
 }
 
 svc_cassandra_post_start() {
+    us_cassandra_ring_wait
     us_cassandra_roles_apply
     us_cql_migrate
     us_cassandra_grants_apply
+}
+
+# us_cassandra_ring_wait: on a ring (US_CASSANDRA_NODES > 1), waits until
+# that many nodes have joined it (the node's system.peers_v2 lists the others
+# once they own tokens), so the keyspace and the roles are written to every
+# replica. One node alone asks nothing.
+us_cassandra_ring_wait() {
+    ((US_CASSANDRA_NODES > 1)) || return 0
+    local start=$SECONDS peers=0 q="SELECT peer FROM system.peers_v2" cred
+    while ((SECONDS - start < 900)); do
+        # Before the first post_start only the default superuser logs in.
+        for cred in "$US_CASSANDRA_ADMIN_CREDENTIALS" "$US_CASS_DIR/conf/default.credentials"; do
+            peers=$(us_cql_as "$cred" -e "$q" 2>/dev/null | sed -n 's/^(\([0-9]*\) rows)$/\1/p') && [[ -n $peers ]] && break
+        done
+        if ((${peers:-0} + 1 >= US_CASSANDRA_NODES)); then
+            us_ok "Cassandra ring: $((peers + 1)) nodes"
+            return 0
+        fi
+        sleep 5
+    done
+    us_die "Cassandra ring: $((${peers:-0} + 1)) of $US_CASSANDRA_NODES nodes after $((SECONDS - start))s"
 }
 
 # us_cql_stdin WHAT [CQLSH ARGS]: runs the CQL on stdin as admin; fails on any error.
@@ -246,8 +270,13 @@ us_cql_stdin() {
 us_cassandra_roles_apply() {
     local role file secret log=$US_LOG_DIR/cassandra-roles.log
     if ! us_cql -e "SELECT role FROM system_auth.roles LIMIT 1" >/dev/null 2>&1; then
-        printf "CREATE ROLE IF NOT EXISTS us_admin WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = '%s';\n" \
-            "$(us_secret cassandra-admin)" |
+        # On a ring the roles replicate like the pipeline's keyspace (a node
+        # down must not lock a role out), set before the first role is made.
+        {
+            ((US_CASSANDRA_NODES > 1)) && echo "ALTER KEYSPACE system_auth WITH replication = $US_CASSANDRA_REPLICATION;"
+            printf "CREATE ROLE IF NOT EXISTS us_admin WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = '%s';\n" \
+                "$(us_secret cassandra-admin)"
+        } |
             us_cql_as "$US_CASS_DIR/conf/default.credentials" >"$log" 2>&1 && ! grep -qE '(Error|Exception)' "$log" ||
             us_fail_with_log "Cassandra: could not create the admin role as the default superuser" "$log"
         us_note "Cassandra: admin role us_admin created; dropping the default superuser"
