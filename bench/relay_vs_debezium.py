@@ -23,9 +23,21 @@ add up to half a second), max.batch.size 2048 / max.queue.size 8192 (defaults).
    rate, not measured), RATE rows/s for SECONDS seconds (100 rows per transaction);
    per row, broker append time - the time COMMIT returned to the load generator.
    p50/p99 over every row.
-Resident memory (peak RSS) and CPU (user+system over wall time) are sampled from
-/proc for the CDC process only, during each phase. The systems run one after the
-other, never at the same time, on the 2 shared cores.
+Resident memory (peak RSS) and CPU (user+system over wall time, and CPU-seconds)
+are sampled from /proc for the CDC process only, during each phase; the stack's
+own processes (Kafka, PostgreSQL, the registry) by bench/stack_cpu.py, as
+CPU-seconds per 100,000 rows. The systems run one after the other, never at the
+same time, on the 2 shared cores. --relay-only skips Debezium.
+
+On a stack with authentication (US_KAFKA_ADMIN_CLIENT_FILE set, as
+`./userstream env` prints it), the harness reads and creates its topics as the
+Kafka admin (kcat -F, the wrapper's admin client properties), grants the relay's
+principal what the stack grants it on the users topic (Write, Read, Describe),
+on the bench topic only and for the run only, and runs the bench relay as the
+pipeline's relay runs: its own Kafka client file and registry credentials, from
+the same environment. Kafka Connect logs in as the admin (SCRAM-SHA-512) and
+Apicurio's converter with the registry admin's basic-auth credentials. On a
+stack without authentication nothing of this is used.
 """
 import argparse
 import glob
@@ -51,6 +63,8 @@ DBZ_TOPIC = "bench.staging.bench_cdc"
 DBZ_HEARTBEAT = "__debezium-heartbeat.bench"
 CONNECT_PORT = 18383
 RELAY_METRICS = 18384
+RELAY_ACL = ("--operation", "Write", "--operation", "Read", "--operation", "Describe")
+sys.path.insert(0, HERE)
 
 
 def env(key):
@@ -72,6 +86,34 @@ def psql(sql, user=None):
 
 def userstream(*args, check=True):
     return sh([os.path.join(env("US_ROOT"), "userstream"), *args], check=check)
+
+
+def admin_client_file():
+    """The Kafka admin's librdkafka file, or None on a stack without authentication."""
+    f = os.environ.get("US_KAFKA_ADMIN_CLIENT_FILE")
+    return f if f and os.path.isfile(f) else None
+
+
+def kcat(*args, **kw):
+    f = admin_client_file()
+    return sh(["kcat", *(["-F", f] if f else []), "-b", env("US_KAFKA_BOOTSTRAP"), *args], **kw)
+
+
+def client_props(path):
+    props = {}
+    for line in open(path):
+        k, sep, v = line.strip().partition("=")
+        if sep and not k.startswith("#"):
+            props[k.strip()] = v.strip()
+    return props
+
+
+def relay_acl(action):
+    """Adds (or removes) the relay principal's rights on the bench topic, as the admin."""
+    cfg = os.path.join(env("US_HOME"), "kafka", "config", "admin-client.properties")
+    userstream("kafka-run", "org.apache.kafka.tools.AclCommand", "--bootstrap-server", env("US_KAFKA_BOOTSTRAP"),
+               "--command-config", cfg, action, "--force", "--allow-principal", "User:relay", *RELAY_ACL,
+               "--topic", RELAY_TOPIC)
 
 
 def pg_password(user):
@@ -133,6 +175,8 @@ def reset(work):
     for topic in (RELAY_TOPIC, DBZ_TOPIC):
         userstream("kafka-topics", "--create", "--topic", topic, "--partitions", "4",
                    "--config", "message.timestamp.type=LogAppendTime")
+    if admin_client_file():
+        relay_acl("--add")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
 
@@ -180,7 +224,7 @@ def connect_files(work, plugins):
     # registry mirror) speaks the registry's v2 API, which Apicurio 3 still serves.
     reg = re.sub(r"/apis/ccompat/v7/?$", "/apis/registry/v2", env("US_REGISTRY_URL"))
     worker = f"""bootstrap.servers={env('US_KAFKA_BOOTSTRAP')}
-key.converter=org.apache.kafka.connect.storage.StringConverter
+{connect_auth()}key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=io.apicurio.registry.utils.converter.AvroConverter
 value.converter.apicurio.registry.url={reg}
 value.converter.apicurio.registry.auto-register=true
@@ -225,6 +269,26 @@ appender.stdout.layout.pattern=[%d] %p %m (%c)%n
         with open(os.path.join(work, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(work, name), 0o600)
+
+
+def connect_auth():
+    """Kafka Connect's SASL settings (worker, producer, consumer, admin) as the
+    Kafka admin, and the converter's registry login: "" without authentication."""
+    f = admin_client_file()
+    if not f:
+        return ""
+    p = client_props(f)
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            f'username="{p["sasl.username"]}" password="{p["sasl.password"]}";')
+    lines = []
+    for pre in ("", "producer.", "consumer.", "admin."):
+        lines += [f"{pre}security.protocol=SASL_PLAINTEXT", f"{pre}sasl.mechanism=SCRAM-SHA-512",
+                  f"{pre}sasl.jaas.config={jaas}"]
+    cred = os.environ.get("US_REGISTRY_ADMIN_CREDENTIALS")
+    if cred and os.path.isfile(cred):
+        user, _, pw = open(cred).read().strip().partition(":")
+        lines += [f"value.converter.apicurio.auth.username={user}", f"value.converter.apicurio.auth.password={pw}"]
+    return "\n".join(lines) + "\n"
 
 
 def start_connect(work):
@@ -299,12 +363,13 @@ class Sampler:
         self.running = False
         self.thread.join()
         wall = max(self.t_last - self.t0, 0.001)
-        return {"peak_rss_mb": round(self.peak / 2**20, 1), "cpu_cores": round((self.cpu_last - self.cpu0) / wall, 2)}
+        return {"peak_rss_mb": round(self.peak / 2**20, 1), "cpu_cores": round((self.cpu_last - self.cpu0) / wall, 2),
+                "cpu_s": round(self.cpu_last - self.cpu0, 2)}
 
 
 def end_offsets(topic):
     """[end offset of partition 0..3]"""
-    out = sh(["kcat", "-b", env("US_KAFKA_BOOTSTRAP"), "-Q"] + sum((["-t", f"{topic}:{p}:-1"] for p in range(4)), [])).stdout
+    out = kcat("-Q", *sum((["-t", f"{topic}:{p}:-1"] for p in range(4)), [])).stdout
     offs = [0] * 4
     for p, o in re.findall(r"\[(\d+)\]\s+offset (\d+)", out):
         offs[int(p)] = int(o)
@@ -319,8 +384,7 @@ def appended(topic, start=None):
     offsets `start` (first occurrence: re-sent duplicates do not count)."""
     got = {}
     for p, off in enumerate(start or [0] * 4):
-        out = sh(["kcat", "-b", env("US_KAFKA_BOOTSTRAP"), "-C", "-t", topic, "-p", str(p), "-o", str(off),
-                  "-e", "-q", "-f", "%k\t%T\n"], timeout=1800).stdout
+        out = kcat("-C", "-t", topic, "-p", str(p), "-o", str(off), "-e", "-q", "-f", "%k\t%T\n", timeout=1800).stdout
         for line in out.splitlines():
             k, t = line.split("\t")
             m = KEY.search(k)
@@ -355,43 +419,68 @@ def latency(times, commits):
 
 # ---------------------------------------------------------------- the run
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=300000)
-    ap.add_argument("--rate", type=int, default=5000)
-    ap.add_argument("--seconds", type=int, default=60)
-    ap.add_argument("--warmup", type=int, default=15)
-    ap.add_argument("--work", default=os.path.join(env("US_HOME"), "bench"))
-    a = ap.parse_args()
-    cache = os.path.join(env("US_CACHE"), "bench")
-    plugins = fetch_debezium(cache)
+class StackSampler:
+    """CPU-seconds of the stack's processes by service (bench/stack_cpu.py) over
+    one phase; the bench's own processes (relay, Connect, kcat) are not the stack's."""
+
+    def __init__(self):
+        try:
+            import stack_cpu
+
+            self.c = stack_cpu.StackCpu(os.environ).start()
+        except Exception as e:  # noqa: BLE001 - a measurement aid, never the reason a run fails
+            print(f"stack CPU not measured: {e}", file=sys.stderr)
+            self.c = None
+
+    def result(self, rows):
+        if not self.c:
+            return {}
+        used = self.c.stop()
+        f = 100000.0 / max(1, rows)
+        out = {f"{g}_cpu_s_per_100k": round(used.get(g, 0.0) * f, 2) for g in ("kafka", "postgres", "registry")}
+        out["stack_cpu_s_per_100k"] = round(sum(used.values()) * f, 2)
+        return out
+
+
+def per_100k(res, phase, rows):
+    res[f"{phase}_cpu_s_per_100k"] = round(res.pop(f"{phase}_cpu_s") * 100000.0 / max(1, rows), 2)
+
+
+def run(a, res):
+    relay_only = a.relay_only
+    plugins = None if relay_only else fetch_debezium(os.path.join(env("US_CACHE"), "bench"))
     reset(a.work)
     gen = build_loadgen(a.work)
-    connect_files(a.work, plugins)
-    res = {"relay": {}, "debezium": {}}
+    if not relay_only:
+        connect_files(a.work, plugins)
 
     # Slots first (empty table), so both stream the same WAL afterwards.
     p = start_relay(a.work, "--end-lsn", psql("SELECT pg_current_wal_lsn()"))
-    assert p.wait(timeout=300) == 0, "relay set-up failed"
-    stop(start_connect(a.work))
+    assert p.wait(timeout=300) == 0, f"relay set-up failed; see {a.work}/relay.log"
+    if not relay_only:
+        stop(start_connect(a.work))
 
     # 1. Throughput: catch up on ROWS rows written while stopped.
     load(gen, a.work, 1, a.rows, 1000, 0, "bulk")
     end = psql("SELECT pg_current_wal_lsn()")
     start = end_offsets(RELAY_TOPIC)
     p = start_relay(a.work, "--end-lsn", end)
-    s = Sampler(p.pid)
-    assert p.wait(timeout=1800) == 0
-    res["relay"]["throughput_rows_s"] = throughput(appended(RELAY_TOPIC, start), 1, a.rows)
+    s, st = Sampler(p.pid), StackSampler()
+    assert p.wait(timeout=1800) == 0, f"relay catch-up failed; see {a.work}/relay.log"
     res["relay"].update({f"bulk_{k}": v for k, v in s.result().items()})
+    res["relay"].update({f"bulk_{k}": v for k, v in st.result(a.rows).items()})
+    per_100k(res["relay"], "bulk", a.rows)
+    res["relay"]["throughput_rows_s"] = throughput(appended(RELAY_TOPIC, start), 1, a.rows)
 
-    start = end_offsets(DBZ_TOPIC)
-    c = start_connect(a.work)
-    s = Sampler(c.pid)
-    got = wait_rows(DBZ_TOPIC, start, range(1, a.rows + 1))
-    res["debezium"].update({f"bulk_{k}": v for k, v in s.result().items()})
-    res["debezium"]["throughput_rows_s"] = throughput(got, 1, a.rows)
-    stop(c)
+    if not relay_only:
+        start = end_offsets(DBZ_TOPIC)
+        c = start_connect(a.work)
+        s = Sampler(c.pid)
+        got = wait_rows(DBZ_TOPIC, start, range(1, a.rows + 1))
+        res["debezium"].update({f"bulk_{k}": v for k, v in s.result().items()})
+        per_100k(res["debezium"], "bulk", a.rows)
+        res["debezium"]["throughput_rows_s"] = throughput(got, 1, a.rows)
+        stop(c)
 
     # 2. Latency at a fixed rate, each system alone, after a warm-up of
     # WARMUP seconds at the same rate (JIT, caches) that is not measured.
@@ -403,36 +492,65 @@ def main():
     wait_rows(RELAY_TOPIC, start, load(gen, a.work, first, w, 100, a.rate, "relay-warmup"))
     first += w
     start = end_offsets(RELAY_TOPIC)
-    s = Sampler(p.pid)
+    s, st = Sampler(p.pid), StackSampler()
     commits = load(gen, a.work, first, n, 100, a.rate, "relay-paced")
     got = wait_rows(RELAY_TOPIC, start, commits)
     res["relay"].update({f"paced_{k}": v for k, v in s.result().items()})
+    res["relay"].update({f"paced_{k}": v for k, v in st.result(n).items()})
+    per_100k(res["relay"], "paced", n)
     stop(p)
     res["relay"].update(latency(got, commits))
 
-    first += n
-    c = start_connect(a.work)
-    start = end_offsets(DBZ_TOPIC)
-    wait_rows(DBZ_TOPIC, start, load(gen, a.work, first, w, 100, a.rate, "dbz-warmup"))
-    first += w
-    start = end_offsets(DBZ_TOPIC)
-    s = Sampler(c.pid)
-    commits = load(gen, a.work, first, n, 100, a.rate, "dbz-paced")
-    got = wait_rows(DBZ_TOPIC, start, commits)
-    res["debezium"].update({f"paced_{k}": v for k, v in s.result().items()})
-    stop(c)
-    res["debezium"].update(latency(got, commits))
+    if not relay_only:
+        first += n
+        c = start_connect(a.work)
+        start = end_offsets(DBZ_TOPIC)
+        wait_rows(DBZ_TOPIC, start, load(gen, a.work, first, w, 100, a.rate, "dbz-warmup"))
+        first += w
+        start = end_offsets(DBZ_TOPIC)
+        s = Sampler(c.pid)
+        commits = load(gen, a.work, first, n, 100, a.rate, "dbz-paced")
+        got = wait_rows(DBZ_TOPIC, start, commits)
+        res["debezium"].update({f"paced_{k}": v for k, v in s.result().items()})
+        per_100k(res["debezium"], "paced", n)
+        stop(c)
+        res["debezium"].update(latency(got, commits))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=300000)
+    ap.add_argument("--rate", type=int, default=5000)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=15)
+    ap.add_argument("--relay-only", action="store_true", help="the relay's phases only (no Debezium)")
+    ap.add_argument("--work", default=os.path.join(env("US_HOME"), "bench"))
+    a = ap.parse_args()
+    res = {"relay": {}, "debezium": {}}
+    print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}", file=sys.stderr)
+    try:
+        run(a, res)
+    finally:
+        if admin_client_file():
+            relay_acl("--remove")
+    print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}", file=sys.stderr)
 
     res["settings"] = {"rows": a.rows, "rate": a.rate, "seconds": a.seconds, "warmup_s": a.warmup, "linger_ms": 5,
-                       "debezium_poll_interval_ms": 5, "compression": "lz4", "format": "Avro + Apicurio"}
+                       "debezium_poll_interval_ms": 5, "compression": "lz4", "format": "Avro + Apicurio",
+                       "authenticated": bool(admin_client_file())}
+    if a.relay_only:
+        del res["debezium"]
     print(json.dumps(res, indent=2))
-    r, d = res["relay"], res["debezium"]
-    print(f"\nthroughput: relay {r['throughput_rows_s']} rows/s, Debezium {d['throughput_rows_s']} rows/s "
-          f"({r['throughput_rows_s'] / d['throughput_rows_s']:.1f}x)")
-    print(f"latency @ {a.rate} rows/s: relay p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms; "
-          f"Debezium p50 {d['p50_ms']} ms p99 {d['p99_ms']} ms")
-    print(f"peak RSS: relay {max(r['bulk_peak_rss_mb'], r['paced_peak_rss_mb'])} MB, "
-          f"Debezium {max(d['bulk_peak_rss_mb'], d['paced_peak_rss_mb'])} MB")
+    r = res["relay"]
+    d = res.get("debezium")
+    print(f"\nthroughput: relay {r['throughput_rows_s']} rows/s"
+          + (f", Debezium {d['throughput_rows_s']} rows/s ({r['throughput_rows_s'] / d['throughput_rows_s']:.1f}x)" if d else ""))
+    print(f"latency @ {a.rate} rows/s: relay p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms"
+          + (f"; Debezium p50 {d['p50_ms']} ms p99 {d['p99_ms']} ms" if d else ""))
+    print(f"peak RSS: relay {max(r['bulk_peak_rss_mb'], r['paced_peak_rss_mb'])} MB"
+          + (f", Debezium {max(d['bulk_peak_rss_mb'], d['paced_peak_rss_mb'])} MB" if d else ""))
+    print(f"relay CPU-s per 100k rows: catch-up {r['bulk_cpu_s_per_100k']}, paced {r['paced_cpu_s_per_100k']}; "
+          f"Kafka {r.get('bulk_kafka_cpu_s_per_100k', '?')} / {r.get('paced_kafka_cpu_s_per_100k', '?')}")
     with open(os.path.join(a.work, "result.json"), "w") as f:
         json.dump(res, f, indent=2)
 

@@ -24,6 +24,7 @@ time, so a reused pid is a new process.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -201,13 +202,35 @@ def table(title: str, used: Mapping[str, float], users: int, wall: float) -> str
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    # A quick look: CPU of the stack's groups over N seconds (default 10).
+def main(argv: list[str]) -> int:
+    """stack_cpu.py [SECONDS]: the stack's CPU by group over SECONDS (default 10).
+    stack_cpu.py --users N -- CMD ARGS...: the same over CMD's run, per 100,000
+    of the N users (or rows) CMD moves: CPU per unit of work for a bench that
+    does not report it (e.g. an older tree's e2e.py); CMD's own processes are
+    not the stack's and are not counted."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stack", "lib"))
     import us_config
 
-    secs = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+    if argv and argv[0] == "--users":
+        if len(argv) < 4 or argv[2] != "--" or not argv[1].isdigit():
+            print("usage: stack_cpu.py --users N -- CMD [ARGS...]", file=sys.stderr)
+            return 2
+        users = int(argv[1])
+        c = StackCpu(us_config.load()).start()
+        rc = subprocess.run(argv[3:]).returncode
+        u = c.stop()
+        print(table(f"stack during {' '.join(argv[3:5])}", u, users, c.wall), file=sys.stderr)
+        total = round(sum(u.values()) * 100000.0 / max(1, users), 2)
+        print(json.dumps({"bench": "stack_cpu", "users": users, "wall_s": round(c.wall, 1), "rc": rc,
+                          "cpu_s_per_100k": {**per_100k(u, users), "stack_total": total}}), flush=True)
+        return rc
+    secs = float(argv[0]) if argv else 10.0
     c = StackCpu(us_config.load()).start()
     time.sleep(secs)
     u = c.stop()
     print(table(f"idle stack over {secs:.0f} s", u, 100000, c.wall))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
