@@ -320,6 +320,19 @@ void con_cql_close(con_cql *c)
     free(c);
 }
 
+int con_cql_ping(con_cql *c, char *err, size_t errlen)
+{
+    uint8_t op;
+    size_t len;
+    if (send_frame(c, 0x05, NULL, 0, err, errlen) < 0 || recv_frame(c, &op, &len, err, errlen) < 0)
+        return -1;
+    if (op != 0x06) {
+        snprintf(err, errlen, "unexpected answer 0x%02x to OPTIONS", op);
+        return -1;
+    }
+    return 0;
+}
+
 int con_cql_query_count(con_cql *c, const char *cql, int64_t *out, char *err, size_t errlen)
 {
     size_t n = strlen(cql);

@@ -7,6 +7,7 @@
  *   version u8 (0x04 request, 0x84 response) | flags u8 | stream i16 |
  *   opcode u8 | length u32 | body[length]
  * Opcodes: 0x00 ERROR [int code][string msg]; 0x01 STARTUP [string map];
+ *   0x05 OPTIONS (empty) -> 0x06 SUPPORTED [string multimap];
  *   0x02 READY; 0x03 AUTHENTICATE [string class]; 0x07 QUERY [long string]
  *   [short consistency][byte flags]; 0x08 RESULT [int kind] ...
  * RESULT kind 2 (Rows): [int flags][int columns] [paging state bytes if
@@ -39,6 +40,10 @@ typedef struct con_cql_login {
 con_cql *con_cql_connect(const char *host, int port, const con_cql_login *login, long timeout_ms,
                          char *err, size_t errlen);
 void con_cql_close(con_cql *c);
+
+/* OPTIONS -> SUPPORTED on an open connection: it still answers (a held
+ * connection's readiness check, without a new login). */
+int con_cql_ping(con_cql *c, char *err, size_t errlen);
 
 /* Runs a query (consistency ONE) whose result is one row with one bigint
  * or int column. */

@@ -25,6 +25,7 @@ struct con_upstream {
     size_t n_bounds;
     hist_snap cur;
     hist_snap *snaps; /* [HIST_WINDOW], by t % HIST_WINDOW */
+    con_cql *cql;     /* the readiness check's held Cassandra connection */
 };
 
 con_upstream *con_upstream_new(const con_upstream_conf *conf)
@@ -43,11 +44,17 @@ const con_upstream_conf *con_upstream_conf_of(const con_upstream *u)
     return &u->conf;
 }
 
+con_cql **con_upstream_held_cql(con_upstream *u)
+{
+    return &u->cql;
+}
+
 void con_upstream_free(con_upstream *u)
 {
     if (!u)
         return;
     us_buf_free(&u->body);
+    con_cql_close(u->cql);
     free(u->snaps);
     free(u);
 }

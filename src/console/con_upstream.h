@@ -57,6 +57,10 @@ void con_upstream_health(con_upstream *u, con_sample *s, bool pg_ok, const char 
                          const char *kafka_address);
 
 const con_upstream_conf *con_upstream_conf_of(const con_upstream *u);
+/* The Cassandra connection con_upstream_health keeps between rounds (NULL
+ * when none is open); closed by con_upstream_free. */
+struct con_cql;
+struct con_cql **con_upstream_held_cql(con_upstream *u);
 
 /* Readings of upstream JSON, pure (unit and fuzz tests). The Spark master's
  * /json/: whether it is ALIVE and whether the worker that registers as
