@@ -14,7 +14,7 @@ target_link_libraries(fuzz_console_request PRIVATE m)
 
 # Prometheus text from the relay's /metrics (any bytes).
 us_fuzz_target(fuzz_console_prom fuzz_console_prom.c
-  ${_com}/us_metrics.c ${_com}/us_buf.c ${_con}/con_upstream.c ${_con}/con_sample.c
+  ${_com}/us_metrics.c ${_com}/us_buf.c ${_con}/con_upstream.c ${_con}/con_cql.c ${_con}/con_sample.c
   ${_con}/con_ring.c ${_con}/con_fetch.c)
 target_include_directories(fuzz_console_prom PRIVATE ${_com} ${_con})
 target_link_libraries(fuzz_console_prom PRIVATE PkgConfig::CONSOLE_FUZZ_DEPS Threads::Threads m)
