@@ -4,6 +4,7 @@
     ./userstream airflow dags pause userstream_ingest   # nothing else writes meanwhile
     $US_VENV/bin/python bench/e2e.py throughput [--users 100000 --runs 3]
     $US_VENV/bin/python bench/e2e.py latency [--rate 1000 --seconds 60]
+    $US_VENV/bin/python bench/e2e.py catchup [--users 200000 --rate 500 --after 90]
     $US_VENV/bin/python bench/e2e.py seed [--users 30000]
 
 throughput  userstream-load fetches N users from userstream-source (pages of
@@ -39,6 +40,18 @@ over the run (loader start -> the last batch done) and per 100,000 users
 stage = spark_job (driver) + spark_executor + cassandra; a table goes to
 stderr, the numbers into the JSON line. userstream-load is the bench's own
 child and is reported beside them (loader_cpu_s_per_100k).
+
+catchup     stops spark_job, stages N users (the backlog) and waits until the
+            relay has them in Kafka; then a paced load (--rate users/s, pages as
+            latency makes them) while spark_job restarts, until --after
+            seconds past the batch that clears the backlog. Per batch (from
+            ops.stream_progress): rows, duration, p99 commit -> Cassandra; the
+            batch that clears the backlog (its end offsets reach the Kafka
+            end marks after staging); the catch-up rate (rows up to that batch
+            / time from the restart, and from the first batch's start); how
+            long after that until every later batch's p99 is under 1 s (null:
+            never, see settled_p99_ms, the median of the last 5); the stack's
+            CPU from the restart to the last batch, per 100k users.
 
 seed        the seed project's design on the same engines, our code: one
             HTTP request per user to userstream-source (a new connection each,
@@ -307,6 +320,97 @@ def cmd_latency(cfg, a):
                       "hops": {k: pcts(v) for k, v in hops.items()}, **cpu_fields}), flush=True)  # fmt: skip
 
 
+def batch_rows(cfg, after: int) -> list[tuple]:
+    """(batch_id, started_at, finished_at (epoch s), duration_ms, input_rows,
+    latency_p99_ms, end_offsets) of the users batches after `after` with records."""
+    rows = psql(cfg, "SELECT batch_id, extract(epoch FROM started_at), extract(epoch FROM finished_at), duration_ms, "
+                     "input_rows, coalesce(latency_p99_ms, -1), coalesce(end_offsets::text, '{}') "
+                     f"FROM ops.stream_progress WHERE query_name = 'users' AND batch_id > {after} "
+                     "AND input_rows > 0 ORDER BY batch_id")  # fmt: skip
+    out = []
+    for line in rows.splitlines():
+        b, sta, fin, dur, n, p99, eo = line.split("|")
+        out.append((int(b), float(sta), float(fin), int(dur), int(n), float(p99), json.loads(eo)))
+    return out
+
+
+def cleared_by(batch: tuple, marks: dict[int, int]) -> bool:
+    """Whether the batch's end offsets reach the Kafka end marks `marks`."""
+    return all(int(batch[6].get(str(p), -1)) >= o for p, o in marks.items() if o > 0)
+
+
+def cmd_catchup(cfg, a):
+    """A backlog of N users staged while spark_job is stopped, then a paced
+    load while the job restarts and catches up (docs/benchmarks.md, issue 13)."""
+    supervisorctl(cfg, "stop", "spark_job")
+    before = last_batch(cfg)
+    start = kafka_marks(cfg)
+    pages = max(1, a.users // 5000)
+    s = load(cfg, "--seed", f"catchup-{uuid.uuid4().hex[:12]}", "--pages", str(pages), "--results", "5000",
+             "--run-id", "bench-catchup-backlog")  # fmt: skip
+    deadline = time.time() + 300
+    while sum(kafka_marks(cfg).values()) - sum(start.values()) < s["staged"]:
+        if time.time() > deadline:
+            raise SystemExit("the backlog did not reach Kafka in 300 s")
+        time.sleep(1)
+    backlog_end = kafka_marks(cfg)
+    backlog = sum(backlog_end.values()) - sum(start.values())
+    cpu = stack_cpu.StackCpu(cfg).start()
+    env = dict(os.environ, **{k: v for k, v in cfg.items() if k.startswith("US_") or k == "PGPASSFILE"})
+    per_page = max(1, a.rate // 10)
+    paced = subprocess.Popen([LOADER, "--seed", f"catchup-live-{uuid.uuid4().hex[:12]}", "--follow", "--rate",
+                              str(a.rate), "--results", str(per_page), "--max-pages", "0",
+                              "--concurrency", "2", "--run-id", "bench-catchup-live"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    t_restart = time.time()
+    r = supervisorctl(cfg, "start", "spark_job")
+    cpu.refresh()
+    if "started" not in r.stdout:
+        print(f"supervisorctl start spark_job: {r.stdout.strip()} {r.stderr.strip()}", file=sys.stderr)
+    # The paced load runs until --after seconds past the batch that clears the backlog.
+    deadline = time.time() + a.timeout
+    while not any(cleared_by(b, backlog_end) for b in batch_rows(cfg, before)):
+        if time.time() > deadline or paced.poll() is not None:
+            paced.terminate()
+            raise SystemExit(f"the backlog was not cleared in {a.timeout} s (or the paced load exited)")
+        time.sleep(2)
+    time.sleep(a.after)
+    paced.terminate()
+    out, err = paced.communicate()
+    lines = [x for x in out.splitlines() if x.startswith("{")]
+    if not lines:
+        raise SystemExit(f"the paced userstream-load exited {paced.returncode} without a summary: {err[-2000:]}")
+    live = json.loads(lines[-1])["staged"]
+    wait_processed(cfg, before, backlog + live)
+    wait_offsets(cfg, before)
+    cpu_fields = cpu_report(cpu, backlog + live, 0.0, f"catch-up of {backlog} + {live} paced at {a.rate}/s")
+    batches = batch_rows(cfg, before)
+    cleared = next(b for b in batches if cleared_by(b, backlog_end))
+    first = batches[0]
+    print(f"  batch    start_s  rows     dur_ms   p99_ms   (start_s: since the restart; * = backlog cleared)",
+          file=sys.stderr)  # fmt: skip
+    for b in batches:
+        mark = "*" if b is cleared else " "
+        print(f"  {b[0]:<6}{mark} {b[1] - t_restart:>7.1f}  {b[4]:<8} {b[3]:<8} {b[5]:<8.0f}", file=sys.stderr)
+    after = [b for b in batches if b[0] > cleared[0]]
+    under = next((b for b in after if 0 <= b[5] < 1000 and all(0 <= x[5] < 1000 for x in after if x[0] > b[0])),
+                 None)  # fmt: skip
+    upto = [b for b in batches if b[0] <= cleared[0]]
+    tail = after[-5:]
+    print(json.dumps({"bench": "catchup", "backlog": backlog, "paced_rate": a.rate, "paced_staged": live,
+                      "max_offsets_per_trigger": int(cfg.get("US_SPARK_MAX_OFFSETS_PER_TRIGGER", 0)),
+                      "trigger_ms": int(cfg.get("US_SPARK_TRIGGER_MS", 0)),
+                      "batches_to_clear": len(upto), "max_batch_rows": max(b[4] for b in upto),
+                      "max_batch_ms": max(b[3] for b in upto),
+                      "first_batch_s_after_restart": round(first[1] - t_restart, 1),
+                      "cleared_s_after_restart": round(cleared[2] - t_restart, 1),
+                      "catchup_users_per_s": round(sum(b[4] for b in upto) / (cleared[2] - t_restart)),
+                      "catchup_users_per_s_from_first_batch": round(sum(b[4] for b in upto) / (cleared[2] - first[1])),
+                      "p99_under_1s_s_after_clear": round(under[2] - cleared[2], 1) if under else None,
+                      "settled_p99_ms": round(sorted(b[5] for b in tail)[len(tail) // 2]) if tail else None,
+                      **cpu_fields}), flush=True)  # fmt: skip
+
+
 def cmd_seed(cfg, a):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -390,12 +494,17 @@ def main():
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=int, default=1000)
     lat.add_argument("--seconds", type=int, default=60)
+    c = sub.add_parser("catchup")
+    c.add_argument("--users", type=int, default=200000)
+    c.add_argument("--rate", type=int, default=500)
+    c.add_argument("--after", type=int, default=90, help="seconds of paced load after the backlog cleared")
+    c.add_argument("--timeout", type=int, default=1800)
     s = sub.add_parser("seed")
     s.add_argument("--users", type=int, default=3000)
     s.add_argument("--source-port", type=int, default=18410)
     a = ap.parse_args()
     cfg = env()
-    {"throughput": cmd_throughput, "latency": cmd_latency, "seed": cmd_seed}[a.cmd](cfg, a)
+    {"throughput": cmd_throughput, "latency": cmd_latency, "catchup": cmd_catchup, "seed": cmd_seed}[a.cmd](cfg, a)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,12 @@ class StackCpu:
         if hasattr(self, "outside"):
             self.outside.clear()  # they may have been seen before they were named
 
+    def refresh(self) -> None:
+        """Reads the programs' pids again (after a bench restarted one): its
+        processes, counted as "other" until now, move to the program."""
+        self.roots = dict(supervised_pids(self.cfg))
+        self.outside.clear()
+
     def _classify(self, pid: int, stats: dict) -> Optional[str]:
         """The group of pid, or None when it is not part of the stack (or the bench's tools)."""
         chain, p = [], pid
@@ -147,8 +153,9 @@ class StackCpu:
                     continue
                 self.group[key] = g
                 self.first[key] = ticks if self.baseline else 0
-            elif self.group[key] == "spark_worker":
-                # Seen between the worker's fork and the executor's exec: look again.
+            elif self.group[key] in ("spark_worker", "other"):
+                # Seen between the worker's fork and the executor's exec, or a
+                # restarted program before refresh(): look again.
                 self.group[key] = self._classify(pid, stats) or "spark_worker"
             self.last[key] = ticks
         self.baseline = False
