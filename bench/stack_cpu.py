@@ -109,7 +109,8 @@ class StackCpu:
 
     def refresh(self) -> None:
         """Reads the programs' pids again (after a bench restarted one): its
-        processes, counted as "other" until now, move to the program."""
+        processes, counted as "supervisord" or "other" until now, move to the
+        program (with the CPU they used since they were first seen)."""
         self.roots = dict(supervised_pids(self.cfg))
         self.outside.clear()
 
@@ -153,9 +154,10 @@ class StackCpu:
                     continue
                 self.group[key] = g
                 self.first[key] = ticks if self.baseline else 0
-            elif self.group[key] in ("spark_worker", "other"):
+            elif self.group[key] in ("spark_worker", "other", "supervisord"):
                 # Seen between the worker's fork and the executor's exec, or a
-                # restarted program before refresh(): look again.
+                # restarted program (a child of supervisord, or marked) before
+                # refresh(): look again.
                 self.group[key] = self._classify(pid, stats) or "spark_worker"
             self.last[key] = ticks
         self.baseline = False
