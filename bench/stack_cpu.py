@@ -158,7 +158,7 @@ class StackCpu:
                 # Seen between the worker's fork and the executor's exec, or a
                 # restarted program (a child of supervisord, or marked) before
                 # refresh(): look again.
-                self.group[key] = self._classify(pid, stats) or "spark_worker"
+                self.group[key] = self._classify(pid, stats) or self.group[key]
             self.last[key] = ticks
         self.baseline = False
 
