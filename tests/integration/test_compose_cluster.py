@@ -32,6 +32,7 @@ if os.environ.get("US_TEST_CLUSTER") != "1":
 P = ComposeProject(os.environ.get("US_TEST_CLUSTER_PROJECT", "uscluster-it"),
                    os.environ.get("US_TEST_CLUSTER_OFFSET", "13000"), profile="cluster")
 TOPIC = "userstream.users"
+JOBS = ("secrets", "migrate-postgres", "migrate")  # the one-shot containers
 NODES = {"kafka", "kafka-2", "kafka-3", "cassandra", "cassandra-2", "cassandra-3", "spark-worker", "spark-worker-2"}
 
 
@@ -43,7 +44,7 @@ def cluster():
 
 def test_cluster_is_up_with_its_replication(cluster):
     states = P.health()
-    assert {s: h for s, h in states.items() if s not in ("secrets", "migrate") and h != "healthy"} == {}
+    assert {s: h for s, h in states.items() if s not in JOBS and h != "healthy"} == {}
     assert NODES <= set(states)
 
     # Kafka: three brokers, every partition of the users topic on all three,
@@ -90,6 +91,6 @@ def test_a_killed_broker_and_node_lose_nothing_and_writes_go_on(cluster):
     P.compose("up", timeout=1800)
     have = P.wait_for(before | staged, consistency="ALL")
     assert have == before | staged, f"at ALL: missing {len((before | staged) - have)}, extra {len(have - before - staged)}"
-    assert {s: h for s, h in P.health().items() if s not in ("secrets", "migrate") and h != "healthy"} == {}
+    assert {s: h for s, h in P.health().items() if s not in JOBS and h != "healthy"} == {}
     meta = P.in_container("kafka", "kcat", "-L", "-t", TOPIC).stdout
     assert re.search(r"^ *3 brokers:", meta, re.M), meta
