@@ -3,7 +3,8 @@
 # Inside a container (`./userstream _container ...`, the image's commands) the
 # service files of stack/services/ are used exactly as the local stack uses them:
 # `run NAME` = svc_NAME_init + `_exec NAME`, `health NAME` = svc_NAME_ready,
-# `migrate` = every engine's svc_NAME_post_start. One definition of each engine.
+# `migrate [ENGINE...]` = every (or those) engine's svc_NAME_post_start. One
+# definition of each engine.
 # On the host, `./userstream compose up|down|status|logs|build` drives Docker
 # (starting dockerd and making the base image when they are missing).
 
@@ -41,13 +42,19 @@ cmd_container() {
             # login live beside the engines: made here too (same secrets).
             us_kafka_write_credentials
             us_cassandra_write_credentials
+            # `migrate ENGINE...`: only those (the migrate-postgres job).
             local name
+            for name in "$@"; do
+                [[ " $(us_services engine | tr '\n' ' ') " == *" $name "* ]] ||
+                    us_die "_container migrate: '$name' is not an engine ($(us_services engine | tr '\n' ' '))"
+            done
             for name in $(us_services engine); do
                 us_container_own_post_start "$name" && continue
+                [[ $# -eq 0 || " $* " == *" $name "* ]] || continue
                 if declare -F "svc_${name}_post_start" >/dev/null; then "svc_${name}_post_start"; fi
             done
             ;;
-        *) us_die "usage: ./userstream _container setup|secrets|run SERVICE|health SERVICE|migrate" ;;
+        *) us_die "usage: ./userstream _container setup|secrets|run SERVICE|health SERVICE|migrate [ENGINE...]" ;;
     esac
 }
 

@@ -199,6 +199,8 @@ EOF
 
 svc_cassandra_run() {
     local lib d=$US_CASS_DIR
+    [[ -z $US_CASSANDRA_RING_DELAY_MS || $US_CASSANDRA_RING_DELAY_MS =~ ^[1-9][0-9]*$ ]] ||
+        us_die "US_CASSANDRA_RING_DELAY_MS=$US_CASSANDRA_RING_DELAY_MS: milliseconds (digits) or empty (Cassandra's 30 s)"
     lib=$(us_engine_dir cassandra)/lib
     local -a opts
     mapfile -t opts < <(us_cassandra_jvm_opts)
@@ -217,6 +219,7 @@ svc_cassandra_run() {
         -Dcom.sun.management.jmxremote.password.file="$d/conf/jmxremote.password" \
         -Dcom.sun.management.jmxremote.access.file="$d/conf/jmxremote.access" \
         -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+        ${US_CASSANDRA_RING_DELAY_MS:+"-Dcassandra.ring_delay_ms=$US_CASSANDRA_RING_DELAY_MS"} \
         -cp "$d/conf:$lib/*" org.apache.cassandra.service.CassandraDaemon
 }
 

@@ -12,8 +12,14 @@ read at ALL (every replica answers). `down --purge` leaves nothing.
 
 Its own project (uscluster-it) and port offset (US_TEST_CLUSTER_OFFSET, default
 13000: clear of test_compose.py's 12000, the dev stack's 1000 and the test
-stack's 20000). Gated: it runs only with US_TEST_CLUSTER=1 (eight more JVMs
-than test_compose.py on the same machine; docs/benchmarks.md has its time).
+stack's 20000). It runs after test_compose.py (pytest collects the directory in
+name order), whose image build it reuses, and never beside it: that module's
+`down` ran before this one starts, which the fixture checks (eight more JVMs than
+test_compose.py; docs/benchmarks.md has its time).
+
+In the test command by default. US_TEST_CLUSTER=0 (or US_TEST_COMPOSE=0, the
+whole container suite) skips it; US_TEST_USE_RUNNING=1 (the fast loop against
+your own stack) skips it unless US_TEST_CLUSTER=1.
 """
 
 import os
@@ -25,25 +31,35 @@ import pytest
 
 from compose_support import DOCKER, ComposeProject
 
-if os.environ.get("US_TEST_CLUSTER") != "1":
-    pytest.skip("cluster profile test runs only with US_TEST_CLUSTER=1 (3 Kafka + 3 Cassandra nodes: "
-                "docs/containers.md)", allow_module_level=True)
+want = os.environ.get("US_TEST_CLUSTER", "")
+if want == "0" or os.environ.get("US_TEST_COMPOSE") == "0" or \
+        (os.environ.get("US_TEST_USE_RUNNING") == "1" and want != "1"):
+    pytest.skip("cluster profile test skipped (US_TEST_CLUSTER=0 or US_TEST_COMPOSE=0, or US_TEST_USE_RUNNING=1 "
+                "without US_TEST_CLUSTER=1)", allow_module_level=True)
 
 P = ComposeProject(os.environ.get("US_TEST_CLUSTER_PROJECT", "uscluster-it"),
                    os.environ.get("US_TEST_CLUSTER_OFFSET", "13000"), profile="cluster")
+# test_compose.py's project: never up at the same time as this one.
+SINGLE = ComposeProject(os.environ.get("US_TEST_COMPOSE_PROJECT", "userstream-it"),
+                        os.environ.get("US_TEST_COMPOSE_OFFSET", "12000"))
 TOPIC = "userstream.users"
+JOBS = ("secrets", "migrate-postgres", "migrate")  # the one-shot containers
 NODES = {"kafka", "kafka-2", "kafka-3", "cassandra", "cassandra-2", "cassandra-3", "spark-worker", "spark-worker-2"}
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    # (dockerd not running yet: no container of either project)
+    left = SINGLE.run([DOCKER, "ps", "-aq", "--filter", f"label=com.docker.compose.project={SINGLE.project}"],
+                      check=False).stdout.split()
+    assert not left, f"{SINGLE.project} still has containers {left}: the two container suites must not run at once"
     with P.up("compose-cluster.log", timeout=2400):
         yield
 
 
 def test_cluster_is_up_with_its_replication(cluster):
     states = P.health()
-    assert {s: h for s, h in states.items() if s not in ("secrets", "migrate") and h != "healthy"} == {}
+    assert {s: h for s, h in states.items() if s not in JOBS and h != "healthy"} == {}
     assert NODES <= set(states)
 
     # Kafka: three brokers, every partition of the users topic on all three,
@@ -90,6 +106,6 @@ def test_a_killed_broker_and_node_lose_nothing_and_writes_go_on(cluster):
     P.compose("up", timeout=1800)
     have = P.wait_for(before | staged, consistency="ALL")
     assert have == before | staged, f"at ALL: missing {len((before | staged) - have)}, extra {len(have - before - staged)}"
-    assert {s: h for s, h in P.health().items() if s not in ("secrets", "migrate") and h != "healthy"} == {}
+    assert {s: h for s, h in P.health().items() if s not in JOBS and h != "healthy"} == {}
     meta = P.in_container("kafka", "kcat", "-L", "-t", TOPIC).stdout
     assert re.search(r"^ *3 brokers:", meta, re.M), meta
