@@ -72,6 +72,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "spark"))
@@ -339,6 +340,24 @@ def cleared_by(batch: tuple, marks: dict[int, int]) -> bool:
     return all(int(batch[6].get(str(p), -1)) >= o for p, o in marks.items() if o > 0)
 
 
+def program_setting(cfg, program: str, key: str) -> Optional[str]:
+    """KEY as the running supervisord program holds it (its process's
+    environment): what the job uses, which the bench's own environment (an
+    exported `./userstream env`) may not say after userstream.conf changed."""
+    for pid, name in stack_cpu.supervised_pids(cfg).items():
+        if name != program:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                for item in f.read().split(b"\0"):
+                    k, _, v = item.decode(errors="replace").partition("=")
+                    if k == key:
+                        return v
+        except OSError:
+            pass
+    return None
+
+
 def cmd_catchup(cfg, a):
     """A backlog of N users staged while spark_job is stopped, then a paced
     load while the job restarts and catches up (docs/benchmarks.md, issue 13)."""
@@ -373,6 +392,8 @@ def cmd_catchup(cfg, a):
     cpu.refresh()
     if "started" not in r.stdout:
         print(f"supervisorctl start spark_job: {r.stdout.strip()} {r.stderr.strip()}", file=sys.stderr)
+    bound = program_setting(cfg, "spark_job", "US_SPARK_MAX_OFFSETS_PER_TRIGGER")
+    trigger = program_setting(cfg, "spark_job", "US_SPARK_TRIGGER_MS")
     # The paced load runs until --after seconds past the batch that clears the backlog.
     deadline = time.time() + a.timeout
     while not any(cleared_by(b, backlog_end) for b in batch_rows(cfg, before)):
@@ -404,8 +425,8 @@ def cmd_catchup(cfg, a):
     upto = [b for b in batches if b[0] <= cleared[0]]
     tail = after[-5:]
     print(json.dumps({"bench": "catchup", "backlog": backlog, "paced_rate": a.rate, "paced_staged": live,
-                      "max_offsets_per_trigger": int(cfg.get("US_SPARK_MAX_OFFSETS_PER_TRIGGER", 0)),
-                      "trigger_ms": int(cfg.get("US_SPARK_TRIGGER_MS", 0)),
+                      "max_offsets_per_trigger": int(bound or cfg.get("US_SPARK_MAX_OFFSETS_PER_TRIGGER", 0)),
+                      "trigger_ms": int(trigger or cfg.get("US_SPARK_TRIGGER_MS", 0)),
                       "batches_to_clear": len(upto), "max_batch_rows": max(b[4] for b in upto),
                       "max_batch_ms": max(b[3] for b in upto),
                       "first_batch_s_after_restart": round(first[1] - t_restart, 1),
